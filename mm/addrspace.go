@@ -1,0 +1,266 @@
+package mm
+
+import (
+	"sync/atomic"
+
+	"specvma/errno"
+	"specvma/vfs"
+)
+
+// Config sets an address space's tunables; zero fields take Linux's defaults.
+type Config struct {
+	// MmapBase is where the top-down search for free space starts
+	// (mm->mmap_base). Default 0x7ffff7fff000, the base without ASLR.
+	MmapBase uint64
+	// MmapMinAddr is vm.mmap_min_addr (default 0x10000).
+	MmapMinAddr uint64
+	// MaxMapCount is vm.max_map_count (default 65530).
+	MaxMapCount int
+	// StackGuardGap is the gap kept below a VM_GROWSDOWN VMA (default 256 pages).
+	StackGuardGap uint64
+	// NoAnonNames models a kernel without CONFIG_ANON_VMA_NAME: naming
+	// anonymous memory fails with EINVAL.
+	NoAnonNames bool
+	// SeqBits narrows the sequence counts to this many bits (tests of
+	// wraparound); 0 means 64.
+	SeqBits int
+}
+
+// AddressSpace is a process address space (mm_struct).
+type AddressSpace struct {
+	lock  MmapLock
+	index atomic.Pointer[tree] // the VMA tree; written under the mmap write lock
+	cfg   Config
+
+	// Written and read under the mmap lock.
+	startBrk, brk, startStack uint64
+	gate                       bool // has the [vsyscall] gate area
+}
+
+// New returns an empty address space.
+func New(cfg Config) *AddressSpace {
+	if cfg.MmapBase == 0 {
+		cfg.MmapBase = 0x7ffff7fff000
+	}
+	if cfg.MmapMinAddr == 0 {
+		cfg.MmapMinAddr = DefaultMmapMinAddr
+	}
+	if cfg.MaxMapCount == 0 {
+		cfg.MaxMapCount = DefaultMaxMapCount
+	}
+	if cfg.StackGuardGap == 0 {
+		cfg.StackGuardGap = StackGuardGap
+	}
+	as := &AddressSpace{cfg: cfg}
+	as.lock.seq.mask = ^uint64(0)
+	if cfg.SeqBits > 0 && cfg.SeqBits < 64 {
+		as.lock.seq.mask = 1<<cfg.SeqBits - 1
+	}
+	as.index.Store(&tree{})
+	return as
+}
+
+// Config returns the tunables in force.
+func (as *AddressSpace) Config() Config { return as.cfg }
+
+// Lock returns the mmap lock.
+func (as *AddressSpace) Lock() *MmapLock { return &as.lock }
+
+// MapCount returns the number of VMAs (map_count).
+func (as *AddressSpace) MapCount() int { return as.index.Load().size }
+
+// FindRCU walks the newest published tree version for the VMA covering
+// addr, taking no lock (vma_lookup under rcu_read_lock). The VMA may be
+// changing, detached or reused by the time the caller reads it: the caller
+// validates with the mmap sequence count or the VMA's lockSeq.
+func (as *AddressSpace) FindRCU(addr uint64) *VMA {
+	if e, ok := as.index.Load().lookup(addr); ok {
+		return e.vma
+	}
+	return nil
+}
+
+// Lookup returns the VMA covering addr, under the mmap read lock.
+func (as *AddressSpace) Lookup(addr uint64) (Info, bool) {
+	as.lock.ReadLock()
+	defer as.lock.ReadUnlock()
+	if e, ok := as.index.Load().lookup(addr); ok {
+		return e.vma.info(), true
+	}
+	return Info{}, false
+}
+
+// VMAs returns every VMA in address order, under the mmap read lock.
+func (as *AddressSpace) VMAs() []Info {
+	as.lock.ReadLock()
+	defer as.lock.ReadUnlock()
+	t := as.index.Load()
+	out := make([]Info, 0, t.size)
+	var c cursor
+	for ok := c.seekFirst(t); ok; ok = c.next() {
+		out = append(out, c.entry().vma.info())
+	}
+	return out
+}
+
+// Layout is what /proc/PID/maps needs besides the VMAs.
+type Layout struct {
+	StartBrk, Brk, StartStack uint64
+	Gate                      bool // print the [vsyscall] line
+}
+
+// Snapshot returns the VMAs and the layout under one mmap read lock hold.
+func (as *AddressSpace) Snapshot() ([]Info, Layout) {
+	as.lock.ReadLock()
+	l := Layout{as.startBrk, as.brk, as.startStack, as.gate}
+	as.lock.ReadUnlock()
+	return as.VMAs(), l
+}
+
+// SetLayout records the heap and stack positions and the gate area, as exec
+// would (the loaders of live processes use it).
+func (as *AddressSpace) SetLayout(l Layout) {
+	as.lock.WriteLock()
+	defer as.lock.WriteUnlock()
+	as.startBrk, as.brk, as.startStack, as.gate = l.StartBrk, l.Brk, l.StartStack, l.Gate
+}
+
+// Install inserts a VMA with exactly the given attributes, merging with
+// nothing, as exec and the loaders of live processes do. in.File, if set, is
+// referenced (a new reference is taken). It fails with EEXIST when the range
+// overlaps a VMA, EINVAL when it is empty, unaligned or out of range.
+func (as *AddressSpace) Install(in Info) error {
+	if in.Start >= in.End || !pageAligned(in.Start) || !pageAligned(in.End) || in.End > TaskSize {
+		return errno.EINVAL
+	}
+	as.lock.WriteLock()
+	defer as.lock.WriteUnlock()
+	if e, ok := as.index.Load().findVMA(in.Start); ok && e.start < in.End {
+		return errno.EEXIST
+	}
+	v := as.newVMA(in.Start, in.End, in.Pgoff, in.Flags, in.File)
+	if in.File != nil {
+		in.File.Get()
+	}
+	v.anon.Store(in.AnonVMA)
+	if in.AnonName != "" {
+		n := in.AnonName
+		v.name.Store(&n)
+	}
+	if in.Special != "" {
+		s := in.Special
+		v.special.Store(&s)
+	}
+	as.link(v)
+	return nil
+}
+
+// newVMA takes a VMA from the cache and initialises it, write-locked and
+// detached; file's reference passes to the VMA. Caller holds the write lock.
+func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vfs.File) *VMA {
+	v := vmaCache.Alloc()
+	v.gen.Add(1)
+	// Write-lock first: a reader still holding this memory from its previous
+	// life sees lockSeq change before any other field does.
+	v.lockSeq.Store(as.lock.Seq())
+	v.mm.Store(as)
+	v.start.Store(start)
+	v.end.Store(end)
+	v.pgoff.Store(pgoff)
+	v.flags.Store(uint64(flags))
+	v.file.Store(file)
+	v.anon.Store(nil)
+	v.name.Store(nil)
+	v.special.Store(nil)
+	return v
+}
+
+// link publishes a new VMA in the tree (vma_link).
+func (as *AddressSpace) link(v *VMA) {
+	v.markAttached()
+	as.index.Store(as.index.Load().insert(entry{v.Start(), v.End(), v}))
+}
+
+// unlinkFree removes v from the tree, waits out transient readers and frees
+// it, dropping its file reference (remove_vma). v is write-locked.
+func (as *AddressSpace) unlinkFree(v *VMA) {
+	as.index.Store(as.index.Load().remove(v.Start()))
+	v.markDetached()
+	as.freeVMA(v)
+}
+
+// freeVMA releases a detached VMA's references and returns it to the cache.
+func (as *AddressSpace) freeVMA(v *VMA) {
+	if f := v.file.Load(); f != nil {
+		f.Put()
+	}
+	vmaCache.Free(v)
+}
+
+// setRange changes v's range in place and republishes its tree entry
+// (vma_adjust/vma_set_range). v is write-locked.
+func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
+	old := v.Start()
+	v.start.Store(start)
+	v.end.Store(end)
+	v.pgoff.Store(pgoff)
+	as.index.Store(as.index.Load().replace(old, entry{start, end, v}))
+}
+
+// vmaAt returns the VMA covering addr in the writer's view.
+func (as *AddressSpace) vmaAt(addr uint64) *VMA {
+	if e, ok := as.index.Load().lookup(addr); ok {
+		return e.vma
+	}
+	return nil
+}
+
+// findVMA returns the first VMA ending above addr (find_vma), or nil.
+func (as *AddressSpace) findVMA(addr uint64) *VMA {
+	if e, ok := as.index.Load().findVMA(addr); ok {
+		return e.vma
+	}
+	return nil
+}
+
+// prevVMA returns the last VMA that starts below addr, or nil.
+func (as *AddressSpace) prevVMA(addr uint64) *VMA {
+	if addr == 0 {
+		return nil
+	}
+	var c cursor
+	if c.seekFloor(as.index.Load(), addr-1) {
+		return c.entry().vma
+	}
+	return nil
+}
+
+// nextVMA returns the first VMA starting at or after addr, or nil.
+func (as *AddressSpace) nextVMA(addr uint64) *VMA {
+	var c cursor
+	if c.seekGE(as.index.Load(), addr) {
+		return c.entry().vma
+	}
+	return nil
+}
+
+// overlapping returns the VMAs intersecting [start, end) in order.
+func (as *AddressSpace) overlapping(start, end uint64) []*VMA {
+	var out []*VMA
+	var c cursor
+	t := as.index.Load()
+	ok := c.seekFloor(t, start)
+	if !ok {
+		ok = c.seekFirst(t)
+	}
+	for ; ok; ok = c.next() {
+		e := c.entry()
+		if e.start >= end {
+			break
+		}
+		if e.end > start {
+			out = append(out, e.vma)
+		}
+	}
+	return out
+}

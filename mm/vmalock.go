@@ -1,0 +1,151 @@
+package mm
+
+import "runtime"
+
+// Per-VMA locks (lock_vma_under_rcu and vma_start_write).
+//
+// refcnt encodes the lock state, as vm_refcnt does:
+//
+//	0                detached: not in the tree; readers are refused
+//	1                attached; unlocked or write-locked (lockSeq tells which)
+//	2 .. refLimit    attached, with refcnt-1 readers
+//	>= excludeFlag   a writer or detacher is draining readers
+//
+// A VMA is write-locked while lockSeq equals the mm sequence count. A writer
+// (holding the mmap write lock) write-locks a VMA by adding excludeFlag,
+// waiting for the readers to drain, storing the odd mm sequence into lockSeq
+// and removing the flag; it never unlocks a single VMA: WriteUnlock's bump of
+// the mm sequence releases all of them at once. A reader never gets a false
+// "unlocked": it checks lockSeq against the mm sequence after its reference
+// is in place, and the writer sets lockSeq only once no reference is left.
+
+const (
+	excludeFlag = 1 << 30
+	refLimit    = excludeFlag - 1
+)
+
+// ReadFail says why a VMA read lock was refused.
+type ReadFail int
+
+// Reasons a per-VMA read lock is refused.
+const (
+	ReadOK         ReadFail = iota
+	ReadNoVMA               // no VMA at the address in the tree version read
+	ReadWriteLocked         // lockSeq equals the mm sequence, or a writer is draining readers
+	ReadDetached            // the VMA left the tree (refcnt 0): retry the walk
+	ReadUnstable            // the VMA memory now belongs to another address space
+	ReadMoved               // the VMA no longer covers the address
+)
+
+var readFailNames = [...]string{"ok", "no_vma", "write_locked", "detached", "unstable", "moved"}
+
+func (r ReadFail) String() string { return readFailNames[r] }
+
+// vmaStartWrite write-locks v (vma_start_write). The caller holds the mmap
+// write lock; it returns at once if v is already write-locked in this hold.
+func (as *AddressSpace) vmaStartWrite(v *VMA) {
+	seq := as.lock.Seq()
+	if v.lockSeq.Load() == seq {
+		return
+	}
+	excluding := v.addNotZero(excludeFlag)
+	if excluding {
+		v.waitRefs(excludeFlag + 1)
+	}
+	v.lockSeq.Store(seq) // pairs with the rechecks in vmaStartRead and the vmaseq strategy
+	if excluding {
+		v.refcnt.Add(^uint32(excludeFlag - 1))
+	}
+}
+
+// addNotZero adds n unless the count is zero (refcount_add_not_zero).
+func (v *VMA) addNotZero(n uint32) bool {
+	for {
+		old := v.refcnt.Load()
+		if old == 0 {
+			return false
+		}
+		if v.refcnt.CompareAndSwap(old, old+n) {
+			return true
+		}
+	}
+}
+
+// waitRefs waits until the count drains to want (rcuwait on vma_writer_wait).
+// Readers hold a VMA only for one lookup, so yielding is enough.
+func (v *VMA) waitRefs(want uint32) {
+	for v.refcnt.Load() != want {
+		runtime.Gosched()
+	}
+}
+
+// markAttached makes v visible to readers (vma_mark_attached); it is called
+// just before v is published in the tree.
+func (v *VMA) markAttached() { v.refcnt.Store(1) }
+
+// markDetached refuses v to new readers and waits for transient ones to leave
+// (vma_mark_detached). v is write-locked, so every reader that got in will
+// fail its recheck and drop its reference.
+func (v *VMA) markDetached() {
+	if v.refcnt.Add(^uint32(0)) != 0 {
+		v.waitRefs(0)
+	}
+}
+
+// vmaStartRead tries to read-lock v without the mmap lock (vma_start_read).
+func (as *AddressSpace) vmaStartRead(v *VMA) ReadFail {
+	if v.lockSeq.Load() == as.lock.Seq() { // early, pessimistic check
+		return ReadWriteLocked
+	}
+	for { // refcount_inc_not_zero_limited
+		old := v.refcnt.Load()
+		if old == 0 {
+			return ReadDetached
+		}
+		if old >= refLimit {
+			return ReadWriteLocked
+		}
+		if v.refcnt.CompareAndSwap(old, old+1) {
+			break
+		}
+	}
+	if v.mm.Load() != as {
+		v.EndRead()
+		return ReadUnstable
+	}
+	// The reference is in place: a writer can no longer set lockSeq without
+	// waiting for us, so an unequal value now means "unlocked" for certain.
+	if v.lockSeq.Load() == as.lock.Seq() {
+		v.EndRead()
+		return ReadWriteLocked
+	}
+	return ReadOK
+}
+
+// EndRead drops a VMA read lock (vma_end_read).
+func (v *VMA) EndRead() { v.refcnt.Add(^uint32(0)) }
+
+// LockVMA read-locks the VMA covering addr without the mmap lock
+// (lock_vma_under_rcu). On success the VMA cannot change until EndRead; on
+// failure the caller falls back to the mmap read lock, and the reason says why.
+func (as *AddressSpace) LockVMA(addr uint64) (*VMA, ReadFail) {
+	for {
+		e, ok := as.index.Load().lookup(addr)
+		if !ok {
+			return nil, ReadNoVMA
+		}
+		v := e.vma
+		switch r := as.vmaStartRead(v); r {
+		case ReadOK:
+		case ReadDetached:
+			continue // a newer tree version no longer holds it
+		default:
+			return nil, r
+		}
+		if addr < v.Start() || addr >= v.End() {
+			v.EndRead()
+			return nil, ReadMoved
+		}
+		return v, ReadOK
+	}
+}

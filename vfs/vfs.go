@@ -1,0 +1,170 @@
+// Package vfs models the two kernel objects a mapping points through: the
+// open file description (struct file, here File) and the inode it opens
+// (struct inode, here Inode).
+//
+// Lifetimes and reuse. Inodes are interned by identity (device and inode
+// number) and live as long as the process; they are what uprobes key on.
+// Files are reference counted and come from a type-stable cache
+// (internal/slab): when the last reference is dropped the File's memory is
+// handed to the next Open, at once. A VMA holds a reference on its File, so a
+// File named by a VMA cannot be reused while that VMA maps it; but a reader
+// that loaded vm_file without a lock may find, by the time it reads f_inode,
+// a different open file entirely. Every field such a reader touches is a
+// sync/atomic value.
+package vfs
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"specvma/errno"
+	"specvma/internal/slab"
+)
+
+// Open flags, Linux's values.
+const (
+	ORdonly  = 0x0
+	OWronly  = 0x1
+	ORdwr    = 0x2
+	OAccmode = 0x3
+	OAppend  = 0x400
+)
+
+// Dev is a device number as /proc/PID/maps prints it (major:minor).
+type Dev struct{ Major, Minor uint32 }
+
+// ShmemDev is the device of the internal shmem mount that backs shared
+// anonymous memory.
+var ShmemDev = Dev{0, 1}
+
+// InodeID is an inode's identity: what the uprobe registry keys on.
+type InodeID struct {
+	Dev Dev
+	Ino uint64
+}
+
+// Inode is an inode: an identity plus the attributes mappings care about.
+type Inode struct {
+	id      InodeID
+	size    atomic.Int64
+	deleted atomic.Bool
+}
+
+// ID returns the inode's identity.
+func (i *Inode) ID() InodeID { return i.id }
+
+// Size is the file size in bytes (it decides where a mapping's access raises SIGBUS).
+func (i *Inode) Size() int64 { return i.size.Load() }
+
+// SetSize records a new file size.
+func (i *Inode) SetSize(n int64) { i.size.Store(n) }
+
+// Deleted reports whether the inode has no names left (maps shows " (deleted)").
+func (i *Inode) Deleted() bool { return i.deleted.Load() }
+
+// SetDeleted marks the inode unlinked or linked.
+func (i *Inode) SetDeleted(d bool) { i.deleted.Store(d) }
+
+var inodes sync.Map // InodeID -> *Inode
+
+// InodeFor returns the one Inode with identity id, creating it on first use.
+func InodeFor(id InodeID) *Inode {
+	if v, ok := inodes.Load(id); ok {
+		return v.(*Inode)
+	}
+	v, _ := inodes.LoadOrStore(id, &Inode{id: id})
+	return v.(*Inode)
+}
+
+var shmemIno atomic.Uint64
+
+// NewShmemInode creates the inode of a fresh shmem object of size bytes, as
+// shared anonymous mmap does: device 00:01, an inode number of its own, no
+// name ("/dev/zero (deleted)").
+func NewShmemInode(size int64) *Inode {
+	ino := InodeFor(InodeID{Dev: ShmemDev, Ino: 1<<20 + shmemIno.Add(1)})
+	ino.SetSize(size)
+	ino.SetDeleted(true)
+	return ino
+}
+
+// File is an open file description (struct file).
+type File struct {
+	inode atomic.Pointer[Inode]
+	path  atomic.Pointer[string]
+	flags atomic.Int32
+	refs  atomic.Int64
+	gen   atomic.Uint64
+}
+
+var files slab.Cache[File]
+
+// NewFile opens inode under path with the given open flags: a new open file
+// description holding one reference. Its memory may be a File freed earlier.
+func NewFile(path string, inode *Inode, flags int) *File {
+	f := files.Alloc()
+	f.gen.Add(1)
+	f.path.Store(&path)
+	f.flags.Store(int32(flags))
+	f.refs.Store(1)
+	f.inode.Store(inode) // last: a reader that sees the new inode sees the rest
+	return f
+}
+
+// OpenPath opens a file on disk the way `specvma run` does: read-write when
+// the file allows it, read-only otherwise. Device and inode come from stat.
+func OpenPath(path string) (*File, error) {
+	return openPath(path)
+}
+
+// Inode returns the file's inode (f_inode).
+func (f *File) Inode() *Inode { return f.inode.Load() }
+
+// Path returns the path the file was opened by.
+func (f *File) Path() string { return *f.path.Load() }
+
+// Flags returns the open flags.
+func (f *File) Flags() int { return int(f.flags.Load()) }
+
+// Readable reports FMODE_READ.
+func (f *File) Readable() bool { return f.Flags()&OAccmode != OWronly }
+
+// Writable reports FMODE_WRITE.
+func (f *File) Writable() bool { a := f.Flags() & OAccmode; return a == OWronly || a == ORdwr }
+
+// Generation counts how many times this File's memory has been handed out;
+// tests use it to tell reuse from identity.
+func (f *File) Generation() uint64 { return f.gen.Load() }
+
+// Get takes a reference (get_file); the caller must already hold one.
+func (f *File) Get() *File {
+	if f.refs.Add(1) <= 1 {
+		panic("vfs: Get on a File with no references")
+	}
+	return f
+}
+
+// Put drops a reference (fput); the last one frees the File for reuse.
+func (f *File) Put() {
+	switch n := f.refs.Add(-1); {
+	case n == 0:
+		files.Free(f)
+	case n < 0:
+		panic("vfs: File reference count underflow")
+	}
+}
+
+// Refs returns the reference count (for tests and diagnostics).
+func (f *File) Refs() int64 { return f.refs.Load() }
+
+// LiveFiles reports how many Files are open now, how many were ever created,
+// and how many opens reused freed memory.
+func LiveFiles() (live, created, reused int64) { return files.Stats() }
+
+// errnoOf maps an os error to the errno Linux's open would give.
+func errnoOf(err error) error {
+	if e, ok := underlyingErrno(err); ok {
+		return e
+	}
+	return errno.ENOENT
+}
