@@ -1,0 +1,32 @@
+package scenario
+
+// Backend is what a script drives: the specvma model, or (in the
+// differential tests) the running Linux kernel. Errors are errno.Errno
+// values, the errno Linux returns for the call.
+type Backend interface {
+	// Space returns the address space called name, creating it empty on
+	// first use; a backend with only one address space may refuse others.
+	Space(name string) (Space, error)
+	// Open opens path the way scripts do: read-write when the file's
+	// permissions allow it, read-only otherwise (open(2)).
+	Open(path string) (FileRef, error)
+	// Close drops an open file description (close(2)).
+	Close(f FileRef) error
+}
+
+// FileRef is a backend's open file description (a *vfs.File, or an fd).
+type FileRef any
+
+// Space is one address space.
+type Space interface {
+	Mmap(addr, length uint64, prot, flags int, file FileRef, off uint64) (uint64, error)
+	Munmap(addr, length uint64) error
+	Mprotect(addr, length uint64, prot int) error
+	Mremap(old, oldLen, newLen uint64, flags int, newAddr uint64) (uint64, error)
+	// SetAnonName names anonymous memory; a nil name clears it.
+	SetAnonName(addr, length uint64, name *string) error
+	// Touch makes a one-byte access; errno.EFAULT where Linux would signal.
+	Touch(addr uint64, write bool) error
+	// Maps returns the address space as /proc/PID/maps prints it.
+	Maps() (string, error)
+}
