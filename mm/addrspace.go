@@ -34,7 +34,7 @@ type AddressSpace struct {
 
 	// Written and read under the mmap lock.
 	startBrk, brk, startStack uint64
-	gate                       bool // has the [vsyscall] gate area
+	gate                      bool // has the [vsyscall] gate area
 }
 
 // New returns an empty address space.

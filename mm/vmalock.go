@@ -29,12 +29,12 @@ type ReadFail int
 
 // Reasons a per-VMA read lock is refused.
 const (
-	ReadOK         ReadFail = iota
-	ReadNoVMA               // no VMA at the address in the tree version read
-	ReadWriteLocked         // lockSeq equals the mm sequence, or a writer is draining readers
-	ReadDetached            // the VMA left the tree (refcnt 0): retry the walk
-	ReadUnstable            // the VMA memory now belongs to another address space
-	ReadMoved               // the VMA no longer covers the address
+	ReadOK          ReadFail = iota
+	ReadNoVMA                // no VMA at the address in the tree version read
+	ReadWriteLocked          // lockSeq equals the mm sequence, or a writer is draining readers
+	ReadDetached             // the VMA left the tree (refcnt 0): retry the walk
+	ReadUnstable             // the VMA memory now belongs to another address space
+	ReadMoved                // the VMA no longer covers the address
 )
 
 var readFailNames = [...]string{"ok", "no_vma", "write_locked", "detached", "unstable", "moved"}
