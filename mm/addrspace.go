@@ -21,6 +21,11 @@ type Config struct {
 	// NoAnonNames models a kernel without CONFIG_ANON_VMA_NAME: naming
 	// anonymous memory fails with EINVAL.
 	NoAnonNames bool
+	// Privileged models CAP_SYS_RAWIO: MAP_FIXED below MmapMinAddr is allowed.
+	Privileged bool
+	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
+	// (default 8 MiB).
+	StackRlimit uint64
 	// SeqBits narrows the sequence counts to this many bits (tests of
 	// wraparound); 0 means 64.
 	SeqBits int
@@ -50,6 +55,9 @@ func New(cfg Config) *AddressSpace {
 	}
 	if cfg.StackGuardGap == 0 {
 		cfg.StackGuardGap = StackGuardGap
+	}
+	if cfg.StackRlimit == 0 {
+		cfg.StackRlimit = 8 << 20
 	}
 	as := &AddressSpace{cfg: cfg}
 	as.lock.seq.mask = ^uint64(0)

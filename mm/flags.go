@@ -42,6 +42,7 @@ const (
 	VMHugeTLB    VMFlags = 0x00400000
 	VMSoftDirty  VMFlags = 0x08000000
 	VMMixedMap   VMFlags = 0x10000000
+	VMNoHugePage VMFlags = 0x40000000
 
 	// VMSpecial VMAs never merge.
 	VMSpecial = VMIO | VMDontExpand | VMPFNMap | VMMixedMap

@@ -1,0 +1,110 @@
+package mm
+
+import "sync"
+
+// anonMu serialises anon_vma assignment, which page faults do under the
+// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
+var anonMu sync.Mutex
+
+// Fault is a one-byte access at addr: a page fault. It returns EFAULT where
+// Linux would deliver a signal (SIGSEGV for a missing or forbidden mapping,
+// SIGBUS for a file page beyond the end of its file) and otherwise records
+// what the fault leaves behind: a write to private memory gives the VMA an
+// anon_vma, and an access just below a VM_GROWSDOWN VMA grows it.
+func (as *AddressSpace) Fault(addr uint64, write bool) error {
+	as.lock.ReadLock()
+	v := as.findVMA(addr)
+	if v == nil || v.Start() <= addr {
+		defer as.lock.ReadUnlock()
+		if v == nil {
+			return efault
+		}
+		return as.faultIn(v, addr, write)
+	}
+	as.lock.ReadUnlock()
+	// Below a VMA: only a stack may grow into it, under the write lock.
+	as.lock.WriteLock()
+	defer as.lock.WriteUnlock()
+	v = as.findVMA(addr)
+	if v == nil {
+		return efault
+	}
+	if v.Start() > addr {
+		if v.Flags()&VMGrowsDown == 0 || as.expandStack(v, addr) != nil {
+			return efault
+		}
+	}
+	return as.faultIn(v, addr, write)
+}
+
+// faultIn checks the access against v and records its effects.
+func (as *AddressSpace) faultIn(v *VMA, addr uint64, write bool) error {
+	f := v.Flags()
+	if write && f&VMWrite == 0 || !write && f&vmAccessFlags == 0 {
+		return efault
+	}
+	if write && f&VMShared == 0 {
+		as.anonVMAPrepare(v) // copy-on-write needs an anon_vma, even before SIGBUS
+	}
+	if file := v.File(); file != nil {
+		page := v.Pgoff() + (addr-v.Start())>>PageShift
+		if size := uint64(file.Inode().Size()); page >= (size+PageSize-1)>>PageShift {
+			return efault // SIGBUS
+		}
+	}
+	return nil
+}
+
+// expandStack grows the VM_GROWSDOWN VMA v down to cover addr
+// (expand_downwards). The caller holds the mmap write lock.
+func (as *AddressSpace) expandStack(v *VMA, addr uint64) error {
+	addr &= PageMask
+	if addr < as.cfg.MmapMinAddr {
+		return eperm
+	}
+	if prev := as.prevVMA(v.Start()); prev != nil && prev.Flags()&VMGrowsDown == 0 &&
+		prev.Flags()&vmAccessFlags != 0 && addr-prev.End() < as.cfg.StackGuardGap {
+		return enomem
+	}
+	if v.End()-addr > as.cfg.StackRlimit {
+		return enomem
+	}
+	grow := (v.Start() - addr) >> PageShift
+	if grow > v.Pgoff() {
+		return enomem
+	}
+	as.anonVMAPrepare(v)
+	as.vmaStartWrite(v)
+	as.setRange(v, addr, v.End(), v.Pgoff()-grow)
+	return nil
+}
+
+// anonVMAPrepare gives v an anon_vma if it has none: a compatible
+// neighbour's, or a new one (anon_vma_prepare, find_mergeable_anon_vma).
+func (as *AddressSpace) anonVMAPrepare(v *VMA) {
+	anonMu.Lock()
+	defer anonMu.Unlock()
+	if v.anon.Load() != nil {
+		return
+	}
+	prev, next := as.neighbours(v.Start(), v.End())
+	var a *AnonVMA
+	if next != nil && anonReusable(v, next) {
+		a = next.anon.Load()
+	}
+	if a == nil && prev != nil && anonReusable(prev, v) {
+		a = prev.anon.Load()
+	}
+	if a == nil {
+		a = newAnonVMA()
+	}
+	v.anon.Store(a)
+}
+
+// anonReusable is anon_vma_compatible: lo and hi are adjacent, map the same
+// file contiguously and differ at most in their access flags.
+func anonReusable(lo, hi *VMA) bool {
+	return lo.End() == hi.Start() && lo.File() == hi.File() &&
+		(lo.Flags()^hi.Flags())&^(vmAccessFlags|VMSoftDirty) == 0 &&
+		hi.Pgoff() == lo.Pgoff()+lo.pages()
+}

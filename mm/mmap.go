@@ -1,0 +1,185 @@
+package mm
+
+import "specvma/vfs"
+
+// maxFileSize is MAX_LFS_FILESIZE on 64-bit.
+const maxFileSize = 1<<63 - 1
+
+// Mmap is mmap(2): it maps length bytes at addr (a hint, or exact with
+// MAP_FIXED / MAP_FIXED_NOREPLACE) with protection prot, backed by file at
+// byte offset off, or anonymous memory with MAP_ANONYMOUS (file is then
+// ignored). The File is referenced, not consumed: the caller keeps its own
+// reference. It returns the address mapped or the errno Linux returns; a
+// failed call changes nothing.
+func (as *AddressSpace) Mmap(addr, length uint64, prot, flags int, file *vfs.File, off uint64) (uint64, error) {
+	// sys_mmap and ksys_mmap_pgoff.
+	if off&(PageSize-1) != 0 {
+		return 0, einval
+	}
+	if flags&MapAnonymous != 0 {
+		file = nil
+	} else if file == nil {
+		return 0, ebadf
+	}
+	as.lock.WriteLock()
+	defer as.lock.WriteUnlock()
+	return as.doMmap(addr, length, prot, flags, file, off>>PageShift)
+}
+
+// doMmap is do_mmap: validation, flag computation, placement, then mmapRegion.
+func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.File, pgoff uint64) (uint64, error) {
+	if length == 0 {
+		return 0, einval
+	}
+	if flags&MapFixedNoReplace != 0 {
+		flags |= MapFixed
+	}
+	if flags&MapFixed == 0 {
+		addr &= PageMask // round_hint_to_min
+		if addr != 0 && addr < as.cfg.MmapMinAddr {
+			addr = as.cfg.MmapMinAddr
+		}
+	}
+	length, ok := pageAlign(length)
+	if !ok || length == 0 {
+		return 0, enomem
+	}
+	if pgoff+length>>PageShift < pgoff {
+		return 0, eoverflow
+	}
+	if as.MapCount() > as.cfg.MaxMapCount {
+		return 0, enomem
+	}
+	vmFlags := protToVM(prot) | mapToVM(flags) | VMMayRead | VMMayWrite | VMMayExec
+	anonPrivate := file == nil && flags&MapType == MapPrivate
+	addr, err := as.getUnmappedArea(addr, length, pgoff, flags, anonPrivate)
+	if err != nil {
+		return 0, err
+	}
+	if flags&MapFixedNoReplace != 0 {
+		if v := as.findVMA(addr); v != nil && v.Start() < addr+length {
+			return 0, eexist
+		}
+	}
+	if file != nil {
+		if vmFlags, err = fileMapFlags(file, length, pgoff, prot, flags, vmFlags); err != nil {
+			return 0, err
+		}
+	} else {
+		switch flags & MapType {
+		case MapShared:
+			if vmFlags&VMGrowsDown != 0 {
+				return 0, einval
+			}
+			pgoff = 0
+			vmFlags |= VMShared | VMMayShare
+		case MapPrivate:
+			pgoff = addr >> PageShift
+		default:
+			return 0, einval
+		}
+	}
+	if flags&MapNoReserve != 0 {
+		vmFlags |= VMNoReserve
+	}
+	v, err := as.mmapRegion(file, addr, length, vmFlags, pgoff)
+	if err != nil {
+		return 0, err
+	}
+	if vmFlags&VMLocked != 0 || flags&(MapPopulate|MapNonBlock) == MapPopulate {
+		as.populate(v, addr, addr+length)
+	}
+	return addr, nil
+}
+
+// mapToVM is calc_vm_flag_bits.
+func mapToVM(flags int) VMFlags {
+	var f VMFlags
+	if flags&MapGrowsDown != 0 {
+		f |= VMGrowsDown
+	}
+	if flags&MapLocked != 0 {
+		f |= VMLocked
+	}
+	if flags&MapStack != 0 {
+		f |= VMNoHugePage
+	}
+	return f
+}
+
+// fileMapFlags applies do_mmap's checks and flag rules for a file mapping.
+func fileMapFlags(file *vfs.File, length, pgoff uint64, prot, flags int, vmFlags VMFlags) (VMFlags, error) {
+	if length > maxFileSize || pgoff > (maxFileSize-length)>>PageShift {
+		return 0, eoverflow // file_mmap_ok
+	}
+	switch flags & MapType {
+	case MapShared, MapSharedValidate:
+		if flags&MapType == MapShared {
+			flags &= legacyMapMask
+		}
+		if flags&^legacyMapMask != 0 {
+			return 0, eopnotsupp
+		}
+		if prot&ProtWrite != 0 && !file.Writable() {
+			return 0, eacces
+		}
+		if file.Flags()&vfs.OAppend != 0 && file.Writable() {
+			return 0, eacces
+		}
+		vmFlags |= VMShared | VMMayShare
+		if !file.Writable() {
+			vmFlags &^= VMMayWrite | VMShared
+		}
+		fallthrough
+	case MapPrivate:
+		if !file.Readable() {
+			return 0, eacces
+		}
+		if vmFlags&VMGrowsDown != 0 {
+			return 0, einval
+		}
+		return vmFlags, nil
+	}
+	return 0, einval
+}
+
+// accountable reports a private writable mapping that is charged against
+// the commit limit and so carries VM_ACCOUNT (accountable_mapping).
+func accountable(f VMFlags) bool { return f&(VMNoReserve|VMShared|VMWrite) == VMWrite }
+
+// mmapRegion is __mmap_region: unmap what the range covers, then merge with
+// a neighbour or create a new VMA. It returns the VMA covering addr.
+func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags VMFlags, pgoff uint64) (*VMA, error) {
+	end := addr + length
+	if err := as.unmapRange(addr, end); err != nil {
+		return nil, err
+	}
+	if accountable(vmFlags) {
+		vmFlags |= VMAccount
+	}
+	if file == nil && vmFlags&VMShared != 0 {
+		file = vfs.NewFile("/dev/zero", vfs.NewShmemInode(int64(length)), vfs.ORdwr) // shmem_zero_setup
+	} else {
+		if file != nil {
+			file.Get()
+		}
+		p := proposal{start: addr, end: end, pgoff: pgoff, flags: vmFlags, file: file}
+		if v := as.mergeNew(&p); v != nil {
+			if file != nil {
+				file.Put()
+			}
+			return v, nil
+		}
+	}
+	v := as.newVMA(addr, end, pgoff, vmFlags, file)
+	as.link(v)
+	return v, nil
+}
+
+// populate faults the range in as MAP_POPULATE does: writable private
+// memory is written, which gives it an anon_vma; the rest is only read.
+func (as *AddressSpace) populate(v *VMA, start, end uint64) {
+	if v.Flags()&(VMWrite|VMShared) == VMWrite {
+		as.anonVMAPrepare(v)
+	}
+}

@@ -1,0 +1,176 @@
+package mm
+
+// Mremap is mremap(2): shrink a mapping in place, grow it in place when the
+// pages after it are free, or (with MREMAP_MAYMOVE) move it; MREMAP_FIXED
+// names the destination, replacing what was there, and MREMAP_DONTUNMAP
+// leaves the old range mapped (but empty). Failed calls change nothing,
+// except where Linux itself has already unmapped the MREMAP_FIXED
+// destination or the shrunk tail before it fails.
+func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr uint64) (uint64, error) {
+	if err := as.checkMremap(addr, &oldLen, &newLen, flags, newAddr); err != nil {
+		return 0, err
+	}
+	as.lock.WriteLock()
+	defer as.lock.WriteUnlock()
+	if as.vmaAt(addr) == nil {
+		return 0, efault
+	}
+	if flags&(MremapFixed|MremapDontUnmap) != 0 {
+		return as.mremapTo(addr, oldLen, newAddr, newLen, flags)
+	}
+	if oldLen >= newLen {
+		if oldLen > newLen {
+			if err := as.unmapRange(addr+newLen, addr+oldLen); err != nil {
+				return 0, err
+			}
+		}
+		return addr, nil
+	}
+	v, err := as.vmaToResize(addr, oldLen, newLen, flags)
+	if err != nil {
+		return 0, err
+	}
+	if oldLen == v.End()-addr && as.expandable(v, newLen-oldLen) {
+		p := proposeFrom(v, v.End(), v.End()+newLen-oldLen)
+		p.pgoff = v.Pgoff() + v.pages()
+		if as.mergeNew(&p) == nil {
+			return 0, enomem
+		}
+		return addr, nil
+	}
+	if flags&MremapMayMove == 0 {
+		return 0, enomem
+	}
+	dst, err := as.getUnmappedArea(0, newLen, v.Pgoff()+(addr-v.Start())>>PageShift, remapMapFlags(v, 0), anonPrivate(v))
+	if err != nil {
+		return 0, err
+	}
+	return as.moveVMA(v, addr, oldLen, newLen, dst, flags)
+}
+
+// checkMremap validates the arguments before any lock is taken
+// (check_mremap_params); it page-aligns the lengths in place.
+func (as *AddressSpace) checkMremap(addr uint64, oldLen, newLen *uint64, flags int, newAddr uint64) error {
+	if flags&^(MremapMayMove|MremapFixed|MremapDontUnmap) != 0 || !pageAligned(addr) {
+		return einval
+	}
+	*oldLen, _ = pageAlign(*oldLen)
+	*newLen, _ = pageAlign(*newLen)
+	if *newLen == 0 || *newLen > TaskSize {
+		return einval
+	}
+	if flags&(MremapFixed|MremapDontUnmap) == 0 {
+		return nil
+	}
+	switch {
+	case newAddr > TaskSize-*newLen, !pageAligned(newAddr), flags&MremapMayMove == 0:
+		return einval
+	case flags&MremapDontUnmap != 0 && *oldLen != *newLen:
+		return einval
+	case addr+*oldLen > newAddr && newAddr+*newLen > addr:
+		return einval // source and destination overlap
+	case as.MapCount()+2 >= as.cfg.MaxMapCount-3:
+		return enomem
+	}
+	return nil
+}
+
+func anonPrivate(v *VMA) bool { return v.File() == nil && v.Flags()&VMMayShare == 0 }
+
+func remapMapFlags(v *VMA, flags int) int {
+	if v.Flags()&VMMayShare != 0 {
+		flags |= MapShared
+	}
+	return flags
+}
+
+// mremapTo moves to a caller-chosen place (mremap_to).
+func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int) (uint64, error) {
+	if flags&MremapFixed != 0 {
+		if err := as.unmapRange(newAddr, newAddr+newLen); err != nil {
+			return 0, err
+		}
+	}
+	if oldLen > newLen {
+		if err := as.unmapRange(addr+newLen, addr+oldLen); err != nil {
+			return 0, err
+		}
+		oldLen = newLen
+	}
+	v, err := as.vmaToResize(addr, oldLen, newLen, flags)
+	if err != nil {
+		return 0, err
+	}
+	mapFlags := 0
+	if flags&MremapFixed != 0 {
+		mapFlags = MapFixed
+	}
+	dst, err := as.getUnmappedArea(newAddr, newLen, v.Pgoff()+(addr-v.Start())>>PageShift, remapMapFlags(v, mapFlags), anonPrivate(v))
+	if err != nil {
+		return 0, err
+	}
+	return as.moveVMA(v, addr, oldLen, newLen, dst, flags)
+}
+
+// vmaToResize finds the VMA being remapped and checks the request against it.
+func (as *AddressSpace) vmaToResize(addr, oldLen, newLen uint64, flags int) (*VMA, error) {
+	v := as.vmaAt(addr)
+	switch {
+	case v == nil:
+		return nil, efault
+	case oldLen == 0 && v.Flags()&(VMShared|VMMayShare) == 0:
+		return nil, einval // "duplicating" private memory makes no sense
+	case flags&MremapDontUnmap != 0 && v.Flags()&(VMDontExpand|VMPFNMap) != 0:
+		return nil, einval
+	case oldLen > v.End()-addr:
+		return nil, efault // the range crosses a VMA boundary
+	case newLen == oldLen:
+		return v, nil
+	}
+	pgoff := v.Pgoff() + (addr-v.Start())>>PageShift
+	if pgoff+newLen>>PageShift < pgoff {
+		return nil, einval
+	}
+	if v.Flags()&(VMDontExpand|VMPFNMap) != 0 {
+		return nil, efault
+	}
+	return v, nil
+}
+
+// expandable reports whether v can grow by delta bytes in place.
+func (as *AddressSpace) expandable(v *VMA, delta uint64) bool {
+	end := v.End() + delta
+	if end < v.End() || end > TaskSize {
+		return false
+	}
+	w := as.findVMA(v.End())
+	return w == nil || w.Start() >= end
+}
+
+// moveVMA moves [old, old+oldLen) of v to dst, newLen bytes long (move_vma).
+func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags int) (uint64, error) {
+	if as.MapCount() >= as.cfg.MaxMapCount-3 {
+		return 0, enomem
+	}
+	p := proposeFrom(v, old, old+newLen) // attributes; the range is replaced below
+	p.start, p.end = dst, dst+newLen
+	if v.isAnon() && v.anon.Load() == nil {
+		p.pgoff = dst >> PageShift // unfaulted: realign so it can merge at its new home
+	}
+	nv := as.mergeNew(&p)
+	if nv == nil {
+		nv = as.cloneVMA(v, p.start, p.end, p.pgoff)
+		as.link(nv)
+	}
+	if flags&MremapDontUnmap != 0 {
+		if nv != v && v.Start() == old && v.End() == old+oldLen {
+			as.vmaStartWrite(v)
+			v.anon.Store(nil) // the pages moved; the old range keeps no rmap
+		}
+		return dst, nil
+	}
+	if err := as.unmapRange(old, old+oldLen); err != nil {
+		return 0, err
+	}
+	return dst, nil
+}

@@ -1,0 +1,106 @@
+package scenario
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"specvma/errno"
+	"specvma/mm"
+	"specvma/vfs"
+)
+
+// Model is the Backend over specvma's own model: one mm.AddressSpace per
+// script process, files opened through vfs, maps rendered by procfs.
+type Model struct {
+	cfg    mm.Config
+	mu     sync.Mutex
+	spaces map[string]*mm.AddressSpace
+}
+
+// NewModel returns a model backend whose address spaces all use cfg.
+func NewModel(cfg mm.Config) Backend {
+	return &Model{cfg: cfg, spaces: map[string]*mm.AddressSpace{}}
+}
+
+// AddressSpace returns the address space called name, creating it empty on
+// first use (layers built over the model, such as uprobes, reach the
+// address spaces through it).
+func (m *Model) AddressSpace(name string) *mm.AddressSpace {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	as, ok := m.spaces[name]
+	if !ok {
+		as = mm.New(m.cfg)
+		m.spaces[name] = as
+	}
+	return as
+}
+
+// Names returns the names of the address spaces created so far, sorted.
+func (m *Model) Names() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.spaces))
+	for n := range m.spaces {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Space implements Backend.
+func (m *Model) Space(name string) (Space, error) {
+	return modelSpace{m.AddressSpace(name)}, nil
+}
+
+// Open implements Backend with vfs.OpenPath.
+func (m *Model) Open(path string) (FileRef, error) {
+	f, err := vfs.OpenPath(path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Close implements Backend: it drops the open file description's reference.
+func (m *Model) Close(f FileRef) error {
+	vf, ok := f.(*vfs.File)
+	if !ok || vf == nil {
+		return errno.EBADF
+	}
+	vf.Put()
+	return nil
+}
+
+type modelSpace struct{ as *mm.AddressSpace }
+
+func (s modelSpace) Mmap(addr, length uint64, prot, flags int, file FileRef, off uint64) (uint64, error) {
+	var vf *vfs.File
+	if file != nil {
+		f, ok := file.(*vfs.File)
+		if !ok {
+			return 0, fmt.Errorf("model: file %T is not a *vfs.File", file)
+		}
+		vf = f
+	}
+	return s.as.Mmap(addr, length, prot, flags, vf, off)
+}
+
+func (s modelSpace) Munmap(addr, length uint64) error { return s.as.Munmap(addr, length) }
+
+func (s modelSpace) Mprotect(addr, length uint64, prot int) error {
+	return s.as.Mprotect(addr, length, prot)
+}
+
+func (s modelSpace) Mremap(old, oldLen, newLen uint64, flags int, newAddr uint64) (uint64, error) {
+	return s.as.Mremap(old, oldLen, newLen, flags, newAddr)
+}
+
+func (s modelSpace) SetAnonName(addr, length uint64, name *string) error {
+	return s.as.SetAnonName(addr, length, name)
+}
+
+func (s modelSpace) Touch(addr uint64, write bool) error { return s.as.Fault(addr, write) }
+
+func (s modelSpace) Maps() (string, error) { return renderMaps(s.as) }

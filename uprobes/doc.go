@@ -1,0 +1,58 @@
+// Package uprobes models the kernel's uprobe subsystem: a registry of probes
+// keyed by (inode, file offset), their consumers, the tracefs uprobe_events
+// syntax that creates them, and the ELF symbol arithmetic that turns a
+// function name into a file offset.
+//
+// # Objects and lifetime
+//
+// A Uprobe comes from a type-stable cache owned by its Registry
+// (internal/slab): when its last reference is dropped it is erased from the
+// registry and its memory is handed to the next registration at once, the
+// analogue of memory freed under SLAB_TYPESAFE_BY_RCU (or, in the kernel,
+// memory whose grace period ended while a buggy reader still held it). The
+// reference count follows refcount_t: every registered consumer holds one
+// reference, every successful Find hands one to its caller, and the count
+// never rises again once it has reached zero (TryGet fails at zero).
+//
+// # The lockless lookup (Find)
+//
+// The registry publishes an immutable table sorted by key through an
+// atomic.Pointer, and keeps a 64-bit sequence count that is odd while a tree
+// writer is between its begin and end. Find takes no mutex:
+//
+//  1. read the sequence count s, load the table, binary-search the key;
+//  2. on a hit, TryGet the uprobe (refcount_inc_not_zero) and, holding that
+//     reference, recheck the key stored in the object: the table entry may
+//     name memory that was freed and reused for another key since the table
+//     was published;
+//  3. a hit that validates is returned with its reference (the caller Puts);
+//  4. a miss, or a hit that fails validation, is believed only if s was even
+//     and the count still equals s; otherwise the lookup retries, as
+//     find_uprobe_rcu does with uprobes_seqcount.
+//
+// So a lockless lookup can only err towards "not found" while a writer is
+// active, and the sequence count turns that into a retry. Fields a lockless
+// reader touches (key, reference count, consumer list) are sync/atomic values;
+// a reader trusts the key only after its TryGet succeeded, because
+// re-initialisation stores the key before it stores the reference count of
+// one (Go atomics are sequentially consistent, which stands in for the
+// kernel's release/acquire pairing here).
+//
+// # Locks and their order
+//
+//	regMu  (Registry.regMu: register/unregister, the consumer lists, the
+//	        OnInstall/OnRemove hooks; the analogue of register_rwsem)
+//	  -> locks the hooks take (the breakpoint layer's mmap write locks)
+//	    -> treeMu (Registry.treeMu: the table and the sequence count; the
+//	               analogue of uprobes_treelock; a leaf except for the slab
+//	               cache's own mutex)
+//
+// Put may run the erase of a dying uprobe, which takes treeMu only, so it may
+// be called from anywhere that does not hold treeMu, including under mm locks.
+// Hooks must not call Register or Unregister (regMu is held).
+//
+// What is not modelled: the inode size check and instruction-alignment check
+// of uprobe_register (the registry keys on an identity, not an inode with a
+// size; x86's breakpoint is one byte), and uprobe_unregister_sync (Go's
+// garbage collector keeps a Consumer alive while any reader can see it).
+package uprobes
