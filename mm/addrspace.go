@@ -26,6 +26,8 @@ type Config struct {
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64
+	// Hooks are test-only windows into the lockless paths (resolve.go).
+	Hooks *Hooks
 	// SeqBits narrows the sequence counts to this many bits (tests of
 	// wraparound); 0 means 64.
 	SeqBits int

@@ -115,7 +115,7 @@ func (as *AddressSpace) vmaStartRead(v *VMA) ReadFail {
 	}
 	// The reference is in place: a writer can no longer set lockSeq without
 	// waiting for us, so an unequal value now means "unlocked" for certain.
-	if v.lockSeq.Load() == as.lock.Seq() {
+	if v.lockSeq.Load() == as.lock.Seq() && (as.cfg.Hooks == nil || !as.cfg.Hooks.NoValidate) {
 		v.EndRead()
 		return ReadWriteLocked
 	}

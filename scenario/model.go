@@ -7,6 +7,7 @@ import (
 
 	"specvma/errno"
 	"specvma/mm"
+	"specvma/procfs"
 	"specvma/vfs"
 )
 
@@ -103,4 +104,4 @@ func (s modelSpace) SetAnonName(addr, length uint64, name *string) error {
 
 func (s modelSpace) Touch(addr uint64, write bool) error { return s.as.Fault(addr, write) }
 
-func (s modelSpace) Maps() (string, error) { return renderMaps(s.as) }
+func (s modelSpace) Maps() (string, error) { return procfs.Maps(s.as), nil }

@@ -387,9 +387,6 @@ func churnWriter(t *testing.T, r *Registry, w, writers, churn int, quit *atomic.
 			t.Error(err)
 			return
 		}
-		if i%4 == 0 {
-			runtime.Gosched()
-		}
 		if err := r.Unregister(u, c); err != nil {
 			t.Error(err)
 			return
@@ -427,8 +424,26 @@ func stressDuration() time.Duration {
 }
 
 func TestConcurrentFindWithReuse(t *testing.T) {
-	r := NewRegistry()
-	res := stress(t, r, stressDuration(), func(*stressResult) bool { return false })
+	t.Run("plain", func(t *testing.T) {
+		r := NewRegistry()
+		res := stress(t, r, stressDuration(), func(*stressResult) bool { return false })
+		checkStress(t, r, res)
+	})
+	// Yielding between lookup and validation puts writers into the window:
+	// the recheck must then reject reused memory, and Find stay right.
+	t.Run("widened", func(t *testing.T) {
+		r := NewRegistry()
+		r.SetTestHooks(&TestHooks{AfterLookup: func(*Uprobe) { runtime.Gosched() }})
+		res := stress(t, r, 10*time.Second, func(*stressResult) bool { return r.Stats().Invalid >= 10 })
+		checkStress(t, r, res)
+		if r.Stats().Invalid == 0 {
+			t.Error("the recheck never rejected reused memory: the window was not exercised")
+		}
+	})
+}
+
+func checkStress(t *testing.T, r *Registry, res *stressResult) {
+	t.Helper()
 	t.Logf("finds %d, stats %+v", res.finds.Load(), r.Stats())
 	if n := res.wrongKey.Load(); n != 0 {
 		t.Errorf("Find returned %d uprobes with another key", n)

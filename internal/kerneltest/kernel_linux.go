@@ -329,7 +329,10 @@ func touch(addr uintptr, write bool) (err error) {
 	defer debug.SetPanicOnFault(old)
 	defer func() {
 		if r := recover(); r != nil {
-			if re, ok := r.(interface{ Addr() uintptr }); ok && re.Addr() == addr {
+			// Only the access below can fault here. The reported
+			// address is not checked: a non-canonical address raises
+			// a general protection fault, whose signal carries none.
+			if _, ok := r.(runtime.Error); ok {
 				err = errno.EFAULT
 				return
 			}

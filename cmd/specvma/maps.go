@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"specvma/procfs"
+)
+
+func init() {
+	register(command{
+		name:    "maps",
+		summary: "load a live process (PID or self) into the model and print its maps",
+		run:     runMaps,
+	})
+}
+
+// runMaps is `specvma maps PID|self`: it reads /proc/PID/maps, builds the
+// model address space that stands for it and prints the model's maps text,
+// which matches the kernel's byte for byte.
+func runMaps(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: specvma maps PID|self")
+		fmt.Fprintln(stderr, "\nLoads the mappings of a live process into the specvma model and prints")
+		fmt.Fprintln(stderr, "the model's /proc/PID/maps text, which equals the kernel's.")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return 2
+	}
+	pid, err := mapsPID(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "specvma maps: %v\n", err)
+		return 2
+	}
+	as, err := procfs.Load(pid)
+	if err != nil {
+		fmt.Fprintf(stderr, "specvma maps: %v\n", err)
+		return 1
+	}
+	vmas, l := as.Snapshot()
+	if err := procfs.Render(stdout, vmas, l); err != nil {
+		fmt.Fprintf(stderr, "specvma maps: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// mapsPID accepts a positive decimal process ID or "self".
+func mapsPID(s string) (int, error) {
+	if s == "self" {
+		return os.Getpid(), nil
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("bad process ID %q: want a positive number or self", s)
+	}
+	return pid, nil
+}

@@ -1,0 +1,75 @@
+package procfs
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"specvma/mm"
+)
+
+// MapsPath returns the maps file of process pid; pid 0 is the caller.
+func MapsPath(pid int) string {
+	if pid == 0 {
+		return "/proc/self/maps"
+	}
+	return "/proc/" + strconv.Itoa(pid) + "/maps"
+}
+
+// ReadMaps returns the text of /proc/PID/maps (pid 0: the calling
+// process). The file is read with one large buffer, so that the kernel
+// produces it in as few reads, and as few mmap lock holds, as it can; a
+// process that changes its mappings meanwhile may still show a torn text,
+// as with any reader of the file.
+func ReadMaps(pid int) ([]byte, error) {
+	if pid < 0 {
+		return nil, errNoPID
+	}
+	f, err := os.Open(MapsPath(pid))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 0, 256<<10)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || (err == nil && n == 0) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Load reads /proc/PID/maps of a live process (pid 0: the caller) and
+// builds the address space that prints the same text (see LoadFrom). Where
+// it can stat a mapped file that is still linked, the inode gets the file's
+// size.
+func Load(pid int) (*mm.AddressSpace, error) {
+	as, _, err := LoadText(pid)
+	return as, err
+}
+
+// LoadText is Load, also returning the text it read.
+func LoadText(pid int) (*mm.AddressSpace, []byte, error) {
+	text, err := ReadMaps(pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := Parse(bytes.NewReader(text))
+	if err != nil {
+		return nil, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
+	}
+	as, err := loadFrom(entries, liveFileSize)
+	if err != nil {
+		return nil, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
+	}
+	return as, text, nil
+}
