@@ -351,6 +351,9 @@ func (p parser) delete(f []string) (Spec, error) {
 	}
 	s := Spec{Kind: Delete, Event: head[2:]}
 	if g, e, ok := strings.Cut(s.Event, "/"); ok {
+		if g == "" { // Linux compares with an empty group: nothing matches
+			return Spec{}, p.failErrno(errno.ENOENT, "empty group name matches no event")
+		}
 		s.Group, s.Event = g, e
 	}
 	if s.Group == "" && s.Event == "" {

@@ -151,6 +151,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{"-", "want -:", errno.EINVAL},
 		{"-x", "want -:", errno.EINVAL},
 		{"-:", "no event name", errno.EINVAL},
+		{"-:/e", "empty group", errno.ENOENT},
 	}
 	for _, tc := range cases {
 		_, err := ParseSpec(tc.line)

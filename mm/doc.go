@@ -1,0 +1,66 @@
+// Package mm models a Linux process address space: VMAs with Linux 6.x's
+// semantics for mmap, munmap, mprotect, mremap, page faults and anonymous
+// names (errno for errno, split for split, merge for merge), the mmap lock
+// with its sequence count, per-VMA locks, and the lockless paths that read
+// all of it without the mmap lock.
+//
+// # Objects
+//
+// An AddressSpace (mm_struct) owns a VMA index, a persistent B+tree
+// published through an atomic pointer (tree.go), and a MmapLock
+// (mmaplock.go). A VMA (vm_area_struct, vma.go) points at a vfs.File (an
+// open file description) which points at a vfs.Inode. VMA and File memory
+// comes from type-stable caches and is reused at once after a free, by any
+// address space: a pointer read without a lock may name a different object
+// by the time it is used.
+//
+// # Lock order
+//
+//	MmapLock (write, or read for faults)
+//	  VMA write lock (vmaStartWrite; only under the mmap write lock)
+//	    anonMu (anon_vma assignment in faults)
+//	      slab cache mutexes (leaf)
+//
+// VMA read locks (LockVMA) are taken without the mmap lock and nest under
+// nothing; a writer never waits for a reader while holding anything but the
+// mmap write lock, and readers never wait at all.
+//
+// # Writers
+//
+// Every change runs under the mmap write lock, which makes the sequence
+// count odd. Before changing a VMA a writer write-locks it: it drains the
+// VMA's readers and stores the (odd) sequence into the VMA's lockSeq, before
+// any other field changes. New VMAs get the same store first, even when
+// their memory is reused. The tree is replaced, never edited: each change
+// publishes a new version with one atomic store. Removing a VMA write-locks
+// it, publishes a tree without it, marks it detached (refcnt 0, waiting for
+// transient readers to leave), drops its File reference and frees it.
+// Unlocking makes the sequence even, which releases every VMA write lock at
+// once.
+//
+// # Lockless readers (resolve.go, vmalock.go)
+//
+// A reader loads the tree pointer (the RCU read section: Go's garbage
+// collector keeps every version it can reach alive) and then, depending on
+// the strategy, validates:
+//
+//   - mmseq (SpeculateTryBegin / SpeculateRetry): begin only on an even
+//     sequence; read VMA, File, inode and offset; accept only if the
+//     sequence is unchanged. No writer ran, so nothing read was changed,
+//     freed or reused.
+//   - vmaseq: load the VMA's lockSeq, refuse if it equals the mm sequence;
+//     read; accept only if the VMA still belongs to this address space, is
+//     still attached and its lockSeq is unchanged. Writers that touch other
+//     VMAs do not disturb it; the attachment check covers a VMA detached
+//     and released before the first load, which lockSeq cannot see.
+//   - vmalock (LockVMA): take a reference that refuses detached and
+//     write-draining VMAs, then recheck lockSeq against the mm sequence with
+//     the reference held; the VMA is then stable until EndRead.
+//
+// Every field such readers touch is a sync/atomic value, and Go's atomics
+// are sequentially consistent, which implies every barrier the kernel needs
+// (each is named where it would be). Each lockless path falls back to the
+// mmap read lock and reports why (Fallback). The sequence counts are 64 bits
+// wide; Config.SeqBits narrows them for wraparound tests, and Config.Hooks
+// lets tests stop a reader inside each window or drop validation.
+package mm
