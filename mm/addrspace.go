@@ -41,7 +41,9 @@ type AddressSpace struct {
 
 	// Written and read under the mmap lock.
 	startBrk, brk, startStack uint64
-	gate                      bool // has the [vsyscall] gate area
+	gate                      bool           // has the [vsyscall] gate area
+	bps                       map[uint64]any // breakpoints by address (breakpoint.go)
+	probes                    ProbeSource
 }
 
 // New returns an empty address space.

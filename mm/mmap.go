@@ -89,6 +89,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if vmFlags&VMLocked != 0 || flags&(MapPopulate|MapNonBlock) == MapPopulate {
 		as.populate(v, addr, addr+length)
 	}
+	as.probeMapped(v)
 	return addr, nil
 }
 

@@ -33,9 +33,11 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 	if oldLen == v.End()-addr && as.expandable(v, newLen-oldLen) {
 		p := proposeFrom(v, v.End(), v.End()+newLen-oldLen)
 		p.pgoff = v.Pgoff() + v.pages()
-		if as.mergeNew(&p) == nil {
+		w := as.mergeNew(&p)
+		if w == nil {
 			return 0, enomem
 		}
+		as.probeMapped(w) // vma_complete's uprobe_mmap on the grown VMA
 		return addr, nil
 	}
 	if flags&MremapMayMove == 0 {
@@ -162,6 +164,7 @@ func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags i
 		nv = as.cloneVMA(v, p.start, p.end, p.pgoff)
 		as.link(nv)
 	}
+	as.moveBreakpoints(old, min(oldLen, newLen), dst)
 	if flags&MremapDontUnmap != 0 {
 		if nv != v && v.Start() == old && v.End() == old+oldLen {
 			as.vmaStartWrite(v)

@@ -36,5 +36,6 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 		as.vmaStartWrite(v)
 		as.unlinkFree(v)
 	}
+	as.dropBreakpoints(start, end)
 	return nil
 }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package kerneltest
+
+func kernelRelease() (release, machine string) { return "?", "?" }
