@@ -71,10 +71,10 @@ func (l mapsLine) String() string {
 //     backend shows only the window; the model shows everything);
 //   - a call's address result outside the window ("= 0x7f...", where the
 //     kernel chose the address) becomes "= <outside window>";
-//   - shared-memory inode numbers (device 00:01, /dev/zero (deleted)) are
-//     renumbered shm1, shm2, ... in order of first appearance, so two
-//     mappings of one shmem object still show one number and two objects
-//     still show two.
+//   - shared-memory inode numbers (device 00:01, named /dev/zero (deleted)
+//     or [anon_shmem:NAME]) are renumbered shm1, shm2, ... in order of
+//     first appearance, so two mappings of one shmem object still show one
+//     number and two objects still show two.
 func (w Window) Normalize(out string) string {
 	var b strings.Builder
 	shm := map[string]string{}
@@ -90,7 +90,7 @@ func (w Window) Normalize(out string) string {
 			if !w.Overlaps(l.start, l.end) {
 				continue
 			}
-			if l.dev == "00:01" && l.name == shmemName {
+			if l.dev == "00:01" && (l.name == shmemName || strings.HasPrefix(l.name, "[anon_shmem:")) {
 				n, seen := shm[l.ino]
 				if !seen {
 					n = "shm" + strconv.Itoa(len(shm)+1)
