@@ -9,6 +9,7 @@ var (
 	enomem     error = errno.ENOMEM
 	eacces     error = errno.EACCES
 	efault     error = errno.EFAULT
+	enodev     error = errno.ENODEV
 	eexist     error = errno.EEXIST
 	einval     error = errno.EINVAL
 	eoverflow  error = errno.EOVERFLOW

@@ -43,8 +43,14 @@ func (as *AddressSpace) faultIn(v *VMA, addr uint64, write bool) error {
 	if write && f&VMWrite == 0 || !write && f&vmAccessFlags == 0 {
 		return efault
 	}
-	if write && f&VMShared == 0 {
+	switch {
+	case write && f&VMShared == 0:
 		as.anonVMAPrepare(v) // copy-on-write needs an anon_vma, even before SIGBUS
+	case v.isAnon():
+		// A read of private anonymous memory: Linux 6.18, as observed on
+		// the kernel the differential tests run against, prepares the
+		// anon_vma here too (the zero page is not used).
+		as.anonVMAPrepare(v)
 	}
 	if file := v.File(); file != nil {
 		page := v.Pgoff() + (addr-v.Start())>>PageShift

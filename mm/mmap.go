@@ -136,6 +136,9 @@ func fileMapFlags(file *vfs.File, length, pgoff uint64, prot, flags int, vmFlags
 		if !file.Readable() {
 			return 0, eacces
 		}
+		if !file.Inode().Mappable() {
+			return 0, enodev
+		}
 		if vmFlags&VMGrowsDown != 0 {
 			return 0, einval
 		}

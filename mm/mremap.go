@@ -15,6 +15,9 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 	if as.vmaAt(addr) == nil {
 		return 0, efault
 	}
+	if flags&MremapFixed != 0 && oldLen == newLen {
+		return as.remapMove(addr, oldLen, newAddr, flags)
+	}
 	if flags&(MremapFixed|MremapDontUnmap) != 0 {
 		return as.mremapTo(addr, oldLen, newAddr, newLen, flags)
 	}
@@ -58,7 +61,7 @@ func (as *AddressSpace) checkMremap(addr uint64, oldLen, newLen *uint64, flags i
 	}
 	*oldLen, _ = pageAlign(*oldLen)
 	*newLen, _ = pageAlign(*newLen)
-	if *newLen == 0 || *newLen > TaskSize {
+	if *newLen == 0 || *newLen > TaskSize || *oldLen > TaskSize {
 		return einval
 	}
 	if flags&(MremapFixed|MremapDontUnmap) == 0 {
@@ -84,6 +87,48 @@ func remapMapFlags(v *VMA, flags int) int {
 		flags |= MapShared
 	}
 	return flags
+}
+
+// remapMove moves every VMA of [addr, addr+length) to newAddr, keeping the
+// gaps between them (Linux 6.17+: a pure MREMAP_FIXED move may span several
+// VMAs). The range must start inside a VMA; each piece is moved on its own,
+// so a failure leaves the pieces moved so far where they went.
+func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint64, error) {
+	end := addr + length
+	target, lastEnd := newAddr, uint64(0)
+	res, seen := uint64(0), false
+	for pos := addr; pos < end; {
+		v := as.findVMA(pos)
+		if v == nil || v.Start() >= end {
+			break
+		}
+		if !seen && v.Start() > addr {
+			return 0, efault // no gap allowed at the start
+		}
+		if seen {
+			target += v.Start() - lastEnd
+		}
+		lastEnd = v.End()
+		multi := v.Flags()&(VMSpecial|VMHugeTLB) == 0
+		if !multi && (seen || v.End() < end) {
+			return 0, efault
+		}
+		from := max(v.Start(), addr)
+		n := min(end, v.End()) - from
+		got, err := as.mremapTo(from, n, target, n, flags)
+		if err != nil {
+			return 0, err
+		}
+		if !seen {
+			res, seen = got, true
+		}
+		target = got + n
+		pos = from + n
+	}
+	if !seen {
+		return 0, efault
+	}
+	return res, nil
 }
 
 // mremapTo moves to a caller-chosen place (mremap_to).

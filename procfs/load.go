@@ -58,7 +58,6 @@ const (
 	kindSpecial
 	kindHeap
 	kindStack
-	kindGate
 )
 
 func classify(e Entry) kind {
@@ -91,8 +90,8 @@ type fileKey struct {
 
 // loadFrom is LoadFrom; sizeOf, if set, reports the size of a file-backed
 // entry's file when it can find it out.
-func loadFrom(entries []Entry, sizeOf func(Entry) (int64, bool)) (as *mm.AddressSpace, err error) {
-	as = mm.New(mm.Config{})
+func loadFrom(entries []Entry, sizeOf func(Entry) (int64, bool)) (_ *mm.AddressSpace, err error) {
+	as := mm.New(mm.Config{})
 	files := map[fileKey]*vfs.File{}
 	defer func() {
 		for _, f := range files {
@@ -100,7 +99,6 @@ func loadFrom(entries []Entry, sizeOf func(Entry) (int64, bool)) (as *mm.Address
 		}
 		if err != nil {
 			release(as)
-			as = nil
 		}
 	}()
 

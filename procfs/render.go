@@ -140,7 +140,8 @@ func AppendVMA(dst []byte, v *mm.Info, l *mm.Layout) []byte {
 }
 
 // isInitialHeap is vma_is_initial_heap: the VMA intersects [start_brk, brk).
-// (Linux 6.6+ compares strictly; a VMA that only touches the heap is not it.)
+// Both comparisons are strict, so a VMA that only touches the heap, or any
+// VMA while brk == start_brk, is not it (checked against Linux 6.18).
 func isInitialHeap(start, end uint64, l *mm.Layout) bool {
 	return start < l.Brk && end > l.StartBrk
 }

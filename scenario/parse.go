@@ -163,6 +163,10 @@ type Script struct {
 
 // Parse reads and parses a whole script. name is the file name used in
 // errors. The error, if any, is an *Error naming the first bad line.
+//
+// A "#" anywhere starts a comment, so names, paths and probe specs cannot
+// contain one. anon_name's NAME and probe's SPEC are the rest of the line
+// (Linux allows spaces in both); every other argument is one word.
 func Parse(name string, r io.Reader) (*Script, error) {
 	s := &Script{Name: name}
 	br := bufio.NewReader(r)

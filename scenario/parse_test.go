@@ -95,7 +95,7 @@ func TestParseFlags(t *testing.T) {
 		"MAP_SHARED_VALIDATE": mm.MapSharedValidate, "MAP_ANONYMOUS": mm.MapAnonymous,
 		"MAP_FIXED": mm.MapFixed, "MAP_FIXED_NOREPLACE": mm.MapFixedNoReplace,
 		"MAP_GROWSDOWN": mm.MapGrowsDown, "MAP_NORESERVE": mm.MapNoReserve,
-		"MAP_POPULATE": mm.MapPopulate,
+		"MAP_POPULATE":                        mm.MapPopulate,
 		"MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED": mm.MapPrivate | mm.MapAnonymous | mm.MapFixed,
 		"MAP_SHARED|MAP_PRIVATE":              mm.MapShared | mm.MapPrivate,
 		"MAP_FIXED|MAP_FIXED|MAP_PRIVATE":     mm.MapFixed | mm.MapPrivate,

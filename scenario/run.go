@@ -46,6 +46,11 @@ func Run(name string, script io.Reader, b Backend, stdout io.Writer) error {
 }
 
 // Run runs a parsed script against b; see the package function Run.
+//
+// Open names belong to the whole script, not to one address space. Opening
+// a name that is open closes what it named first (as dup2 would). As mmap's
+// FILE, a name that was closed, or whose open failed, gives = -EBADF; a word
+// never given to open is a PATH.
 func (s *Script) Run(b Backend, stdout io.Writer) (err error) {
 	up, _ := b.(UprobeBackend)
 	if up == nil {

@@ -6,6 +6,7 @@ package uprobes
 //     off = value - p_vaddr + p_offset, with p_vaddr <= value < p_vaddr+p_filesz.
 //   - Parsing never panics on user input: debug/elf is called under recover,
 //     and a corrupt or truncated file gives an error wrapping ENOEXEC.
+//   - The offset returned lies inside the file.
 //   - Only defined symbols (a section index, a non-zero value) are used;
 //     .symtab is preferred to .dynsym, STT_FUNC to STT_GNU_IFUNC to STT_NOTYPE.
 
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"specvma/errno"
@@ -98,11 +100,25 @@ func lookupSymbol(r io.ReaderAt, name string) (fs funcSym, err error) {
 	}
 	for _, s := range execSegments(f) {
 		if off, ok := s.FileOffset(sym.Value); ok {
-			return funcSym{sym.Value, sym.Size, off}, nil
+			fs := funcSym{sym.Value, sym.Size, off}
+			return fs, inFile(r, name, off)
 		}
 	}
 	return funcSym{}, fmt.Errorf("uprobes: symbol %q at %#x is in no executable PT_LOAD segment: %w",
 		name, sym.Value, errno.EINVAL)
+}
+
+// inFile checks that the file has a byte at off (a program header may
+// claim more file than there is).
+func inFile(r io.ReaderAt, name string, off uint64) error {
+	var b [1]byte
+	if off > math.MaxInt64 {
+		return fmt.Errorf("uprobes: symbol %q: offset %#x beyond the file: %w", name, off, errno.EINVAL)
+	}
+	if _, err := r.ReadAt(b[:], int64(off)); err != nil {
+		return fmt.Errorf("uprobes: symbol %q: offset %#x beyond the file: %w", name, off, errno.EINVAL)
+	}
+	return nil
 }
 
 func openELF(r io.ReaderAt) (*elf.File, error) {

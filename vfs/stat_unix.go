@@ -30,13 +30,11 @@ func openPath(path string) (*File, error) {
 	if !ok {
 		return nil, errno.ENOSYS
 	}
-	if fi.IsDir() {
-		return nil, errno.EISDIR
-	}
 	id := InodeID{Dev: Dev{unix.Major(st.Dev), unix.Minor(st.Dev)}, Ino: st.Ino}
 	ino := InodeFor(id)
 	ino.SetSize(st.Size)
 	ino.SetDeleted(false)
+	ino.SetMappable(!fi.IsDir())
 	return NewFile(path, ino, flags), nil
 }
 

@@ -48,6 +48,7 @@ type Inode struct {
 	id      InodeID
 	size    atomic.Int64
 	deleted atomic.Bool
+	noMmap  atomic.Bool
 }
 
 // ID returns the inode's identity.
@@ -61,6 +62,13 @@ func (i *Inode) SetSize(n int64) { i.size.Store(n) }
 
 // Deleted reports whether the inode has no names left (maps shows " (deleted)").
 func (i *Inode) Deleted() bool { return i.deleted.Load() }
+
+// Mappable reports whether the file supports mmap (a directory does not:
+// its f_op has no mmap, and mmap fails with ENODEV).
+func (i *Inode) Mappable() bool { return !i.noMmap.Load() }
+
+// SetMappable records whether the file supports mmap.
+func (i *Inode) SetMappable(ok bool) { i.noMmap.Store(!ok) }
 
 // SetDeleted marks the inode unlinked or linked.
 func (i *Inode) SetDeleted(d bool) { i.deleted.Store(d) }

@@ -19,8 +19,8 @@ func init() {
 	})
 }
 
-// stdin is where `specvma run -` reads its script; tests replace it.
-var stdin io.Reader = os.Stdin
+// runStdin is where `specvma run -` reads its script; tests replace it.
+var runStdin io.Reader = os.Stdin
 
 // runScript is `specvma run FILE|-`. A malformed script, or a run that
 // cannot go on, prints FILE:LINE: message on stderr and exits 2.
@@ -46,7 +46,7 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	path := fs.Arg(0)
-	name, in := path, stdin
+	name, in := path, runStdin
 	if path == "-" {
 		name = "<stdin>"
 	} else {

@@ -71,199 +71,199 @@ func TestAnonNames(t *testing.T) {
 	}{{
 		name: "shown",
 		script: `
-			mmap 0x200000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000000000 0x2000 my heap #1
+			mmap 0x500000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000000000 0x2000 my heap #1
 			maps`,
 		// "#" starts a comment, so the name is "my heap".
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= 0
-			200000000000-200000002000 rw-p [anon:my heap]`,
+			500000000000-500000002000 rw-p [anon:my heap]`,
 	}, {
 		name: "shared anonymous",
 		script: `
-			mmap 0x200000000000 0x2000 rw- MAP_SHARED|MAP_ANONYMOUS
-			anon_name 0x200000000000 0x1000 shm
+			mmap 0x500000000000 0x2000 rw- MAP_SHARED|MAP_ANONYMOUS
+			anon_name 0x500000000000 0x1000 shm
 			maps`,
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= 0
-			200000000000-200000001000 rw-s 00000000 00:01 shm1 [anon_shmem:shm]
-			200000001000-200000002000 rw-s 00001000 00:01 shm1 /dev/zero (deleted)`,
+			500000000000-500000001000 rw-s 00000000 00:01 shm1 [anon_shmem:shm]
+			500000001000-500000002000 rw-s 00001000 00:01 shm1 /dev/zero (deleted)`,
 	}, {
 		name: "length limit",
 		script: `
-			mmap 0x200000000000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000000000 0x1000 ` + long79 + `x
+			mmap 0x500000000000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000000000 0x1000 ` + long79 + `x
 			maps
-			anon_name 0x200000000000 0x1000 ` + long79 + `
+			anon_name 0x500000000000 0x1000 ` + long79 + `
 			maps`,
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= -EINVAL
-			200000000000-200000001000 rw-p
+			500000000000-500000001000 rw-p
 			= 0
-			200000000000-200000001000 rw-p [anon:` + long79 + `]`,
+			500000000000-500000001000 rw-p [anon:` + long79 + `]`,
 	}, {
 		name: "forbidden characters",
 		script: `
-			mmap 0x200000000000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000000000 0x1000 a[b
-			anon_name 0x200000000000 0x1000 a]b
-			anon_name 0x200000000000 0x1000 a\b
-			anon_name 0x200000000000 0x1000 a$b
-			anon_name 0x200000000000 0x1000 a` + "`" + `b
-			anon_name 0x200000000000 0x1000 a~!@%^&*()-_=+{}|;:'",.<>/?b
+			mmap 0x500000000000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000000000 0x1000 a[b
+			anon_name 0x500000000000 0x1000 a]b
+			anon_name 0x500000000000 0x1000 a\b
+			anon_name 0x500000000000 0x1000 a$b
+			anon_name 0x500000000000 0x1000 a` + "`" + `b
+			anon_name 0x500000000000 0x1000 a~!@%^&*()-_=+{}|;:'",.<>/?b
 			maps`,
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= -EINVAL
 			= -EINVAL
 			= -EINVAL
 			= -EINVAL
 			= -EINVAL
 			= 0
-			200000000000-200000001000 rw-p [anon:a~!@%^&*()-_=+{}|;:'",.<>/?b]`,
+			500000000000-500000001000 rw-p [anon:a~!@%^&*()-_=+{}|;:'",.<>/?b]`,
 	}, {
 		name: "file mappings",
 		script: `
-			mmap 0x200000000000 0x2000 rw- MAP_PRIVATE $FILE1 0
-			mmap 0x200000002000 0x2000 rw- MAP_SHARED $FILE1 0x2000
-			anon_name 0x200000000000 0x2000 f
-			anon_name 0x200000002000 0x1000 f
+			mmap 0x500000000000 0x2000 rw- MAP_PRIVATE $FILE1 0
+			mmap 0x500000002000 0x2000 rw- MAP_SHARED $FILE1 0x2000
+			anon_name 0x500000000000 0x2000 f
+			anon_name 0x500000002000 0x1000 f
 			maps`,
 		want: `
-			= 0x200000000000
-			= 0x200000002000
+			= 0x500000000000
+			= 0x500000002000
 			= -EBADF
 			= -EBADF
-			200000000000-200000002000 rw-p 00000000 DEV INO $FILE1
-			200000002000-200000004000 rw-s 00002000 DEV INO $FILE1`,
+			500000000000-500000002000 rw-p 00000000 DEV INO $FILE1
+			500000002000-500000004000 rw-s 00002000 DEV INO $FILE1`,
 	}, {
 		name: "arguments",
 		script: `
-			mmap 0x200000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000000800 0x1000 x
-			anon_name 0x200000000000 0 x
-			anon_name 0x200000000000 0x800 x
+			mmap 0x500000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000000800 0x1000 x
+			anon_name 0x500000000000 0 x
+			anon_name 0x500000000000 0x800 x
 			maps`,
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= -EINVAL
 			= 0
 			= 0
-			200000000000-200000001000 rw-p [anon:x]
-			200000001000-200000002000 rw-p`,
+			500000000000-500000001000 rw-p [anon:x]
+			500000001000-500000002000 rw-p`,
 	}, {
 		name: "partly unmapped",
 		script: `
-			mmap 0x200000001000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			mmap 0x200000003000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000000000 0x4000 part
+			mmap 0x500000001000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			mmap 0x500000003000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000000000 0x4000 part
 			maps
-			anon_name 0x200000010000 0x1000 none
+			anon_name 0x500000010000 0x1000 none
 			maps`,
 		want: `
-			= 0x200000001000
-			= 0x200000003000
+			= 0x500000001000
+			= 0x500000003000
 			= -ENOMEM
-			200000001000-200000002000 rw-p [anon:part]
-			200000003000-200000004000 rw-p [anon:part]
-			200000004000-200000005000 rw-p
+			500000001000-500000002000 rw-p [anon:part]
+			500000003000-500000004000 rw-p [anon:part]
+			500000004000-500000005000 rw-p
 			= -ENOMEM
-			200000001000-200000002000 rw-p [anon:part]
-			200000003000-200000004000 rw-p [anon:part]
-			200000004000-200000005000 rw-p`,
+			500000001000-500000002000 rw-p [anon:part]
+			500000003000-500000004000 rw-p [anon:part]
+			500000004000-500000005000 rw-p`,
 	}, {
 		name: "split and merge",
 		script: `
-			mmap 0x200000000000 0x4000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000001000 0x2000 mid
+			mmap 0x500000000000 0x4000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000001000 0x2000 mid
 			maps
-			anon_name 0x200000001000 0x1000 other
+			anon_name 0x500000001000 0x1000 other
 			maps
-			anon_name 0x200000001000 0x1000 mid
+			anon_name 0x500000001000 0x1000 mid
 			maps
-			anon_name 0x200000000000 0x1000 mid
-			anon_name 0x200000003000 0x1000 mid
+			anon_name 0x500000000000 0x1000 mid
+			anon_name 0x500000003000 0x1000 mid
 			maps
-			anon_name 0x200000001000 0x1000 -
+			anon_name 0x500000001000 0x1000 -
 			maps
-			anon_name 0x200000000000 0x4000 -
+			anon_name 0x500000000000 0x4000 -
 			maps`,
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= 0
-			200000000000-200000001000 rw-p
-			200000001000-200000003000 rw-p [anon:mid]
-			200000003000-200000004000 rw-p
+			500000000000-500000001000 rw-p
+			500000001000-500000003000 rw-p [anon:mid]
+			500000003000-500000004000 rw-p
 			= 0
-			200000000000-200000001000 rw-p
-			200000001000-200000002000 rw-p [anon:other]
-			200000002000-200000003000 rw-p [anon:mid]
-			200000003000-200000004000 rw-p
+			500000000000-500000001000 rw-p
+			500000001000-500000002000 rw-p [anon:other]
+			500000002000-500000003000 rw-p [anon:mid]
+			500000003000-500000004000 rw-p
 			= 0
-			200000000000-200000001000 rw-p
-			200000001000-200000003000 rw-p [anon:mid]
-			200000003000-200000004000 rw-p
+			500000000000-500000001000 rw-p
+			500000001000-500000003000 rw-p [anon:mid]
+			500000003000-500000004000 rw-p
 			= 0
 			= 0
-			200000000000-200000004000 rw-p [anon:mid]
+			500000000000-500000004000 rw-p [anon:mid]
 			= 0
-			200000000000-200000001000 rw-p [anon:mid]
-			200000001000-200000002000 rw-p
-			200000002000-200000004000 rw-p [anon:mid]
+			500000000000-500000001000 rw-p [anon:mid]
+			500000001000-500000002000 rw-p
+			500000002000-500000004000 rw-p [anon:mid]
 			= 0
-			200000000000-200000004000 rw-p`,
+			500000000000-500000004000 rw-p`,
 	}, {
 		name: "names and other attributes",
 		script: `
-			mmap 0x200000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000000000 0x2000 a
-			mmap 0x200000002000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			mmap 0x200000003000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000003000 0x1000 a
+			mmap 0x500000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000000000 0x2000 a
+			mmap 0x500000002000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			mmap 0x500000003000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000003000 0x1000 a
 			maps
-			mprotect 0x200000001000 0x1000 r--
+			mprotect 0x500000001000 0x1000 r--
 			maps
-			mremap 0x200000000000 0x1000 0x1000 MREMAP_MAYMOVE|MREMAP_FIXED 0x200000010000
+			mremap 0x500000000000 0x1000 0x1000 MREMAP_MAYMOVE|MREMAP_FIXED 0x500000010000
 			maps`,
 		// A new mapping has no name, so it does not merge with a named
 		// neighbour (but does with an unnamed one); mprotect and mremap
 		// keep the name.
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= 0
-			= 0x200000002000
-			= 0x200000003000
+			= 0x500000002000
+			= 0x500000003000
 			= 0
-			200000000000-200000002000 rw-p [anon:a]
-			200000002000-200000003000 rw-p
-			200000003000-200000004000 rw-p [anon:a]
+			500000000000-500000002000 rw-p [anon:a]
+			500000002000-500000003000 rw-p
+			500000003000-500000004000 rw-p [anon:a]
 			= 0
-			200000000000-200000001000 rw-p [anon:a]
-			200000001000-200000002000 r--p [anon:a]
-			200000002000-200000003000 rw-p
-			200000003000-200000004000 rw-p [anon:a]
-			= 0x200000010000
-			200000001000-200000002000 r--p [anon:a]
-			200000002000-200000003000 rw-p
-			200000003000-200000004000 rw-p [anon:a]
-			200000010000-200000011000 rw-p [anon:a]`,
+			500000000000-500000001000 rw-p [anon:a]
+			500000001000-500000002000 r--p [anon:a]
+			500000002000-500000003000 rw-p
+			500000003000-500000004000 rw-p [anon:a]
+			= 0x500000010000
+			500000001000-500000002000 r--p [anon:a]
+			500000002000-500000003000 rw-p
+			500000003000-500000004000 rw-p [anon:a]
+			500000010000-500000011000 rw-p [anon:a]`,
 	}, {
 		name: "not configured",
 		// With NoAnonNames the model is a kernel without
 		// CONFIG_ANON_VMA_NAME: the prctl is EINVAL, whatever it asks.
 		script: `
-			mmap 0x200000000000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
-			anon_name 0x200000000000 0x1000 x
-			anon_name 0x200000000000 0x1000 -
+			mmap 0x500000000000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+			anon_name 0x500000000000 0x1000 x
+			anon_name 0x500000000000 0x1000 -
 			maps`,
 		want: `
-			= 0x200000000000
+			= 0x500000000000
 			= -EINVAL
 			= -EINVAL
-			200000000000-200000001000 rw-p`,
+			500000000000-500000001000 rw-p`,
 	}}
 	fx := newFixture(t)
 	for _, c := range cases {

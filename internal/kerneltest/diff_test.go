@@ -104,8 +104,9 @@ func writeGolden(t *testing.T, seq sequence, text string) {
 	t.Helper()
 	var uts struct{ release, machine string }
 	uts.release, uts.machine = kernelRelease()
-	head := "# What Linux " + uts.release + " (" + uts.machine + ") prints for " + seq.name +
-		".vma (regenerate: go test ./internal/kerneltest -run TestDiff -update).\n"
+	head := "# What Linux " + uts.release + " (" + uts.machine + ") does with the sequence " + seq.name +
+		"\n# (regenerate: go test ./internal/kerneltest -run TestDiff -update).\n" +
+		"# Device and inode numbers of the temporary files vary from run to run.\n"
 	p := filepath.Join("testdata", seq.name+".kernel.out")
 	if err := os.WriteFile(p, []byte(head+text), 0o644); err != nil {
 		t.Fatal(err)
@@ -118,12 +119,23 @@ func writeGolden(t *testing.T, seq sequence, text string) {
 // runtime and the loader put things.
 func TestSequencesStayInWindow(t *testing.T) {
 	fx := &fixture{}
+	goldens := map[string]bool{}
+	outs, _ := filepath.Glob(filepath.Join("testdata", "*.kernel.out"))
+	for _, o := range outs {
+		goldens[strings.TrimSuffix(filepath.Base(o), ".kernel.out")] = true
+	}
+	defer func() {
+		for g := range goldens {
+			t.Errorf("testdata/%s.kernel.out belongs to no sequence: remove it", g)
+		}
+	}()
 	for _, seq := range loadSequences(t) {
 		s, err := scenario.ParseString(seq.name, fx.expand(seq.text))
 		if err != nil {
 			t.Errorf("%s: %v", seq.name, err)
 			continue
 		}
+		delete(goldens, seq.name)
 		first := ""
 		for _, l := range strings.Split(seq.text, "\n") {
 			if strings.TrimSpace(l) != "" {

@@ -12,7 +12,7 @@
 // are compared line by line.
 //
 // The kernel backend owns a window of the test process's address space
-// (DefaultWindow: 1 GiB at 0x200000000000). NewKernel proves the window is
+// (DefaultWindow: 1 GiB at 0x500000000000). NewKernel proves the window is
 // free by mapping all of it with MAP_FIXED_NOREPLACE, then unmaps it, so a
 // script starts from an empty window; Release unmaps it again after the
 // sequence, whatever happened. Sequences place every mapping inside the

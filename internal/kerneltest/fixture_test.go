@@ -129,7 +129,7 @@ func generatedSequences() []sequence {
 		var b strings.Builder
 		header(&b, "memory split by mprotect at the start, in the middle and at the end, each put back")
 		mmap(&b, 0, 8, "rw-")
-		b.WriteString("touch 0x200000001000 write\n")
+		fmt.Fprintf(&b, "touch %#x write\n", genBase+0x1000)
 		for _, r := range [][2]int{{0, 1}, {3, 2}, {7, 1}, {0, 8}} {
 			fmt.Fprintf(&b, "mprotect %#x %#x r--\nmaps\n", genBase+uint64(r[0])<<12, r[1]<<12)
 			fmt.Fprintf(&b, "mprotect %#x %#x rw-\nmaps\n", genBase+uint64(r[0])<<12, r[1]<<12)
@@ -139,7 +139,7 @@ func generatedSequences() []sequence {
 		b.Reset()
 		header(&b, "memory split by munmap in the middle, at the start and at the end")
 		mmap(&b, 0, 8, "rw-")
-		b.WriteString("touch 0x200000006000 write\n")
+		fmt.Fprintf(&b, "touch %#x write\n", genBase+0x6000)
 		for _, r := range [][2]int{{3, 2}, {0, 1}, {7, 1}, {1, 1}, {6, 1}} {
 			fmt.Fprintf(&b, "munmap %#x %#x\nmaps\n", genBase+uint64(r[0])<<12, r[1]<<12)
 		}
@@ -160,7 +160,7 @@ func generatedSequences() []sequence {
 		mmap(&b, 0x30, 1, "rw-")
 		mmap(&b, 0x32, 1, "rw-")
 		mmap(&b, 0x31, 1, "r--")
-		b.WriteString("mprotect 0x200000031000 0x1000 rw-\nmaps\n")
+		fmt.Fprintf(&b, "mprotect %#x 0x1000 rw-\nmaps\n", genBase+0x31000)
 		seqs = append(seqs, sequence{"gen_" + k.name + "_merge", b.String()})
 	}
 	return seqs

@@ -13,11 +13,14 @@ type Window struct {
 	Base, Size uint64
 }
 
-// DefaultWindow is 1 GiB at 32 TiB: far below the top-down mmap area where
-// the kernel places the Go runtime's unhinted mappings and shared libraries,
-// and between the Go heap's arena hints (0x00c000000000 + n<<40), so the
-// runtime has no reason to map anything there while a test runs.
-var DefaultWindow = Window{Base: 0x200000000000, Size: 1 << 30}
+// DefaultWindow is 1 GiB at 80 TiB (0x500000000000). Nothing in a Go
+// test process lives there: the Go heap stays below 1<<46 (Go 1.26 picks
+// a random base there; with -race it sits at 0x00c000000000 and the race
+// detector's shadow and metadata occupy 0x200000000000-0x400000000000),
+// and the kernel puts unhinted mappings (the runtime's other memory, the
+// loader, shared libraries) top-down from just below the stack, near
+// 0x7f0000000000. The sequences in testdata use its addresses.
+var DefaultWindow = Window{Base: 0x500000000000, Size: 1 << 30}
 
 // End is the first address past the window.
 func (w Window) End() uint64 { return w.Base + w.Size }

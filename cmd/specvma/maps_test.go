@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"specvma/procfs"
+)
+
+func requireProcMaps(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("needs Linux's /proc/PID/maps; this is %s", runtime.GOOS)
+	}
+	if _, err := os.Stat("/proc/self/maps"); err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+}
+
+// settledSleeper starts sleep(1) and waits until it sleeps with the same
+// maps twice in a row.
+func settledSleeper(t *testing.T) int {
+	t.Helper()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep program")
+	}
+	cmd := exec.Command(sleep, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	pid := cmd.Process.Pid
+	var last []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'S' {
+			last = nil
+			continue
+		}
+		text, err := procfs.ReadMaps(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && bytes.Equal(text, last) {
+			return pid
+		}
+		last = text
+	}
+	t.Fatal("sleep did not settle")
+	return 0
+}
+
+func TestMapsCommand(t *testing.T) {
+	requireProcMaps(t)
+	pid := settledSleeper(t)
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"maps", strconv.Itoa(pid)}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	live, err := os.ReadFile(procfs.MapsPath(pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(live) {
+		t.Fatalf("specvma maps:\n%s\nkernel:\n%s", out.String(), live)
+	}
+	if errb.Len() != 0 {
+		t.Errorf("stderr: %s", errb.String())
+	}
+}
+
+func TestMapsCommandSelf(t *testing.T) {
+	requireProcMaps(t)
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"maps", "self"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	entries, err := procfs.ParseString(out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || !strings.Contains(out.String(), "[stack]\n") {
+		t.Errorf("self maps:\n%s", out.String())
+	}
+}
+
+func TestMapsCommandErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"maps"}, 2, "usage: specvma maps PID|self"},
+		{[]string{"maps", "1", "2"}, 2, "usage: specvma maps PID|self"},
+		{[]string{"maps", "-x"}, 2, "flag provided but not defined: -x"},
+		{[]string{"maps", "abc"}, 2, `specvma maps: bad process ID "abc"`},
+		{[]string{"maps", "0"}, 2, `specvma maps: bad process ID "0"`},
+		{[]string{"maps", "-5"}, 2, "flag provided but not defined: -5"},
+		{[]string{"maps", "-h"}, 0, "usage: specvma maps PID|self"},
+	} {
+		var out, errb bytes.Buffer
+		code := dispatch(tt.args, &out, &errb)
+		if code != tt.code || !strings.Contains(errb.String(), tt.msg) || out.Len() != 0 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and %q", tt.args, code, out.String(), errb.String(), tt.code, tt.msg)
+		}
+	}
+	requireProcMaps(t)
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"maps", strconv.Itoa(1 << 30)}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no such file") {
+		t.Errorf("a process that does not exist: exit %d, stderr %q", code, errb.String())
+	}
+}

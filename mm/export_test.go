@@ -1,0 +1,199 @@
+package mm
+
+// Helpers for the package's own tests. Nothing here changes mm's behaviour:
+// they read internal state, or run an unexported reader path against a tree
+// version the test chooses.
+
+import (
+	"flag"
+	"fmt"
+	"sync"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+var rapidNoFailFile sync.Once
+
+// rapidCheck is rapid.Check without fail files: a failing property prints
+// its seed (-rapid.seed=N reproduces it) instead of writing mm/testdata.
+// Passing -rapid.failfile or -rapid.nofailfile explicitly keeps rapid's own
+// behaviour.
+func rapidCheck(t *testing.T, prop func(*rapid.T)) {
+	t.Helper()
+	rapidNoFailFile.Do(func() {
+		explicit := false
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "rapid.failfile" || f.Name == "rapid.nofailfile" {
+				explicit = true
+			}
+		})
+		if !explicit {
+			_ = flag.Set("rapid.nofailfile", "true")
+		}
+	})
+	rapid.Check(t, prop)
+}
+
+// treeVersion returns the newest published tree version.
+func (as *AddressSpace) treeVersion() *tree { return as.index.Load() }
+
+// treeForward lists a version's entries with a cursor, first to last.
+func treeForward(t *tree) []entry {
+	var out []entry
+	var c cursor
+	for ok := c.seekFirst(t); ok; ok = c.next() {
+		out = append(out, c.entry())
+	}
+	return out
+}
+
+// treeBackward lists a version's entries with a cursor, last to first.
+func treeBackward(t *tree) []entry {
+	var out []entry
+	var c cursor
+	if !c.seekFloor(t, ^uint64(0)) {
+		return nil
+	}
+	for ok := true; ok; ok = c.prev() {
+		out = append(out, c.entry())
+	}
+	return out
+}
+
+// checkTreeShape verifies a version's structure: every leaf at one depth,
+// node sizes within bounds and nonzero, inner keys equal to their child's
+// smallest start, entries strictly increasing and non-overlapping, and size
+// equal to the number of entries.
+func checkTreeShape(t *tree) error {
+	if t.root == nil {
+		if t.size != 0 {
+			return fmt.Errorf("empty tree with size %d", t.size)
+		}
+		return nil
+	}
+	leafDepth := -1
+	count := 0
+	var last *entry
+	var walk func(n *node, depth int) error
+	walk = func(n *node, depth int) error {
+		if n.leaf() {
+			if leafDepth < 0 {
+				leafDepth = depth
+			} else if depth != leafDepth {
+				return fmt.Errorf("leaf at depth %d, another at %d", depth, leafDepth)
+			}
+			if len(n.ents) == 0 || len(n.ents) > maxLeaf {
+				return fmt.Errorf("leaf with %d entries", len(n.ents))
+			}
+			if n.keys != nil {
+				return fmt.Errorf("leaf with keys")
+			}
+			for i := range n.ents {
+				e := &n.ents[i]
+				if e.start >= e.end {
+					return fmt.Errorf("empty entry [%#x, %#x)", e.start, e.end)
+				}
+				if last != nil && last.end > e.start {
+					return fmt.Errorf("entries [%#x, %#x) and [%#x, %#x) out of order or overlapping",
+						last.start, last.end, e.start, e.end)
+				}
+				last = e
+				count++
+			}
+			return nil
+		}
+		if len(n.children) == 0 || len(n.children) > maxInner || len(n.keys) != len(n.children) {
+			return fmt.Errorf("inner node with %d children, %d keys", len(n.children), len(n.keys))
+		}
+		if n.ents != nil {
+			return fmt.Errorf("inner node with entries")
+		}
+		for i, c := range n.children {
+			if c == nil {
+				return fmt.Errorf("nil child")
+			}
+			if n.keys[i] != c.minKey() {
+				return fmt.Errorf("key %#x for a child whose smallest start is %#x", n.keys[i], c.minKey())
+			}
+			if err := walk(c, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(t.root, 0); err != nil {
+		return err
+	}
+	if leafDepth >= maxHeight {
+		return fmt.Errorf("height %d exceeds the cursor's %d levels", leafDepth+1, maxHeight)
+	}
+	if count != t.size {
+		return fmt.Errorf("size %d, %d entries", t.size, count)
+	}
+	return nil
+}
+
+// checkInvariants verifies, under the mmap read lock, that the published
+// tree and the VMAs agree: entries in order, page aligned, non-overlapping
+// and within [MmapMinAddr, TaskSize) (Privileged aside); each entry's range
+// is its VMA's range; every VMA is attached to this address space and not
+// write-locked; the map count is within the limit.
+func (as *AddressSpace) checkInvariants() error {
+	as.lock.ReadLock()
+	defer as.lock.ReadUnlock()
+	t := as.index.Load()
+	if err := checkTreeShape(t); err != nil {
+		return err
+	}
+	if t.size > as.cfg.MaxMapCount {
+		return fmt.Errorf("%d VMAs, max_map_count %d", t.size, as.cfg.MaxMapCount)
+	}
+	seen := map[*VMA]bool{}
+	var prevEnd uint64
+	for i, e := range treeForward(t) {
+		v := e.vma
+		switch {
+		case seen[v]:
+			return fmt.Errorf("VMA %p in the tree twice", v)
+		case !pageAligned(e.start) || !pageAligned(e.end):
+			return fmt.Errorf("unaligned VMA [%#x, %#x)", e.start, e.end)
+		case e.end > TaskSize || (e.start < as.cfg.MmapMinAddr && !as.cfg.Privileged):
+			return fmt.Errorf("VMA [%#x, %#x) out of range", e.start, e.end)
+		case i > 0 && e.start < prevEnd:
+			return fmt.Errorf("VMA [%#x, %#x) overlaps the previous one ending at %#x", e.start, e.end, prevEnd)
+		case v.Start() != e.start || v.End() != e.end:
+			return fmt.Errorf("entry [%#x, %#x) names a VMA with range [%#x, %#x)", e.start, e.end, v.Start(), v.End())
+		case v.MM() != as:
+			return fmt.Errorf("VMA [%#x, %#x) belongs to another address space", e.start, e.end)
+		case v.refcnt.Load() != 1:
+			return fmt.Errorf("VMA [%#x, %#x) has refcnt %d with no reader", e.start, e.end, v.refcnt.Load())
+		case v.LockSeq() == as.lock.Seq():
+			return fmt.Errorf("VMA [%#x, %#x) still write-locked", e.start, e.end)
+		}
+		if f := v.File(); f != nil && f.Refs() < 1 {
+			return fmt.Errorf("VMA [%#x, %#x) maps a closed File", e.start, e.end)
+		}
+		seen[v] = true
+		prevEnd = e.end
+	}
+	return nil
+}
+
+// resolveVMASeqFrom runs the vmaseq strategy exactly as Resolve does, except
+// that its lockless part walks tree version t, as a reader that loaded the
+// tree pointer before the writers since then would. The fallback, like
+// Resolve's, takes the mmap read lock and walks the newest version. Only for
+// single-goroutine tests: it publishes t for the duration of the lockless
+// attempt and restores the newest version afterwards.
+func resolveVMASeqFrom[R any](as *AddressSpace, t *tree, addr uint64, find func(Mapping) (R, bool)) (r R, ok bool, why Fallback) {
+	cur := as.index.Load()
+	as.index.Store(t)
+	r, why = resolveVMASeq(as, addr, find)
+	as.index.Store(cur)
+	if why == FastPath {
+		return r, true, FastPath
+	}
+	r, ok = resolveLocked(as, addr, find)
+	return r, ok, why
+}

@@ -1,0 +1,186 @@
+package procfs
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func requireProc(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skipf("needs Linux's /proc/PID/maps; this is %s", runtime.GOOS)
+	}
+	if _, err := os.Stat("/proc/self/maps"); err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+}
+
+// TestRoundTripSelf parses this process's maps, loads it into the model and
+// renders it back: the text must come back byte for byte.
+func TestRoundTripSelf(t *testing.T) {
+	requireProc(t)
+	text, err := ReadMaps(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := Parse(bytes.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Format(entries); got != string(text) {
+		t.Fatalf("Format(Parse(maps)) differs:\n%s\nfrom\n%s", got, text)
+	}
+	as, err := LoadFrom(entries)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	if got := Maps(as); got != string(text) {
+		t.Fatalf("Maps(LoadFrom(maps)) differs:\n%s\nfrom\n%s", got, text)
+	}
+}
+
+// startChild starts cmd and cleans it up when the test ends.
+func startChild(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+}
+
+// checkLoad loads pid into the model and compares its maps with the
+// kernel's, read again afterwards; pid must not be changing its mappings.
+func checkLoad(t *testing.T, pid int) string {
+	t.Helper()
+	as, text, err := LoadText(pid)
+	if err != nil {
+		t.Fatalf("Load(%d): %v\n%s", pid, err, text)
+	}
+	live, err := os.ReadFile(MapsPath(pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(text) != string(live) {
+		t.Fatalf("process %d changed its mappings during the test", pid)
+	}
+	if got := Maps(as); got != string(live) {
+		t.Fatalf("model:\n%s\nkernel:\n%s", got, live)
+	}
+	return string(live)
+}
+
+// TestLoadChild builds a C program that maps files with awkward names,
+// deleted files and shared anonymous memory, and checks Maps(Load(pid))
+// against its /proc/PID/maps.
+func TestLoadChild(t *testing.T) {
+	requireProc(t)
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not found; the child program cannot be built")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "maps_child")
+	if out, err := exec.Command(gcc, "-O1", "-o", bin, filepath.Join("testdata", "maps_child.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, data)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	startChild(t, cmd)
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = errors.New("child said " + strconv.Quote(line))
+		}
+		ready <- err
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the child did not get ready")
+	}
+
+	text := checkLoad(t, cmd.Process.Pid)
+	for _, want := range []string{
+		"/data/with space.bin\n", `/data/new\012line` + "\n", "/data/gone.bin (deleted)\n",
+		" 00:01 ", "/dev/zero (deleted)\n", "[heap]\n", "[stack]\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the child's maps lack %q:\n%s", want, text)
+		}
+	}
+}
+
+// waitSettled waits until pid sleeps with the same maps text twice in a row.
+func waitSettled(t *testing.T, pid int) {
+	t.Helper()
+	var last []byte
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'S' {
+			last = nil
+			continue
+		}
+		text, err := ReadMaps(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && bytes.Equal(text, last) {
+			return
+		}
+		last = text
+	}
+	t.Fatalf("process %d did not settle", pid)
+}
+
+// TestLoadSleep loads a sleep(1) process: a dynamically linked program
+// with the usual heap, stack, vdso and libraries.
+func TestLoadSleep(t *testing.T) {
+	requireProc(t)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep program")
+	}
+	cmd := exec.Command(sleep, "60")
+	startChild(t, cmd)
+	waitSettled(t, cmd.Process.Pid)
+	checkLoad(t, cmd.Process.Pid)
+}
+
+func TestLoadErrors(t *testing.T) {
+	if _, err := Load(-1); err == nil {
+		t.Error("Load(-1) succeeded")
+	}
+	requireProc(t)
+	if _, err := Load(1 << 30); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a process that does not exist: %v", err)
+	}
+}

@@ -1,0 +1,75 @@
+package scenario
+
+import (
+	"strings"
+	"testing"
+
+	"specvma/errno"
+	"specvma/mm"
+	"specvma/vfs"
+)
+
+// TestModelFileReferences checks that the runner and the model together
+// leave no open file description behind: PATH files are closed after their
+// mmap, names left open are closed at the end, and unmapping drops the
+// mappings' references.
+func TestModelFileReferences(t *testing.T) {
+	before, _, _ := vfs.LiveFiles()
+	b := NewModel(mm.Config{})
+	script := `open a /etc/passwd
+open b /etc/passwd
+mmap 0x200000000000 0x1000 r-- MAP_PRIVATE a 0
+mmap 0x200000001000 0x1000 r-- MAP_PRIVATE /etc/passwd 0x1000
+mmap 0x200000002000 0x1000 r-- MAP_PRIVATE b 0x2000
+close a
+mprotect 0x200000000000 0x3000 ---
+munmap 0x200000000000 0x3000
+open b /etc/passwd
+`
+	var out strings.Builder
+	if err := Run("refs.vma", strings.NewReader(script), b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "= 0\n= 0\n= 0x200000000000\n= 0x200000001000\n= 0x200000002000\n= 0\n= 0\n= 0\n= 0\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+	if after, _, _ := vfs.LiveFiles(); after != before {
+		t.Errorf("%d open file descriptions before the run, %d after", before, after)
+	}
+}
+
+func TestModelBackend(t *testing.T) {
+	m := NewModel(mm.Config{}).(*Model)
+	if err := m.Close("not a file"); err != errno.EBADF {
+		t.Errorf("Close(non-file) = %v, want EBADF", err)
+	}
+	if _, err := m.Open("/nonexistent/specvma"); err != errno.ENOENT {
+		t.Errorf("Open(missing) = %v, want ENOENT", err)
+	}
+	sp, err := m.Space("main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Mmap(0x200000000000, 0x1000, mm.ProtRead, mm.MapPrivate, "not a file", 0); err == nil {
+		t.Error("Mmap with a foreign FileRef succeeded")
+	}
+	if _, err := m.Space("other"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(m.Names(), ","); got != "main,other" {
+		t.Errorf("Names() = %q", got)
+	}
+	if m.AddressSpace("main") != m.AddressSpace("main") {
+		t.Error("AddressSpace is not stable")
+	}
+	if _, err := sp.Mmap(0x200000000000, 0x1000, mm.ProtRead, mm.MapPrivate|mm.MapAnonymous, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if m.AddressSpace("main").MapCount() != 1 || m.AddressSpace("other").MapCount() != 0 {
+		t.Error("the mapping is not in main alone")
+	}
+	text, err := sp.Maps()
+	if err != nil || text != "200000000000-200000001000 r--p 00000000 00:00 0 \n" {
+		t.Errorf("Maps() = %q, %v", text, err)
+	}
+}
