@@ -59,7 +59,8 @@ func runModel(name, script string) string {
 func skipUnlessLinux(t *testing.T) {
 	t.Helper()
 	if !Supported {
-		t.Skipf("kerneltest: the differential tests run the sequences on Linux; this is %s", runtime.GOOS)
+		t.Skipf("kerneltest: the differential tests run the sequences on linux/amd64 (the model's geometry); this is %s/%s",
+			runtime.GOOS, runtime.GOARCH)
 	}
 }
 

@@ -47,5 +47,7 @@
 // the same way). TestAnonNames instead checks the model, with names
 // enabled, against the behaviour Linux documents.
 //
-// Where the OS is not Linux the tests skip with a message.
+// Where the OS is not Linux the tests skip with a message; so they do on
+// other architectures than x86-64, whose page size and address limit the
+// model and the sequences assume.
 package kerneltest

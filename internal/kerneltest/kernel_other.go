@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux || !amd64
 
 package kerneltest
 
@@ -15,9 +15,11 @@ const Supported = false
 // Kernel is the kernel backend; on this OS it cannot be created.
 type Kernel struct{ scenario.Backend }
 
-// NewKernel fails: the kernel backend drives Linux system calls.
+// NewKernel fails: the kernel backend drives Linux system calls, and the
+// model it is compared with is x86-64's (page size, address limit).
 func NewKernel(window Window) (*Kernel, error) {
-	return nil, errors.New("kerneltest: the kernel backend needs Linux, this is " + runtime.GOOS)
+	return nil, errors.New("kerneltest: the kernel backend needs linux/amd64, this is " +
+		runtime.GOOS + "/" + runtime.GOARCH)
 }
 
 // Window returns the window the backend owns.
