@@ -106,6 +106,10 @@ func (as *AddressSpace) Lookup(addr uint64) (Info, bool) {
 func (as *AddressSpace) VMAs() []Info {
 	as.lock.ReadLock()
 	defer as.lock.ReadUnlock()
+	return as.vmasLocked()
+}
+
+func (as *AddressSpace) vmasLocked() []Info {
 	t := as.index.Load()
 	out := make([]Info, 0, t.size)
 	var c cursor
@@ -124,9 +128,16 @@ type Layout struct {
 // Snapshot returns the VMAs and the layout under one mmap read lock hold.
 func (as *AddressSpace) Snapshot() ([]Info, Layout) {
 	as.lock.ReadLock()
-	l := Layout{as.startBrk, as.brk, as.startStack, as.gate}
-	as.lock.ReadUnlock()
-	return as.VMAs(), l
+	defer as.lock.ReadUnlock()
+	return as.vmasLocked(), Layout{as.startBrk, as.brk, as.startStack, as.gate}
+}
+
+// Exit unmaps everything, as exit_mmap does: every VMA is freed and every
+// File reference the address space held is dropped.
+func (as *AddressSpace) Exit() {
+	as.lock.WriteLock()
+	defer as.lock.WriteUnlock()
+	as.unmapRange(0, TaskSize)
 }
 
 // SetLayout records the heap and stack positions and the gate area, as exec

@@ -83,8 +83,9 @@ type Info struct {
 	Start, End uint64
 	Pgoff      uint64 // in pages
 	Flags      VMFlags
-	File       *vfs.File // nil for private anonymous memory
-	Inode      *vfs.Inode
+	File       *vfs.File  // nil for private anonymous memory; may be reused once the lock is dropped
+	Inode      *vfs.Inode // the file's inode (inodes are never reused)
+	Path       string     // the file's path, copied under the lock
 	AnonVMA    *AnonVMA
 	AnonName   string // PR_SET_VMA_ANON_NAME; "" when unnamed
 	Special    string // name of a special mapping ("[vdso]"), if any
@@ -98,6 +99,7 @@ func (v *VMA) info() Info {
 	}
 	if in.File != nil {
 		in.Inode = in.File.Inode()
+		in.Path = in.File.Path()
 	}
 	if p := v.name.Load(); p != nil {
 		in.AnonName = *p

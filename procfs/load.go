@@ -276,7 +276,7 @@ func verify(as *mm.AddressSpace, entries []Entry) error {
 // VMAs' file references.
 func release(as *mm.AddressSpace) {
 	if as.MapCount() > 0 {
-		_ = as.Munmap(0, mm.TaskSize)
+		as.Exit()
 	}
 }
 

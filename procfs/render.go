@@ -117,7 +117,11 @@ func AppendVMA(dst []byte, v *mm.Info, l *mm.Layout) []byte {
 			dst = append(dst, ']')
 			break
 		}
-		dst = appendPath(dst, v.File.Path())
+		path := v.Path
+		if path == "" {
+			path = v.File.Path()
+		}
+		dst = appendPath(dst, path)
 		if inode != nil && inode.Deleted() {
 			dst = append(dst, deletedSuffix...)
 		}
