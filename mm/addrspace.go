@@ -41,8 +41,8 @@ type AddressSpace struct {
 
 	// Written and read under the mmap lock.
 	startBrk, brk, startStack uint64
-	gate                      bool           // has the [vsyscall] gate area
-	bps                       map[uint64]any // breakpoints by address (breakpoint.go)
+	gate                      bool                           // has the [vsyscall] gate area
+	bps                       atomic.Pointer[map[uint64]any] // breakpoints by address (breakpoint.go)
 	probes                    ProbeSource
 }
 

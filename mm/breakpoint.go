@@ -58,8 +58,38 @@ func ProbeEligible(f VMFlags, hasFile, installing bool) bool {
 func (as *AddressSpace) Breakpoint(addr uint64) (any, bool) {
 	as.lock.ReadLock()
 	defer as.lock.ReadUnlock()
-	o, ok := as.bps[addr]
+	o, ok := as.bpTable()[addr]
 	return o, ok
+}
+
+// HasBreakpoint reports, without a lock, whether the instruction at addr is
+// a breakpoint now: what the CPU finds when it executes it. The table is
+// replaced, never edited, so one atomic load gives a consistent version.
+func (as *AddressSpace) HasBreakpoint(addr uint64) bool {
+	p := as.bps.Load()
+	if p == nil {
+		return false
+	}
+	_, ok := (*p)[addr]
+	return ok
+}
+
+func (as *AddressSpace) bpTable() map[uint64]any {
+	if p := as.bps.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// setBreakpoints publishes a changed copy of the table (under the write lock).
+func (as *AddressSpace) editBreakpoints(edit func(m map[uint64]any)) {
+	old := as.bpTable()
+	m := make(map[uint64]any, len(old)+1)
+	for a, o := range old {
+		m[a] = o
+	}
+	edit(m)
+	as.bps.Store(&m)
 }
 
 // BreakpointAt is one installed breakpoint.
@@ -71,8 +101,9 @@ type BreakpointAt struct {
 // Breakpoints lists the installed breakpoints by address.
 func (as *AddressSpace) Breakpoints() []BreakpointAt {
 	as.lock.ReadLock()
-	out := make([]BreakpointAt, 0, len(as.bps))
-	for a, o := range as.bps {
+	bps := as.bpTable()
+	out := make([]BreakpointAt, 0, len(bps))
+	for a, o := range bps {
 		out = append(out, BreakpointAt{a, o})
 	}
 	as.lock.ReadUnlock()
@@ -100,12 +131,19 @@ func (as *AddressSpace) RemoveProbe(inode vfs.InodeID, off uint64, owner any) []
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
 	var out []uint64
+	bps := as.bpTable()
 	as.eachMappingOf(inode, off, func(v *VMA, addr uint64) {
-		if o, ok := as.bps[addr]; ok && o == owner && ProbeEligible(v.Flags(), true, false) {
-			delete(as.bps, addr)
+		if o, ok := bps[addr]; ok && o == owner && ProbeEligible(v.Flags(), true, false) {
 			out = append(out, addr)
 		}
 	})
+	if len(out) > 0 {
+		as.editBreakpoints(func(m map[uint64]any) {
+			for _, a := range out {
+				delete(m, a)
+			}
+		})
+	}
 	return out
 }
 
@@ -129,14 +167,11 @@ func (as *AddressSpace) eachMappingOf(inode vfs.InodeID, off uint64, fn func(v *
 
 // poke installs one breakpoint; false if one is already there.
 func (as *AddressSpace) poke(v *VMA, addr uint64, owner any) bool {
-	if _, ok := as.bps[addr]; ok {
+	if _, ok := as.bpTable()[addr]; ok {
 		return false
 	}
-	if as.bps == nil {
-		as.bps = make(map[uint64]any)
-	}
 	as.anonVMAPrepare(v) // the page becomes a private copy
-	as.bps[addr] = owner
+	as.editBreakpoints(func(m map[uint64]any) { m[addr] = owner })
 	return true
 }
 
@@ -155,27 +190,58 @@ func (as *AddressSpace) probeMapped(v *VMA) {
 
 // dropBreakpoints forgets the breakpoints in [start, end): their pages are gone.
 func (as *AddressSpace) dropBreakpoints(start, end uint64) {
-	for a := range as.bps {
+	if !as.anyBreakpoint(start, end) {
+		return
+	}
+	as.editBreakpoints(func(m map[uint64]any) {
+		for a := range m {
+			if a >= start && a < end {
+				delete(m, a)
+			}
+		}
+	})
+}
+
+func (as *AddressSpace) anyBreakpoint(start, end uint64) bool {
+	for a := range as.bpTable() {
 		if a >= start && a < end {
-			delete(as.bps, a)
+			return true
 		}
 	}
+	return false
 }
 
 // moveBreakpoints carries the breakpoints of [old, old+n) to new (mremap
 // moves the page tables, traps included).
 func (as *AddressSpace) moveBreakpoints(old, n, new uint64) {
-	if len(as.bps) == 0 {
+	if !as.anyBreakpoint(old, old+n) {
 		return
 	}
-	moved := map[uint64]any{}
-	for a, o := range as.bps {
-		if a >= old && a < old+n {
-			moved[a-old+new] = o
-			delete(as.bps, a)
+	as.editBreakpoints(func(m map[uint64]any) {
+		moved := map[uint64]any{}
+		for a, o := range m {
+			if a >= old && a < old+n {
+				moved[a-old+new] = o
+				delete(m, a)
+			}
 		}
-	}
-	for a, o := range moved {
-		as.bps[a] = o
-	}
+		for a, o := range moved {
+			m[a] = o
+		}
+	})
+}
+
+// FileAddrs lists, under the mmap read lock, the addresses where as maps
+// byte off of inode through a VMA whose flags satisfy want (the search
+// uprobes make for an SDT semaphore: find_ref_ctr_vma).
+func (as *AddressSpace) FileAddrs(inode vfs.InodeID, off uint64, want func(VMFlags) bool) []uint64 {
+	as.lock.ReadLock()
+	defer as.lock.ReadUnlock()
+	var out []uint64
+	as.eachMappingOf(inode, off, func(v *VMA, addr uint64) {
+		if want == nil || want(v.Flags()) {
+			out = append(out, addr)
+		}
+	})
+	return out
 }

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 
 	"specvma/errno"
+	"specvma/internal/rcu"
 	"specvma/internal/slab"
 	"specvma/vfs"
 )
@@ -43,6 +44,9 @@ type Registry struct {
 	tab    atomic.Pointer[table]
 	cache  slab.Cache[Uprobe]
 	hooks  Hooks // guarded by regMu
+
+	rcu     rcu.Domain     // readers of FindRCU; a freed uprobe waits for them
+	pending sync.WaitGroup // frees waiting for a grace period
 
 	changes atomic.Uint64
 	retries atomic.Uint64
@@ -274,9 +278,55 @@ func (r *Registry) release(u *Uprobe) {
 		r.eraseLocked(r.tab.Load(), r.keyOf(u), u)
 	}
 	r.treeMu.Unlock()
-	// Readers may still hold the pointer from an old table: they will fail
-	// TryGet, or succeed on the next owner and fail the key recheck.
-	r.cache.Free(u)
+	// Readers of FindRCU may still be using u: its memory goes back to the
+	// cache only after a grace period. Find's readers may still hold the
+	// pointer from an old table after that: they fail TryGet, or succeed on
+	// the next owner and fail the key recheck.
+	if r.rcu.Quiescent() {
+		r.cache.Free(u)
+		return
+	}
+	r.pending.Add(1)
+	go func() {
+		defer r.pending.Done()
+		r.rcu.Synchronize()
+		r.cache.Free(u)
+	}()
+}
+
+// RCU is the read-side domain of FindRCU: each task that resolves
+// breakpoints registers a Reader in it.
+func (r *Registry) RCU() *rcu.Domain { return &r.rcu }
+
+// Barrier waits until every uprobe released so far is back in the cache
+// (rcu_barrier): tests call it before counting live objects.
+func (r *Registry) Barrier() { r.pending.Wait() }
+
+// FindRCU returns the live uprobe at (id, off) without taking a reference,
+// or nil (find_uprobe_rcu). The caller must be inside a read section of
+// RCU(): a uprobe erased meanwhile is not reused before the section ends, so
+// the caller may run its consumers without touching the shared reference
+// count. A dying uprobe (count zero, erase pending) is never returned. It
+// takes no lock and does not allocate.
+func (r *Registry) FindRCU(id vfs.InodeID, off uint64) *Uprobe {
+	k := key{id, off}
+	for {
+		s := r.seq.Load()
+		if u := r.tab.Load().find(k); u != nil {
+			th := r.test.Load()
+			if th != nil && th.AfterLookup != nil {
+				th.AfterLookup(u)
+			}
+			if u.refs.Load() > 0 && (u.hasKey(k) || th != nil && th.NoRecheck) {
+				return u
+			}
+		}
+		if s&1 == 0 && r.seq.Load() == s {
+			return nil
+		}
+		r.retries.Add(1)
+		runtime.Gosched()
+	}
 }
 
 // keyOf reads u's key; u is dying, so nobody can re-initialise it.

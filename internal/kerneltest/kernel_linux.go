@@ -45,6 +45,8 @@ type Kernel struct {
 	closed  bool
 }
 
+var _ scenario.Backend = (*Kernel)(nil)
+
 type kernelSpace struct{ k *Kernel }
 
 // kernelFile is the kernel backend's FileRef: a file descriptor.

@@ -68,6 +68,19 @@ func (r *Reader) Lock() { r.state.Store(r.state.Load() + 1) }
 // Unlock leaves the read section.
 func (r *Reader) Unlock() { r.state.Store(r.state.Load() + 1) }
 
+// Quiescent reports whether no reader is inside a section now: a grace
+// period that started now would already be over.
+func (d *Domain) Quiescent() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for r := range d.readers {
+		if r.state.Load()&1 == 1 {
+			return false
+		}
+	}
+	return true
+}
+
 // Synchronize waits for a grace period: every reader inside a section when
 // it was called has left it (synchronize_rcu_tasks_trace).
 func (d *Domain) Synchronize() {

@@ -1,0 +1,287 @@
+package uprobes
+
+// Invariants (system.go): a System ties the registry to the address spaces
+// it instruments. Every registration installs breakpoints in each attached
+// address space whose filter accepts it, and every removal takes them out
+// again, each under that address space's mmap write lock
+// (register_for_each_vma); new file mappings get the probes already
+// registered through mm.ProbeSource (uprobe_mmap). Lock order:
+// Registry.regMu -> System.mu -> mmap locks -> Registry.treeMu.
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+
+	"specvma/errno"
+	"specvma/mm"
+	"specvma/vfs"
+)
+
+// System is a uprobe subsystem over a set of address spaces.
+type System struct {
+	reg *Registry
+
+	mu     sync.Mutex
+	spaces []*mm.AddressSpace
+	events map[string]*Event
+	refCtr map[refCtrKey]int
+}
+
+// Event is a named consumer, as a line of uprobe_events creates one.
+type Event struct {
+	Spec     Spec
+	Inode    vfs.InodeID
+	Uprobe   *Uprobe
+	Consumer *Consumer
+}
+
+type refCtrKey struct {
+	as   *mm.AddressSpace
+	addr uint64
+}
+
+// probeKey is what a breakpoint records as its owner: the probe point, not
+// the Uprobe pointer, whose memory may be reused.
+type probeKey = key
+
+// NewSystem returns a System with an empty registry.
+func NewSystem() *System {
+	s := &System{reg: NewRegistry(), events: map[string]*Event{}, refCtr: map[refCtrKey]int{}}
+	s.reg.SetHooks(Hooks{OnInstall: s.onInstall, OnRemove: s.onRemove})
+	return s
+}
+
+// Registry returns the system's registry.
+func (s *System) Registry() *Registry { return s.reg }
+
+// Attach instruments as: it gets the breakpoints of every probe registered
+// now, and new mappings in it get theirs as they are made.
+func (s *System) Attach(as *mm.AddressSpace) {
+	s.reg.regMu.Lock()
+	defer s.reg.regMu.Unlock()
+	s.mu.Lock()
+	s.spaces = append(s.spaces, as)
+	s.mu.Unlock()
+	as.SetProbeSource(s)
+	for _, e := range s.reg.tab.Load().ents {
+		u := e.u
+		if s.wanted(u, as) {
+			s.installIn(as, u)
+		}
+	}
+}
+
+// Detach stops instrumenting as; its breakpoints stay where they are, as
+// they would in a process that the tracer forgot.
+func (s *System) Detach(as *mm.AddressSpace) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, x := range s.spaces {
+		if x == as {
+			s.spaces = append(s.spaces[:i], s.spaces[i+1:]...)
+			break
+		}
+	}
+	as.SetProbeSource(nil)
+}
+
+func (s *System) attached() []*mm.AddressSpace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*mm.AddressSpace(nil), s.spaces...)
+}
+
+// wanted reports whether any consumer of u accepts as (filter_chain).
+func (s *System) wanted(u *Uprobe, as *mm.AddressSpace) bool {
+	for _, c := range u.Consumers() {
+		if c.Wants(as) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProbesIn implements mm.ProbeSource (uprobe_mmap's build_probe_list).
+func (s *System) ProbesIn(as *mm.AddressSpace, inode vfs.InodeID, off, length uint64) []mm.ProbePoint {
+	us := s.reg.InRange(inode, off, off+length, nil)
+	var out []mm.ProbePoint
+	for _, u := range us {
+		if s.wanted(u, as) {
+			out = append(out, mm.ProbePoint{Offset: u.Offset(), Owner: probeKey{inode, u.Offset()}})
+		}
+		u.Put()
+	}
+	return out
+}
+
+// onInstall is register_for_each_vma for a new consumer.
+func (s *System) onInstall(u *Uprobe, c *Consumer) error {
+	for _, as := range s.attached() {
+		if c.Wants(as) {
+			s.installIn(as, u)
+		}
+	}
+	return nil
+}
+
+// onRemove takes the breakpoints out of each space no consumer wants any more.
+func (s *System) onRemove(u *Uprobe, c *Consumer) {
+	for _, as := range s.attached() {
+		if !s.wanted(u, as) {
+			removed := as.RemoveProbe(u.Inode(), u.Offset(), probeKey{u.Inode(), u.Offset()})
+			s.bumpRefCtr(as, u, -len(removed))
+		}
+	}
+}
+
+func (s *System) installIn(as *mm.AddressSpace, u *Uprobe) {
+	added := as.InstallProbe(u.Inode(), u.Offset(), probeKey{u.Inode(), u.Offset()})
+	s.bumpRefCtr(as, u, len(added))
+}
+
+// bumpRefCtr moves the SDT semaphore of u in as by n, as update_ref_ctr does
+// once per breakpoint written: at the first private writable mapping of
+// the counter's file offset.
+func (s *System) bumpRefCtr(as *mm.AddressSpace, u *Uprobe, n int) {
+	if n == 0 || u.RefCtrOffset() == 0 {
+		return
+	}
+	addrs := as.FileAddrs(u.Inode(), u.RefCtrOffset(), func(f mm.VMFlags) bool {
+		return f&(mm.VMWrite|mm.VMShared) == mm.VMWrite
+	})
+	if len(addrs) == 0 {
+		return // Linux parks the update until the counter is mapped (delayed_uprobe)
+	}
+	s.mu.Lock()
+	s.refCtr[refCtrKey{as, addrs[0]}] += n
+	s.mu.Unlock()
+}
+
+// RefCtr returns the value the SDT semaphore at addr in as has been moved by.
+func (s *System) RefCtr(as *mm.AddressSpace, addr uint64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refCtr[refCtrKey{as, addr}]
+}
+
+// AddEvent carries out one line of uprobe_events: it defines an event
+// ("p:GRP/EVENT PATH:OFF", "r:..."), or deletes one ("-:GRP/EVENT").
+func (s *System) AddEvent(line string) (*Event, error) {
+	spec, err := ParseSpec(line)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Kind == Delete {
+		return nil, s.RemoveEvent(spec.Name())
+	}
+	if spec, err = spec.Resolve(); err != nil {
+		return nil, err
+	}
+	f, err := vfs.OpenPath(spec.Path)
+	if err != nil {
+		return nil, err
+	}
+	id := f.Inode().ID()
+	f.Put()
+	return s.AddEventAt(spec, id)
+}
+
+// AddEventAt defines the event of spec on the inode id, ignoring spec.Path.
+func (s *System) AddEventAt(spec Spec, id vfs.InodeID) (*Event, error) {
+	name := spec.Name()
+	s.mu.Lock()
+	_, dup := s.events[name]
+	s.mu.Unlock()
+	if dup {
+		return nil, errno.EEXIST
+	}
+	c := &Consumer{Name: name, Return: spec.Kind == Return}
+	u, err := s.reg.Register(id, spec.Offset, spec.RefCtrOffset, c)
+	if err != nil {
+		return nil, err
+	}
+	ev := &Event{Spec: spec, Inode: id, Uprobe: u, Consumer: c}
+	s.mu.Lock()
+	s.events[name] = ev
+	s.mu.Unlock()
+	return ev, nil
+}
+
+// RemoveEvent deletes the event called name (GRP/EVENT); ENOENT if none.
+func (s *System) RemoveEvent(name string) error {
+	s.mu.Lock()
+	ev, ok := s.events[name]
+	delete(s.events, name)
+	s.mu.Unlock()
+	if !ok {
+		return errno.ENOENT
+	}
+	return s.reg.Unregister(ev.Uprobe, ev.Consumer)
+}
+
+// Events lists the defined events by name.
+func (s *System) Events() []*Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Event, 0, len(s.events))
+	for _, e := range s.events {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Consumer.Name < out[j].Consumer.Name })
+	return out
+}
+
+// Breakpoints lists the breakpoints installed in as with the events each
+// serves: "0xVADDR GRP/EVENT[,GRP/EVENT...]".
+func (s *System) Breakpoints(as *mm.AddressSpace) []string {
+	var out []string
+	for _, bp := range as.Breakpoints() {
+		k, ok := bp.Owner.(probeKey)
+		if !ok {
+			continue
+		}
+		var names []string
+		if u := s.reg.Find(k.id, k.off); u != nil {
+			for _, c := range u.Consumers() {
+				if c.Wants(as) {
+					names = append(names, c.Name)
+				}
+			}
+			u.Put()
+		}
+		sort.Strings(names)
+		line := "0x" + hex(bp.Addr) + " "
+		if len(names) == 0 {
+			line += "-"
+		} else {
+			line += strings.Join(names, ",")
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+func hex(x uint64) string {
+	const digits = "0123456789abcdef"
+	var b [16]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = digits[x&15]
+		x >>= 4
+		if x == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// errnoOf extracts the errno behind a uprobes error, if any.
+func errnoOf(err error) (errno.Errno, bool) {
+	var e errno.Errno
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return 0, false
+}
