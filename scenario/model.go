@@ -8,20 +8,25 @@ import (
 	"specvma/errno"
 	"specvma/mm"
 	"specvma/procfs"
+	"specvma/uprobes"
 	"specvma/vfs"
 )
 
 // Model is the Backend over specvma's own model: one mm.AddressSpace per
 // script process, files opened through vfs, maps rendered by procfs.
 type Model struct {
-	cfg    mm.Config
-	mu     sync.Mutex
-	spaces map[string]*mm.AddressSpace
+	cfg      mm.Config
+	mu       sync.Mutex
+	spaces   map[string]*mm.AddressSpace
+	sys      *uprobes.System
+	tasks    map[string]*uprobes.Task
+	strategy mm.Strategy
 }
 
 // NewModel returns a model backend whose address spaces all use cfg.
 func NewModel(cfg mm.Config) Backend {
-	return &Model{cfg: cfg, spaces: map[string]*mm.AddressSpace{}}
+	return &Model{cfg: cfg, spaces: map[string]*mm.AddressSpace{},
+		sys: uprobes.NewSystem(), tasks: map[string]*uprobes.Task{}, strategy: mm.MMSeq}
 }
 
 // AddressSpace returns the address space called name, creating it empty on
@@ -34,6 +39,7 @@ func (m *Model) AddressSpace(name string) *mm.AddressSpace {
 	if !ok {
 		as = mm.New(m.cfg)
 		m.spaces[name] = as
+		m.sys.Attach(as)
 	}
 	return as
 }

@@ -65,11 +65,16 @@ func (s *System) Attach(as *mm.AddressSpace) {
 	s.spaces = append(s.spaces, as)
 	s.mu.Unlock()
 	as.SetProbeSource(s)
-	for _, e := range s.reg.tab.Load().ents {
-		u := e.u
+	t := s.reg.tab.Load()
+	for i := 0; i < t.len(); i++ {
+		u := t.ents[i].u
+		if !u.TryGet() {
+			continue // dying
+		}
 		if s.wanted(u, as) {
 			s.installIn(as, u)
 		}
+		u.Put()
 	}
 }
 
