@@ -180,17 +180,35 @@ func (as *AddressSpace) checkInvariants() error {
 	return nil
 }
 
-// resolveVMASeqFrom runs the vmaseq strategy exactly as Resolve does, except
-// that its lockless part walks tree version t, as a reader that loaded the
-// tree pointer before the writers since then would. The fallback, like
-// Resolve's, takes the mmap read lock and walks the newest version. Only for
-// single-goroutine tests: it publishes t for the duration of the lockless
-// attempt and restores the newest version afterwards.
+// resolveVMASeqFrom runs the vmaseq strategy exactly as Resolve does, as a
+// reader that walked tree version t: one that loaded the tree pointer before
+// the writers since then. The lockless attempt is resolveVMASeq itself; t is
+// published only for its tree walk and the newest version is put back at
+// once after it (from the AfterLockSeqLoad hook, which as must have: pass a
+// Config with Hooks set), so writers running from the other hooks or from
+// find see the real tree. The fallback, like Resolve's, takes the mmap read
+// lock. Single-goroutine tests only.
 func resolveVMASeqFrom[R any](as *AddressSpace, t *tree, addr uint64, find func(Mapping) (R, bool)) (r R, ok bool, why Fallback) {
+	h := as.cfg.Hooks
 	cur := as.index.Load()
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			as.index.Store(cur)
+		}
+	}
+	next := h.AfterLockSeqLoad
+	h.AfterLockSeqLoad = func() {
+		restore()
+		if next != nil {
+			next()
+		}
+	}
 	as.index.Store(t)
 	r, why = resolveVMASeq(as, addr, find)
-	as.index.Store(cur)
+	restore()
+	h.AfterLockSeqLoad = next
 	if why == FastPath {
 		return r, true, FastPath
 	}

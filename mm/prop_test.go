@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -26,7 +27,7 @@ const (
 
 // pageAttr is what the reference knows about one mapped page.
 type pageAttr struct {
-	flags VMFlags   // vm_flags without VM_ACCOUNT and VM_SOFTDIRTY
+	flags VMFlags   // vm_flags without VM_SOFTDIRTY
 	file  *vfs.File // the open file mapped, for file mappings
 	shm   int       // the shmem object's token, for shared anonymous memory
 	off   uint64    // page offset in the file or shmem object (unused for private anonymous memory)
@@ -247,6 +248,9 @@ func (m *propModel) predictMmap(addr, length uint64, prot, flags int, file *vfs.
 	if flags&MapNoReserve != 0 {
 		vm |= VMNoReserve
 	}
+	if vm&(VMNoReserve|VMShared|VMWrite) == VMWrite {
+		vm |= VMAccount // private writable memory is charged (accountable_mapping)
+	}
 	r := maps.Clone(m.ref)
 	r.unmap(dst, dst+length)
 	a := pageAttr{flags: vm, file: file}
@@ -277,7 +281,10 @@ func (m *propModel) predictMunmap(addr, length uint64) outcome {
 	return outcome{ref: r}
 }
 
-func (m *propModel) predictMprotect(addr, length uint64, prot int) outcome {
+// predictMprotect needs one fact the pages do not carry: whether the VMA
+// of a page has an anon_vma (faults decide that, per VMA); before, the VMAs
+// before the call, tells.
+func (m *propModel) predictMprotect(addr, length uint64, prot int, before []Info) outcome {
 	fail := func(e error, why string) outcome { return outcome{err: e, ref: m.ref, why: why} }
 	growsDown := prot&ProtGrowsDown != 0
 	prot &^= ProtGrowsDown
@@ -306,6 +313,18 @@ func (m *propModel) predictMprotect(addr, length uint64, prot int) outcome {
 		nf := protToVM(prot) | p.flags&^vmAccessFlags
 		if nf&^(nf>>4)&vmAccessFlags != 0 {
 			return outcome{err: errno.EACCES, ref: r, why: "protection the file does not allow (prefix changed)"}
+		}
+		if nf != p.flags {
+			// mprotect_fixup's accounting: private memory turning
+			// writable is charged; unfaulted anonymous memory turning
+			// read-only is not any more.
+			if nf&VMWrite != 0 {
+				if p.flags&(VMAccount|VMWrite|VMHugeTLB|VMShared|VMNoReserve) == 0 {
+					nf |= VMAccount
+				}
+			} else if p.flags&VMAccount != 0 && !p.backed() && !hasAnonVMA(before, a) {
+				nf &^= VMAccount
+			}
 		}
 		p.flags = nf
 		r[a>>PageShift] = p
@@ -400,7 +419,9 @@ func movePages(r refState, addr, oldLen, newLen, dst uint64, dontUnmap bool) {
 // MREMAP_FIXED call unmapped the destination (and a shrunk tail) before
 // checking the source VMA, so a failure leaves those unmapped; 6.16+
 // checks first. Since 6.17 a MREMAP_FIXED move without resizing may span
-// several VMAs and holes (Linux 6.18 on the development machine does it).
+// several VMAs and holes, each VMA moved on its own (Linux 6.18 on the
+// development machine does it; the destination opposite a hole is left
+// mapped).
 func (m *propModel) predictMremap(addr, oldLen, newLen uint64, flags int, newAddr uint64, v *Info) []outcome {
 	fail := func(e error, why string) []outcome { return []outcome{{err: e, ref: m.ref, why: why}} }
 	fixed, dontUnmap, mayMove := flags&MremapFixed != 0, flags&MremapDontUnmap != 0, flags&MremapMayMove != 0
@@ -460,8 +481,9 @@ func (m *propModel) predictMremap(addr, oldLen, newLen uint64, flags int, newAdd
 				outs = append(outs, outcome{err: errno.EFAULT, ref: m.ref, why: "source range crosses a VMA boundary (checked first)"})
 			}
 			if e == errno.EFAULT && fixed && oldLen == newLen && vEnd0 > addr {
+				// Each VMA piece moves on its own: the destination pages
+				// opposite holes in the source stay as they were.
 				mv := maps.Clone(m.ref)
-				mv.unmap(newAddr, newAddr+newLen)
 				for a := addr; a < addr+oldLen; a += PageSize {
 					if p, ok := m.ref[a>>PageShift]; ok {
 						p.taint = false
@@ -519,6 +541,16 @@ func (m *propModel) predictMremap(addr, oldLen, newLen uint64, flags int, newAdd
 	return []outcome{{addr: dst, ref: r, why: "move"}}
 }
 
+// hasAnonVMA reports whether the VMA covering addr in vmas has an anon_vma.
+func hasAnonVMA(vmas []Info, addr uint64) bool {
+	for _, v := range vmas {
+		if v.Start <= addr && addr < v.End {
+			return v.AnonVMA != nil
+		}
+	}
+	return false
+}
+
 // ---- checking ----
 
 // compare reports how the address space differs from reference r.
@@ -537,7 +569,7 @@ func (m *propModel) compare(r refState) error {
 				return fmt.Errorf("page %#x is mapped (VMA %s), the reference has it unmapped", a, fmtInfo(v))
 			}
 			seen++
-			if got := v.Flags &^ (VMAccount | VMSoftDirty); got != want.flags {
+			if got := v.Flags &^ VMSoftDirty; got != want.flags {
 				return fmt.Errorf("page %#x: flags %#x, want %#x (VMA %s)", a, uint64(got), uint64(want.flags), fmtInfo(v))
 			}
 			if v.AnonName != want.name {
@@ -650,7 +682,11 @@ func (m *propModel) checkAll(t *rapid.T) {
 	}
 	for i := 1; i < len(vmas); i++ {
 		a, b := vmas[i-1], vmas[i]
-		if a.End == b.Start && a.Flags == b.Flags && pristine(a) && pristine(b) {
+		if a.End != b.Start || !pristine(a) || !pristine(b) {
+			continue
+		}
+		propStats.note("merge property", "checked", "adjacent pristine VMAs")
+		if a.Flags == b.Flags {
 			t.Fatalf("adjacent mergeable VMAs left unmerged: %s and %s\n%s", fmtInfo(a), fmtInfo(b), m.dump())
 		}
 	}
@@ -676,6 +712,7 @@ func (m *propModel) apply(t *rapid.T, what string, gotAddr uint64, gotErr error,
 			}
 		}
 		m.ref = o.ref
+		propStats.note(what[:strings.IndexByte(what, '(')], errName(gotErr), o.why)
 		return o
 	}
 	t.Fatalf("%s = %#x %s:\n  %s\nbefore:\n%safter:\n%s", what, gotAddr, errName(gotErr), strings.Join(mismatch, "\n  "), fmtInfos(before), m.dump())
@@ -686,6 +723,35 @@ func fmtInfos(vs []Info) string {
 	var b strings.Builder
 	for _, v := range vs {
 		b.WriteString("  " + fmtInfo(v) + "\n")
+	}
+	return b.String()
+}
+
+// propStats counts the outcomes seen, to show what the runs covered.
+var propStats = &outcomeStats{n: map[string]int{}}
+
+type outcomeStats struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (s *outcomeStats) note(op, res, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := op + " " + res
+	if why != "" {
+		k += " (" + why + ")"
+	}
+	s.n[k]++
+}
+
+func (s *outcomeStats) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := slices.Sorted(maps.Keys(s.n))
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %6d %s\n", s.n[k], k)
 	}
 	return b.String()
 }
@@ -764,7 +830,7 @@ func (m *propModel) mprotect(t *rapid.T) {
 		prot |= ProtGrowsDown
 	}
 	before := m.as.VMAs()
-	want := m.predictMprotect(addr, length, prot)
+	want := m.predictMprotect(addr, length, prot, before)
 	err := m.as.Mprotect(addr, length, prot)
 	what := fmt.Sprintf("mprotect(%#x, %#x, %#x)", addr, length, prot)
 	t.Logf("%s = %s", what, errName(err))
@@ -809,6 +875,7 @@ func (m *propModel) fault(t *rapid.T) {
 	if errName(err) != errName(want) {
 		t.Fatalf("fault(%#x, write=%v) = %s, want %s\n%s", addr, write, errName(err), errName(want), m.dump())
 	}
+	propStats.note("fault", errName(err), "")
 }
 
 func (m *propModel) mremap(t *rapid.T) {
@@ -845,9 +912,11 @@ func (m *propModel) mremap(t *rapid.T) {
 		}
 	}
 	var newLen uint64
-	switch rapid.IntRange(0, 9).Draw(t, "newKind") {
+	switch rapid.IntRange(0, 19).Draw(t, "newKind") {
 	case 0:
 		newLen = 0
+	case 10, 11, 12, 13, 14, 15:
+		newLen = oldLen
 	case 1, 2, 3:
 		newLen = oldLen
 	case 4, 5:
@@ -855,9 +924,15 @@ func (m *propModel) mremap(t *rapid.T) {
 	default:
 		newLen = alignUp(oldLen) + uint64(rapid.IntRange(1, 6).Draw(t, "grow"))*PageSize
 	}
-	flags := rapid.IntRange(0, 7).Draw(t, "flags")
+	flags := rapid.IntRange(0, 3).Draw(t, "flags") << 1 // MREMAP_FIXED, MREMAP_DONTUNMAP
+	if rapid.IntRange(0, 5).Draw(t, "mayMove") > 0 {
+		flags |= MremapMayMove
+	}
 	if rapid.IntRange(0, 29).Draw(t, "badFlags") == 0 {
 		flags |= 8
+	}
+	if flags&MremapDontUnmap != 0 && rapid.IntRange(0, 4).Draw(t, "sameLen") > 0 {
+		newLen = oldLen
 	}
 	var newAddr uint64
 	if flags&(MremapFixed|MremapDontUnmap) != 0 {
@@ -872,12 +947,17 @@ func (m *propModel) mremap(t *rapid.T) {
 }
 
 // TestPropAddressSpace runs random sequences of calls against the
-// page-granular reference, checking after every step.
+// page-granular reference, checking after every step. -v prints how often
+// each outcome came up.
 func TestPropAddressSpace(t *testing.T) {
+	rounds := 4 // rounds of Repeat (-rapid.steps calls each, on average) per case
+	if testing.Short() {
+		rounds = 1
+	}
 	rapidCheck(t, func(t *rapid.T) {
 		m := newPropModel()
 		defer m.close()
-		t.Repeat(map[string]func(*rapid.T){
+		actions := map[string]func(*rapid.T){
 			"mmap":      m.mmap,
 			"mmapAgain": m.mmap, // twice as likely: the window needs filling
 			"munmap":    m.munmap,
@@ -886,6 +966,51 @@ func TestPropAddressSpace(t *testing.T) {
 			"fault":     m.fault,
 			"anonName":  m.anonName,
 			"":          m.checkAll,
-		})
+		}
+		for range rounds {
+			t.Repeat(actions)
+		}
 	})
+	if testing.Verbose() {
+		t.Logf("outcomes:\n%s", propStats)
+	}
+}
+
+// TestBugMremapZeroOldLenMidVMA: mremap with old_len 0 duplicates shared
+// memory and leaves the old mapping alone. Linux 6.18 on the development
+// machine, for a shared anonymous mapping [base, base+8p):
+//
+//	mremap(base+2p, 0, 3p, MREMAP_MAYMOVE|MREMAP_FIXED, base+20p) = base+20p
+//	200000000000-200000008000 rw-s 00000000 00:01 55  /dev/zero (deleted)
+//	200000014000-200000017000 rw-s 00002000 00:01 55  /dev/zero (deleted)
+//
+// moveVMA then unmaps [old, old+0); unmapRange of an empty range inside a
+// VMA splits the VMA at old twice, leaving an empty VMA and two tree entries
+// that start at the same address.
+func TestBugMremapZeroOldLenMidVMA(t *testing.T) {
+	for _, flags := range []int{MremapMayMove, MremapMayMove | MremapFixed} {
+		as := New(Config{})
+		if _, err := as.Mmap(propBase, 8*PageSize, ProtRead|ProtWrite, MapShared|MapAnonymous|MapFixed, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		old, _ := as.Lookup(propBase)
+		dst := propBase + 20*PageSize
+		got, err := as.Mremap(propBase+2*PageSize, 0, 3*PageSize, flags, dst)
+		if err != nil {
+			t.Fatalf("flags %d: mremap = %v", flags, err)
+		}
+		if flags&MremapFixed != 0 && got != dst {
+			t.Errorf("flags %d: mremap = %#x, want %#x", flags, got, dst)
+		}
+		if err := as.checkInvariants(); err != nil {
+			t.Errorf("flags %d: %v\n%s", flags, err, fmtInfos(as.VMAs()))
+		}
+		vs := as.VMAs()
+		if len(vs) != 2 || vs[0] != old {
+			t.Errorf("flags %d: the old mapping changed; VMAs now:\n%s", flags, fmtInfos(vs))
+		} else if v := vs[1]; v.Start != got || v.End != got+3*PageSize || v.File != old.File || v.Pgoff != 2 {
+			t.Errorf("flags %d: duplicate is %s, want [%#x, %#x) of the same shmem at page 2", flags, fmtInfo(v), got, got+3*PageSize)
+		}
+		_ = as.Munmap(PageSize, TaskSize-PageSize)
+	}
 }

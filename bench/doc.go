@@ -1,0 +1,16 @@
+// Package bench reproduces the uprobe scalability experiment behind the
+// speculative VMA lookup (the kernel's `bench trig-uprobe-nop`) in specvma,
+// and measures the review thread's question: an mm-wide sequence count
+// against per-VMA validation.
+//
+// A row is one measurement: W tasks (goroutines, each a uprobes.Task) hit a
+// probed address in one address space for a fixed time, with a resolution
+// strategy or a baseline, an address space of V VMAs, and optionally a
+// writer churning the address space or the probe registry at a set rate.
+// Workloads, strategies and baselines are documented in Workloads and
+// Baselines; `specvma bench -h` prints them.
+//
+// Timing is measured, never asserted: the report gives medians over
+// repeated rows, and the targets compare ratios measured side by side in
+// one run.
+package bench

@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"specvma/mm"
+	"specvma/uprobes"
+)
+
+// Row names one measurement.
+type Row struct {
+	Workload string // uprobe-nop, uretprobe-nop
+	Strategy string // locked, mmseq, vmaseq, vmalock, or a baseline
+	Tasks    int
+	VMAs     int
+	Churn    string // none, unrelated, same-vma, probes
+	Rate     int    // churn operations per second (0: none)
+}
+
+// Result is a measured row, in the JSON shape of DESIGN.md.
+type Result struct {
+	Workload     string            `json:"workload"`
+	Strategy     string            `json:"strategy"`
+	Tasks        int               `json:"tasks"`
+	VMAs         int               `json:"vmas"`
+	Churn        string            `json:"churn"`
+	ChurnRate    int               `json:"churn_rate"`
+	HitsPerSec   float64           `json:"hits_per_sec"`
+	PerTask      float64           `json:"hits_per_sec_per_task"`
+	NsPerHit     float64           `json:"ns_per_hit"`
+	FastPathPct  float64           `json:"fast_path_pct"`
+	Fallbacks    map[string]uint64 `json:"fallbacks"`
+	AllocsPerHit float64           `json:"allocs_per_hit"`
+	WriterOps    float64           `json:"writer_ops_per_sec"`
+	WriterP50    float64           `json:"writer_p50_ns"`
+	WriterP99    float64           `json:"writer_p99_ns"`
+	Runs         []float64         `json:"runs_hits_per_sec"`
+	Missed       uint64            `json:"missed_hits"`
+}
+
+// hitter is one task's hit loop body.
+type hitter interface {
+	hit() bool
+	close()
+}
+
+type taskHitter struct {
+	t   *uprobes.Task
+	ret bool
+}
+
+func (h *taskHitter) hit() bool {
+	r := h.t.Hit(probeAddr)
+	if h.ret {
+		h.t.Return()
+	}
+	return r.Outcome == uprobes.Fired
+}
+
+func (h *taskHitter) close() { h.t.Exit() }
+
+type baseHitter struct{ t *baselineTask }
+
+func (h *baseHitter) hit() bool { return h.t.hit(probeAddr) }
+func (h *baseHitter) close() {
+	if h.t.rd != nil {
+		h.t.rd.Close()
+	}
+}
+
+// setup is a row's world plus what its tasks and writer use.
+type setup struct {
+	w     *world
+	strat mm.Strategy
+	base  index // nil for strategies
+	tasks []*uprobes.Task
+}
+
+func isBaseline(name string) bool {
+	for _, b := range Baselines {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
+func newSetup(r Row) (*setup, error) {
+	w, err := newWorld(r.VMAs, r.Workload == "uretprobe-nop")
+	if err != nil {
+		return nil, err
+	}
+	s := &setup{w: w}
+	if isBaseline(r.Strategy) {
+		s.base = newIndex(r.Strategy, spansOf(w.as))
+		return s, nil
+	}
+	st, ok := mm.ParseStrategy(r.Strategy)
+	if !ok {
+		w.close()
+		return nil, fmt.Errorf("unknown strategy %q", r.Strategy)
+	}
+	s.strat = st
+	return s, nil
+}
+
+func (s *setup) newHitter(r Row) hitter {
+	if s.base != nil {
+		t := &baselineTask{as: s.w.as, idx: s.base.forTask(), reg: s.w.sys.Registry()}
+		if r.Strategy != "unsync" {
+			t.rd = s.w.sys.Registry().RCU().NewReader()
+		}
+		return &baseHitter{t}
+	}
+	t := s.w.sys.NewTask(s.w.as, s.strat)
+	s.tasks = append(s.tasks, t)
+	return &taskHitter{t: t, ret: r.Workload == "uretprobe-nop"}
+}
+
+// measure runs one timed window of r and returns hits/s, writer latencies
+// and writer op count.
+func (s *setup) measure(r Row, d time.Duration) (hitsPerSec float64, lat []time.Duration, ops int, wrong uint64) {
+	hs := make([]hitter, r.Tasks)
+	for i := range hs {
+		hs[i] = s.newHitter(r)
+	}
+	var stop atomic.Bool
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	counts := make([]uint64, r.Tasks)
+	misses := make([]uint64, r.Tasks)
+	for i, h := range hs {
+		wg.Add(1)
+		go func(i int, h hitter) {
+			defer wg.Done()
+			start.Wait()
+			var n, miss uint64
+			for !stop.Load() {
+				for k := 0; k < 64; k++ {
+					if !h.hit() {
+						miss++
+					}
+				}
+				n += 64
+			}
+			counts[i], misses[i] = n, miss
+		}(i, h)
+	}
+	var wdone sync.WaitGroup
+	if r.Churn != "none" && r.Rate > 0 {
+		wdone.Add(1)
+		go func() {
+			defer wdone.Done()
+			start.Wait()
+			lat = s.churn(r, &stop)
+		}()
+	}
+	t0 := time.Now()
+	start.Done()
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(t0)
+	wdone.Wait()
+	var total uint64
+	for i := range counts {
+		total += counts[i]
+		wrong += misses[i]
+	}
+	for _, h := range hs {
+		h.close()
+	}
+	return float64(total) / elapsed.Seconds(), lat, len(lat), wrong
+}
+
+// allocsPerHit counts heap allocations over n hits on one fresh task.
+func (s *setup) allocsPerHit(r Row, n int) float64 {
+	h := s.newHitter(r)
+	defer h.close()
+	for i := 0; i < 100; i++ {
+		h.hit()
+	}
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	for i := 0; i < n; i++ {
+		h.hit()
+	}
+	runtime.ReadMemStats(&b)
+	return float64(b.Mallocs-a.Mallocs) / float64(n)
+}
+
+// Run measures r: count windows of d each; the reported throughput is their
+// median.
+func Run(r Row, d time.Duration, count int) (Result, error) {
+	s, err := newSetup(r)
+	if err != nil {
+		return Result{}, err
+	}
+	defer s.w.close()
+	res := Result{Workload: r.Workload, Strategy: r.Strategy, Tasks: r.Tasks, VMAs: r.VMAs,
+		Churn: r.Churn, ChurnRate: r.Rate, Fallbacks: map[string]uint64{}}
+	var lat []time.Duration
+	var ops int
+	var busy time.Duration
+	for i := 0; i < count; i++ {
+		hps, l, n, wrong := s.measure(r, d)
+		res.Runs = append(res.Runs, hps)
+		lat = append(lat, l...)
+		ops += n
+		busy += d
+		res.Missed += wrong
+	}
+	res.HitsPerSec = median(res.Runs)
+	res.PerTask = res.HitsPerSec / float64(r.Tasks)
+	res.NsPerHit = 1e9 / res.PerTask
+	var fast, trapped uint64
+	for _, t := range s.tasks {
+		st := t.Stats()
+		fast += st.FastPath
+		trapped += st.FastPath
+		for i := mm.Fallback(1); i < mm.NumFallbacks; i++ {
+			if st.Fallbacks[i] > 0 {
+				res.Fallbacks[i.String()] += st.Fallbacks[i]
+				trapped += st.Fallbacks[i]
+			}
+		}
+	}
+	res.FastPathPct = 100
+	if trapped > 0 {
+		res.FastPathPct = 100 * float64(fast) / float64(trapped)
+	}
+	if s.base != nil && r.Strategy != "unsync" {
+		res.FastPathPct = 0 // every lookup takes the lock
+	}
+	if len(lat) > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		res.WriterOps = float64(ops) / busy.Seconds()
+		res.WriterP50 = float64(lat[len(lat)/2])
+		res.WriterP99 = float64(lat[len(lat)*99/100])
+	}
+	res.AllocsPerHit = s.allocsPerHit(r, 2000)
+	return res, nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"specvma/bench"
+)
+
+func init() {
+	register(command{name: "bench", summary: "the uprobe scalability experiment (the main job)", run: runBench})
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	plan := bench.DefaultPlan()
+	tasks := fs.String("tasks", "1,2", "task counts, comma-separated")
+	vmas := fs.String("vmas", "16,1000,100000", "address-space sizes (VMAs) for the size rows")
+	rates := fs.String("rate", "1000,100000", "churn rates (writer operations per second)")
+	workload := fs.String("workload", "", "only these workloads (comma-separated)")
+	strategy := fs.String("strategy", "", "only these strategies or baselines (comma-separated)")
+	churn := fs.String("churn", "", "only these churn kinds (comma-separated)")
+	duration := fs.Duration("duration", 300*time.Millisecond, "length of one measurement window")
+	count := fs.Int("count", 3, "windows per row; the row reports their median")
+	quick := fs.Bool("quick", false, "short windows (100ms): every target still measured")
+	jsonOut := fs.String("json", "", "write the results as JSON to this file")
+	plotDir := fs.String("plot", "", "write SVG and PNG charts into this directory")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: specvma bench [flags]")
+		fmt.Fprintln(stderr, "\nReproduces the uprobe scalability experiment (bench trig-uprobe-nop) in the model.")
+		fmt.Fprintln(stderr)
+		fmt.Fprint(stderr, bench.Help())
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	var err error
+	if plan.Tasks, err = ints(*tasks); err != nil {
+		fmt.Fprintln(stderr, "specvma bench: -tasks:", err)
+		return 2
+	}
+	if plan.VMAs, err = ints(*vmas); err != nil {
+		fmt.Fprintln(stderr, "specvma bench: -vmas:", err)
+		return 2
+	}
+	if plan.Rates, err = ints(*rates); err != nil {
+		fmt.Fprintln(stderr, "specvma bench: -rate:", err)
+		return 2
+	}
+	plan.Workloads, plan.Strategies, plan.Churns = words(*workload), words(*strategy), words(*churn)
+	if *quick {
+		*duration = 100 * time.Millisecond
+	}
+	if *count < 1 || *duration <= 0 {
+		fmt.Fprintln(stderr, "specvma bench: -count and -duration must be positive")
+		return 2
+	}
+	rows := plan.Rows()
+	if len(rows) == 0 {
+		fmt.Fprintln(stderr, "specvma bench: the filters leave no rows to run")
+		return 2
+	}
+	for _, r := range rows {
+		if r.VMAs < 2 {
+			fmt.Fprintln(stderr, "specvma bench: -vmas: each size must be at least 2")
+			return 2
+		}
+	}
+	rep := bench.NewReport()
+	bar := newProgress(stderr, len(rows))
+	for _, r := range rows {
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("%s %s x%d %s", r.Workload, r.Strategy, r.Tasks, r.Churn))
+		}
+		res, err := bench.Run(r, *duration, *count)
+		if err != nil {
+			fmt.Fprintf(stderr, "specvma bench: %+v: %v\n", r, err)
+			return 1
+		}
+		rep.Results = append(rep.Results, res)
+		if bar != nil {
+			bar.Add(1)
+		}
+	}
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d windows of %v per row (median shown)\n\n",
+		rep.Go, rep.CPUs, *count, *duration)
+	rep.WriteTable(stdout)
+	rep.WriteChecks(stdout)
+	if *jsonOut != "" {
+		if err := rep.WriteJSON(*jsonOut); err != nil {
+			fmt.Fprintln(stderr, "specvma bench:", err)
+			return 1
+		}
+	}
+	if *plotDir != "" {
+		files, err := rep.Plot(*plotDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "specvma bench: plot:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "\ncharts: %s\n", strings.Join(files, " "))
+	}
+	return 0
+}
+
+// newProgress returns a progress bar on stderr when it is a terminal and
+// this is not CI; nil otherwise.
+func newProgress(w io.Writer, n int) *progressbar.ProgressBar {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || os.Getenv("CI") != "" {
+		return nil
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(f), progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30), progressbar.OptionSetPredictTime(true))
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, w := range words(s) {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", w)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty list")
+	}
+	return out, nil
+}
+
+func words(s string) []string {
+	var out []string
+	for _, w := range strings.Split(s, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
