@@ -1,7 +1,24 @@
 // Package uprobes models the kernel's uprobe subsystem: a registry of probes
 // keyed by (inode, file offset), their consumers, the tracefs uprobe_events
-// syntax that creates them, and the ELF symbol arithmetic that turns a
-// function name into a file offset.
+// syntax that creates them, the ELF symbol arithmetic that turns a function
+// name into a file offset, the breakpoints a System installs in every
+// address space that maps a probed file (system.go), and the trigger path a
+// Task takes when it hits one (task.go: handle_swbp, uretprobes).
+//
+// # The trigger path (Task.Hit)
+//
+// A task that executes a breakpoint enters its read section of the
+// registry's RCU domain (internal/rcu), resolves the address to (inode,
+// offset) with its strategy (mm.Resolve: locked, mmseq, vmaseq or vmalock),
+// looks the uprobe up with FindRCU, which takes no reference, runs the
+// consumers, and leaves the section. A uprobe whose last reference is
+// dropped is erased at once but returned to the type-stable cache only
+// after a grace period (every task that was inside a section has left it),
+// so a uprobe found inside a section keeps its identity until the section
+// ends: the analogue of RCU Tasks Trace. A return probe pushes a return
+// instance that holds a counted reference until Task.Return pops it. When
+// no uprobe is found, a breakpoint still there means SIGTRAP and none means
+// the unregister raced: restart.
 //
 // # Objects and lifetime
 //
@@ -42,13 +59,16 @@
 //
 //	regMu  (Registry.regMu: register/unregister, the consumer lists, the
 //	        OnInstall/OnRemove hooks; the analogue of register_rwsem)
+//	  -> System.mu (the attached address spaces, events, SDT counters)
 //	  -> locks the hooks take (the breakpoint layer's mmap write locks)
 //	    -> treeMu (Registry.treeMu: the table and the sequence count; the
 //	               analogue of uprobes_treelock; a leaf except for the slab
 //	               cache's own mutex)
 //
 // Put may run the erase of a dying uprobe, which takes treeMu only, so it may
-// be called from anywhere that does not hold treeMu, including under mm locks.
+// be called from anywhere that does not hold treeMu, including under mm locks;
+// the wait for a grace period runs in its own goroutine (Registry.Barrier
+// waits for those).
 // Hooks must not call Register or Unregister (regMu is held).
 //
 // What is not modelled: the inode size check and instruction-alignment check
