@@ -46,6 +46,7 @@ type Registry struct {
 	hooks  Hooks // guarded by regMu
 
 	rcu     rcu.Domain     // readers of FindRCU; a freed uprobe waits for them
+	leases  rcu.Domain     // tasks with leased return instances (uretprobes_srcu)
 	pending sync.WaitGroup // frees waiting for a grace period
 
 	changes atomic.Uint64
@@ -282,7 +283,7 @@ func (r *Registry) release(u *Uprobe) {
 	// cache only after a grace period. Find's readers may still hold the
 	// pointer from an old table after that: they fail TryGet, or succeed on
 	// the next owner and fail the key recheck.
-	if r.rcu.Quiescent() {
+	if r.rcu.Quiescent() && r.leases.Quiescent() {
 		r.cache.Free(u)
 		return
 	}
@@ -290,6 +291,7 @@ func (r *Registry) release(u *Uprobe) {
 	go func() {
 		defer r.pending.Done()
 		r.rcu.Synchronize()
+		r.leases.SynchronizeExpire(LeaseTimeout, expireLeases)
 		r.cache.Free(u)
 	}()
 }
@@ -297,6 +299,10 @@ func (r *Registry) release(u *Uprobe) {
 // RCU is the read-side domain of FindRCU: each task that resolves
 // breakpoints registers a Reader in it.
 func (r *Registry) RCU() *rcu.Domain { return &r.rcu }
+
+// Leases is the domain of return-instance leases: a task holds a section
+// open while it has leased return instances (task.go).
+func (r *Registry) Leases() *rcu.Domain { return &r.leases }
 
 // Barrier waits until every uprobe released so far is back in the cache
 // (rcu_barrier): tests call it before counting live objects.

@@ -3,16 +3,43 @@ package uprobes
 // Invariants (task.go): a Task is one thread of a traced process. Hit is
 // handle_swbp: inside the task's read section of the registry's RCU domain
 // it resolves the address to a uprobe with the task's strategy (mm.Resolve),
-// runs the consumers, and for return consumers pushes a return instance
-// that holds a reference on the uprobe until Return pops it. Nothing on the
-// fast path writes memory another task writes: the read section is marked
-// in the task's own cache line, counters are per task, and the uprobe's
-// reference count is touched only for return probes. A Task must not be
-// used by two goroutines at once.
+// runs the consumers, and for return consumers pushes a return instance.
+// Nothing on the fast path writes memory another task writes: the read
+// section is marked in the task's own cache line, counters are per task,
+// and the uprobe's shared reference count is not touched.
+//
+// Return instances are leased, as the kernel's hprobes are: while a task has
+// any, it holds a section of the registry's lease domain open, and a
+// released uprobe is not reused until every lease section that could name
+// it has ended. A task that stays away longer than LeaseTimeout (a function
+// that does not return) would hold frees up, so the waiting side expires
+// its leases: each leased instance is converted, by compare-and-swap on its
+// state word, into a counted reference (stable), or marked gone when the
+// uprobe is already dying; the task's own pop races with that swap and the
+// loser defers to the winner. The state word carries a generation so that a
+// slot reused by the task is never mistaken for the one that was expired.
+// A Task must not be used by two goroutines at once (expiry aside).
 
 import (
+	"runtime"
+	"sync/atomic"
+	"time"
+
 	"specvma/internal/rcu"
 	"specvma/mm"
+)
+
+// LeaseTimeout is how long a return instance may stay leased before a
+// waiting free converts it into a reference (RI_TIMER_PERIOD).
+const LeaseTimeout = 100 * time.Millisecond
+
+// Return-instance states, the low byte of the state word.
+const (
+	riLeased   = 1 // protected by the task's lease section
+	riStable   = 2 // holds a counted reference
+	riGone     = 3 // the uprobe died before the lease could be converted
+	riExpiring = 4 // an expirer is converting it
+	riConsumed = 5 // popped by the task
 )
 
 // MaxURetprobeDepth is MAX_URETPROBE_DEPTH: deeper return probes are skipped.
@@ -51,8 +78,9 @@ type TaskStats struct {
 }
 
 type returnInstance struct {
-	u    *Uprobe // holds a reference
-	addr uint64
+	state atomic.Uint64 // generation<<8 | state
+	u     atomic.Pointer[Uprobe]
+	addr  uint64
 }
 
 // Task runs in an address space and hits its breakpoints.
@@ -63,7 +91,10 @@ type Task struct {
 	rd       *rcu.Reader
 	find     func(mm.Mapping) (*Uprobe, bool)
 	ctx      Context
-	rets     []returnInstance
+	lease    *rcu.Reader
+	rets     [MaxURetprobeDepth]returnInstance
+	depth    atomic.Int32
+	gen      uint64
 	stats    TaskStats
 	names    *[]string // when set, Hit records the names of consumers that ran
 }
@@ -80,6 +111,7 @@ func (s *System) NewTask(as *mm.AddressSpace, strategy mm.Strategy) *Task {
 		return u, u != nil
 	}
 	t.ctx.AS = as
+	t.lease = s.reg.Leases().NewReaderFor(t)
 	return t
 }
 
@@ -90,15 +122,17 @@ func (t *Task) SetStrategy(s mm.Strategy) { t.strategy = s }
 func (t *Task) Stats() TaskStats { return t.stats }
 
 // Depth is the number of pending return instances.
-func (t *Task) Depth() int { return len(t.rets) }
+func (t *Task) Depth() int { return int(t.depth.Load()) }
 
-// Exit drops the task's pending return instances and its reader.
+// Exit drops the task's pending return instances and its readers.
 func (t *Task) Exit() {
-	for _, ri := range t.rets {
-		ri.u.Put()
+	for t.Depth() > 0 {
+		if u, stable := t.popReturn(); u != nil && stable {
+			u.Put()
+		}
 	}
-	t.rets = nil
 	t.rd.Close()
+	t.lease.Close()
 }
 
 // Hit executes the instruction at addr: if it is a breakpoint, the task
@@ -149,15 +183,50 @@ func (t *Task) handlerChain(u *Uprobe, addr uint64) (fired int, wantsReturn bool
 	return fired, wantsReturn
 }
 
-// prepareReturn pushes a return instance (prepare_uretprobe). It takes a
-// reference so the uprobe outlives the read section.
+// prepareReturn pushes a leased return instance (prepare_uretprobe). It
+// runs inside the hit's read section, where u cannot be reused; the lease
+// section, opened with the first instance, keeps it so afterwards.
 func (t *Task) prepareReturn(u *Uprobe, addr uint64) {
-	if len(t.rets) >= MaxURetprobeDepth {
+	d := t.depth.Load()
+	if d >= MaxURetprobeDepth {
 		t.stats.Skipped++
 		return
 	}
-	if u.TryGet() {
-		t.rets = append(t.rets, returnInstance{u, addr})
+	if d == 0 {
+		t.lease.Lock()
+	}
+	ri := &t.rets[d]
+	t.gen++
+	ri.u.Store(u)
+	ri.addr = addr
+	ri.state.Store(t.gen<<8 | riLeased)
+	t.depth.Store(d + 1)
+}
+
+// popReturn takes the innermost instance off the stack. It returns the
+// uprobe to run (nil when it is gone) and whether the task now owns a
+// counted reference on it.
+func (t *Task) popReturn() (u *Uprobe, stable bool) {
+	d := t.depth.Load() - 1
+	ri := &t.rets[d]
+	for {
+		w := ri.state.Load()
+		switch w & 0xff {
+		case riLeased:
+			if ri.state.CompareAndSwap(w, w&^0xff|riConsumed) {
+				u = ri.u.Load()
+			} else {
+				continue
+			}
+		case riStable:
+			u, stable = ri.u.Load(), true
+		case riExpiring:
+			runtime.Gosched() // an expirer holds it: wait for its verdict
+			continue
+		}
+		ri.state.Store(w&^0xff | riConsumed)
+		t.depth.Store(d)
+		return u, stable
 	}
 }
 
@@ -165,30 +234,69 @@ func (t *Task) prepareReturn(u *Uprobe, addr uint64) {
 // of its uprobe run (handle_uretprobe_chain). ok is false when no return
 // instance is pending.
 func (t *Task) Return() (fired int, ok bool) {
-	n := len(t.rets)
-	if n == 0 {
+	if t.depth.Load() == 0 {
 		return 0, false
 	}
-	ri := t.rets[n-1]
-	t.rets = t.rets[:n-1]
-	t.rd.Lock()
-	t.ctx.Uprobe, t.ctx.Func = ri.u, ri.addr
-	for _, c := range ri.u.Consumers() {
-		if !c.IsReturn() || !c.Wants(t.as) {
-			continue
-		}
-		if c.RetHandler != nil {
-			c.RetHandler(&t.ctx)
-		}
-		fired++
-		if t.names != nil {
-			*t.names = append(*t.names, c.Name)
+	u, stable := t.popReturn()
+	if u != nil {
+		t.ctx.Uprobe, t.ctx.Func = u, t.rets[t.depth.Load()].addr
+		for _, c := range u.Consumers() {
+			if !c.IsReturn() || !c.Wants(t.as) {
+				continue
+			}
+			if c.RetHandler != nil {
+				c.RetHandler(&t.ctx)
+			}
+			fired++
+			if t.names != nil {
+				*t.names = append(*t.names, c.Name)
+			}
 		}
 	}
-	t.rd.Unlock()
-	ri.u.Put() // outside the section: the last Put may wait for a grace period
+	if t.depth.Load() == 0 {
+		t.lease.Unlock()
+	}
+	if stable {
+		u.Put() // outside every section: the last Put may wait for a grace period
+	}
 	t.stats.Returns++
 	return fired, true
+}
+
+// expireLeases converts every leased instance of the task owning rd into a
+// counted reference, or marks it gone (hprobe_expire). Another goroutine
+// runs it: a grace period that has waited LeaseTimeout for this task. It
+// returns once no instance is leased or being expired, so the caller may
+// stop waiting for the task's lease section.
+func expireLeases(rd *rcu.Reader) bool {
+	t, ok := rd.Owner().(*Task)
+	if !ok {
+		return false
+	}
+	for i := range t.rets {
+		ri := &t.rets[i]
+		for {
+			w := ri.state.Load()
+			if w&0xff == riExpiring {
+				runtime.Gosched() // another expirer's verdict is pending
+				continue
+			}
+			if w&0xff != riLeased {
+				break
+			}
+			u := ri.u.Load()
+			if !ri.state.CompareAndSwap(w, w&^0xff|riExpiring) {
+				continue
+			}
+			if u.TryGet() {
+				ri.state.Store(w&^0xff | riStable)
+			} else {
+				ri.state.Store(w&^0xff | riGone)
+			}
+			break
+		}
+	}
+	return true
 }
 
 func (t *Task) count(r Result) Result {

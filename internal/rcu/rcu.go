@@ -41,11 +41,16 @@ type Reader struct {
 	state atomic.Uint64
 	_     [56]byte
 	d     *Domain
+	owner any
 }
 
 // NewReader registers a reader.
-func (d *Domain) NewReader() *Reader {
-	r := &Reader{d: d}
+func (d *Domain) NewReader() *Reader { return d.NewReaderFor(nil) }
+
+// NewReaderFor registers a reader that belongs to owner (see
+// SynchronizeExpire).
+func (d *Domain) NewReaderFor(owner any) *Reader {
+	r := &Reader{d: d, owner: owner}
 	d.mu.Lock()
 	if d.readers == nil {
 		d.readers = make(map[*Reader]struct{})
@@ -54,6 +59,9 @@ func (d *Domain) NewReader() *Reader {
 	d.mu.Unlock()
 	return r
 }
+
+// Owner returns what NewReaderFor was given.
+func (r *Reader) Owner() any { return r.owner }
 
 // Close unregisters r; it must be outside a section.
 func (r *Reader) Close() {
@@ -83,7 +91,14 @@ func (d *Domain) Quiescent() bool {
 
 // Synchronize waits for a grace period: every reader inside a section when
 // it was called has left it (synchronize_rcu_tasks_trace).
-func (d *Domain) Synchronize() {
+func (d *Domain) Synchronize() { d.SynchronizeExpire(0, nil) }
+
+// SynchronizeExpire is Synchronize for sections that may last long (the
+// leases of return instances, uretprobes_srcu): once a reader has stayed in
+// the same section for timeout, expire(r) is called, and when it reports
+// that r no longer holds anything this grace period protects, the wait for
+// r ends. With a nil expire it waits as long as it takes.
+func (d *Domain) SynchronizeExpire(timeout time.Duration, expire func(*Reader) bool) {
 	type waitFor struct {
 		r *Reader
 		s uint64
@@ -96,8 +111,12 @@ func (d *Domain) Synchronize() {
 		}
 	}
 	d.mu.Unlock()
+	start := time.Now()
 	for _, w := range inside {
 		for spins := 0; w.r.state.Load() == w.s; spins++ {
+			if expire != nil && time.Since(start) >= timeout && expire(w.r) {
+				break
+			}
 			if spins < 100 {
 				runtime.Gosched()
 			} else {
