@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,9 +98,16 @@ func newConcWriter(as *AddressSpace, space, id int, seed uint64) *concWriter {
 	return w
 }
 
-// file returns an open File for region k, often closing one and opening
-// another first, so File memory is recycled across regions and spaces.
-func (w *concWriter) file(k int) *vfs.File {
+// file returns a File for region k and a function to call after using it.
+// Half the time it is a fresh File that only the mapping will hold on to, so
+// unmapping frees it at once; otherwise one the writer keeps open, often
+// closing one and opening another first. Either way File memory is
+// recycled constantly, across regions and address spaces.
+func (w *concWriter) file(k int) (*vfs.File, func()) {
+	if w.rng.IntN(2) == 0 {
+		f := concOpen(w.space, k)
+		return f, f.Put
+	}
 	fs := w.open[k]
 	if w.rng.IntN(3) == 0 {
 		if len(fs) > 1 || w.rng.IntN(2) == 0 {
@@ -110,7 +118,7 @@ func (w *concWriter) file(k int) *vfs.File {
 		fs = append(fs, concOpen(w.space, k))
 		w.open[k] = fs
 	}
-	return fs[w.rng.IntN(len(fs))]
+	return fs[w.rng.IntN(len(fs))], func() {}
 }
 
 func (w *concWriter) closeAll() {
@@ -139,13 +147,19 @@ func (w *concWriter) step() {
 	}
 	switch r.IntN(12) {
 	case 0, 1, 2:
-		_, _ = as.Mmap(a, l, prot, typ|MapFixed, w.file(k), uint64(i)*PageSize)
+		f, done := w.file(k)
+		_, _ = as.Mmap(a, l, prot, typ|MapFixed, f, uint64(i)*PageSize)
+		done()
 	case 3:
-		if got, err := as.Mmap(a, l, prot, typ, w.file(k), uint64(i)*PageSize); err == nil && got != a {
+		f, done := w.file(k)
+		if got, err := as.Mmap(a, l, prot, typ, f, uint64(i)*PageSize); err == nil && got != a {
 			_ = as.Munmap(got, l) // placed elsewhere: outside the window, drop it
 		}
+		done()
 	case 4:
-		_, _ = as.Mmap(a, l, prot, typ|MapFixedNoReplace, w.file(k), uint64(i)*PageSize)
+		f, done := w.file(k)
+		_, _ = as.Mmap(a, l, prot, typ|MapFixedNoReplace, f, uint64(i)*PageSize)
+		done()
 	case 5, 6:
 		_ = as.Munmap(a, l)
 	case 7:
@@ -266,19 +280,70 @@ func concReader(as *AddressSpace, space int, seed uint64, stop *atomic.Bool, res
 	}
 }
 
+// widenedHooks yield inside the lockless windows (every 1 in `every`
+// passes), so that writers land in them far more often than by chance.
+func widenedHooks(every uint32, noValidate bool) *Hooks {
+	var n atomic.Uint32
+	yield := func() {
+		if n.Add(1)%every == 0 {
+			runtime.Gosched()
+		}
+	}
+	return &Hooks{AfterTryBegin: yield, AfterLockSeqLoad: yield, AfterFileLoad: yield, NoValidate: noValidate}
+}
+
 // TestConcurrentResolve runs readers of every strategy and VMA read lockers
 // against writers of two address spaces that share the VMA and File caches,
 // for a bounded time; every answer must fit the ground truth, and every
-// VMA and File must be freed at the end.
+// VMA and File must be freed at the end. One address space runs plain, the
+// other with its lockless windows widened.
 func TestConcurrentResolve(t *testing.T) {
 	dur := 300 * time.Millisecond
 	if testing.Short() {
 		dur = 100 * time.Millisecond
 	}
+	res := runConcurrent(t, dur, []Config{{}, {Hooks: widenedHooks(4, false)}}, true)
+	for _, e := range res.errs {
+		t.Error(e)
+	}
+	for s := range numStrategies {
+		if res.answered[s] == 0 {
+			t.Errorf("%s never found a mapping", s)
+		}
+	}
+}
+
+// TestConcurrentResolveNoValidate: the same churn with validation dropped
+// (and the windows widened) gives wrong answers that the checker catches,
+// for mmseq and vmaseq alike. It runs until both were caught (2 s at most).
+func TestConcurrentResolveNoValidate(t *testing.T) {
+	caught := map[string]int{}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && (caught["mmseq"] == 0 || caught["vmaseq"] == 0) {
+		res := runConcurrent(t, 100*time.Millisecond, []Config{{Hooks: widenedHooks(1, true)}, {Hooks: widenedHooks(1, true)}}, false)
+		for _, e := range res.errs {
+			caught[strings.Fields(e)[0]]++
+		}
+	}
+	t.Logf("wrong answers caught: %v", caught)
+	if caught["mmseq"] == 0 || caught["vmaseq"] == 0 {
+		t.Errorf("without validation the checker caught no wrong answer for mmseq or vmaseq: %v", caught)
+	}
+}
+
+// runConcurrent runs two writers per address space (one per Config) and
+// two readers each for dur, then unmaps everything, closes every File and
+// checks that the VMA and File counts are back where they were. With
+// logStats it logs what the readers saw.
+func runConcurrent(t *testing.T, dur time.Duration, cfgs []Config, logStats bool) *concResult {
+	t.Helper()
 	liveVMAs, _, _ := LiveVMAs()
 	liveFiles, _, _ := vfs.LiveFiles()
 
-	spaces := []*AddressSpace{New(Config{}), New(Config{})}
+	var spaces []*AddressSpace
+	for _, c := range cfgs {
+		spaces = append(spaces, New(c))
+	}
 	var writers []*concWriter
 	for s, as := range spaces {
 		for id := range 2 {
@@ -296,7 +361,7 @@ func TestConcurrentResolve(t *testing.T) {
 			}
 		})
 	}
-	for i := range 4 {
+	for i := range 2 * len(spaces) {
 		s := i % len(spaces)
 		wg.Go(func() { concReader(spaces[s], s, uint64(i)+uint64(time.Now().UnixNano()), &stop, res) })
 	}
@@ -308,8 +373,13 @@ func TestConcurrentResolve(t *testing.T) {
 	for _, w := range writers {
 		ops += w.ops
 	}
-	t.Logf("%d writer ops, %d resolves, %d VMA read locks", ops, res.checks, res.locked)
 	for s := range numStrategies {
+		if !logStats {
+			break
+		}
+		if s == 0 {
+			t.Logf("%d writer ops, %d resolves, %d VMA read locks", ops, res.checks, res.locked)
+		}
 		var b []byte
 		for f := range NumFallbacks {
 			if n := res.why[s][f]; n > 0 {
@@ -317,14 +387,6 @@ func TestConcurrentResolve(t *testing.T) {
 			}
 		}
 		t.Logf("%-8s answered %d:%s", s, res.answered[s], b)
-	}
-	for _, e := range res.errs {
-		t.Error(e)
-	}
-	for s := range numStrategies {
-		if res.answered[s] == 0 {
-			t.Errorf("%s never found a mapping", s)
-		}
 	}
 
 	for _, as := range spaces {
@@ -347,6 +409,7 @@ func TestConcurrentResolve(t *testing.T) {
 	if live, _, _ := vfs.LiveFiles(); live != liveFiles {
 		t.Errorf("live Files %d, %d before the test", live, liveFiles)
 	}
+	return res
 }
 
 // hookCase maps file 1 (space 1) at region 1 through a File whose only
@@ -538,31 +601,39 @@ func TestVMALockStable(t *testing.T) {
 	_ = as.Munmap(PageSize, TaskSize-PageSize)
 }
 
-// TestBugVMASeqCrossMMReuse: vmaseq validates a VMA by its vm_lock_seq, but
+// TestVMASeqCrossMMReuse: vmaseq validates a VMA by its vm_lock_seq, but
 // the value stored there comes from whichever address space last
 // write-locked the VMA. A VMA freed by address space 2 and reused by address
 // space 1 at a moment when 1's sequence count equals the value 2 left in it
-// passes every recheck (same mm, attached, same vm_lock_seq) although the
-// reader read it during its life in address space 2. Each address space's
-// count is 64 bits and never wraps; the collision is between two different
-// counters. The reader here is stopped twice: after its tree walk (it
-// walked a version from before the VMA left address space 1) and in find,
-// after its reads and before its recheck.
-//
-// A fix: also remember the VMA's Generation (bumped before vm_lock_seq is
-// stored when the memory is handed out again) before the first vm_lock_seq
-// load, and recheck it after the last.
-func TestBugVMASeqCrossMMReuse(t *testing.T) {
-	as1 := New(Config{Hooks: &Hooks{}})
+// passes the mm, attachment and vm_lock_seq rechecks although the reader
+// read it during its life in address space 2. Each address space's count is
+// 64 bits and never wraps; the collision is between two different counters.
+// The reader here is stopped twice: after its tree walk (it walked a
+// version from before the VMA left address space 1) and in find, after its
+// reads and before its recheck. The generation recheck (the VMA's memory was
+// handed out again) catches it; without it (NoGenerationCheck) the answer
+// is address space 2's mapping.
+func TestVMASeqCrossMMReuse(t *testing.T) {
+	for _, noGen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nogeneration=%v", noGen), func(t *testing.T) { crossMMReuse(t, noGen) })
+	}
+}
+
+func crossMMReuse(t *testing.T, noGen bool) {
+	as1 := New(Config{Hooks: &Hooks{NoGenerationCheck: noGen}})
 	as2 := New(Config{})
 	region, addr := concRegion(1), concRegion(1)+2*PageSize+0x10
 	mapFile := func(as *AddressSpace, space int) {
 		f := concOpen(space, 1)
 		if _, err := as.Mmap(region, 4*PageSize, ProtRead|ProtExec, MapPrivate|MapFixed, f, 0); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 		f.Put()
 	}
+	defer func() {
+		_ = as1.Munmap(PageSize, TaskSize-PageSize)
+		_ = as2.Munmap(PageSize, TaskSize-PageSize)
+	}()
 	mapFile(as1, 1)
 	v := as1.FindRCU(addr)
 	stale := as1.treeVersion()
@@ -580,27 +651,38 @@ func TestBugVMASeqCrossMMReuse(t *testing.T) {
 	}
 	lockSeq := v.LockSeq()
 
+	armed, planned := true, false
 	find := func(m Mapping) (Mapping, bool) {
+		if !armed {
+			return m, true // the locked fallback's call
+		}
+		armed = false
 		// Preempted after reading v in its address-space-2 life: 2 unmaps
 		// it, 1 catches up to the value 2 left in vm_lock_seq and maps
 		// file 1 again, getting v back.
 		if err := as2.Munmap(region, 4*PageSize); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 		for as1.Lock().Seq()+1 < lockSeq {
 			as1.Lock().WriteLock()
 			as1.Lock().WriteUnlock()
 		}
 		mapFile(as1, 1)
-		if as1.FindRCU(addr) != v || v.LockSeq() != lockSeq {
-			t.Fatalf("setup: reuse in address space 1 did not happen as planned")
-		}
+		planned = as1.FindRCU(addr) == v && v.LockSeq() == lockSeq
 		return m, true
 	}
 	m, ok, why := resolveVMASeqFrom(as1, stale, addr, find)
-	if err := checkAnswer(1, addr, m, ok); err != nil {
-		t.Errorf("vmaseq (fallback %s) answered with address space 2's mapping: %v", why, err)
+	if !planned {
+		t.Fatal("setup: reuse in address space 1 did not happen as planned")
 	}
-	_ = as1.Munmap(PageSize, TaskSize-PageSize)
-	_ = as2.Munmap(PageSize, TaskSize-PageSize)
+	err := checkAnswer(1, addr, m, ok)
+	if noGen {
+		if err == nil || why != FastPath {
+			t.Errorf("without the generation check: ok=%v why=%s checker=%v; want address space 2's mapping", ok, why, err)
+		} else {
+			t.Logf("caught: %v", err)
+		}
+	} else if err != nil || !ok || why != VMAChanged {
+		t.Errorf("vmaseq: ok=%v why=%s checker=%v; want fallback vma_changed and file 1's mapping", ok, why, err)
+	}
 }

@@ -133,10 +133,13 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 
 // mremapTo moves to a caller-chosen place (mremap_to).
 func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int) (uint64, error) {
-	if flags&MremapFixed != 0 {
-		if err := as.unmapRange(newAddr, newAddr+newLen); err != nil {
-			return 0, err
-		}
+	// Linux 6.18's order, as observed: the source is checked first (with
+	// the length it will have after any shrink), so a failed check changes
+	// nothing; then a move that shrinks unmaps the tail; then the
+	// MREMAP_FIXED destination is unmapped, which may take the source with
+	// it when the two touch (old_len 0): that is EFAULT.
+	if _, err := as.vmaToResize(addr, min(oldLen, newLen), newLen, flags); err != nil {
+		return 0, err
 	}
 	if oldLen > newLen {
 		if err := as.unmapRange(addr+newLen, addr+oldLen); err != nil {
@@ -144,9 +147,14 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 		}
 		oldLen = newLen
 	}
-	v, err := as.vmaToResize(addr, oldLen, newLen, flags)
-	if err != nil {
-		return 0, err
+	if flags&MremapFixed != 0 {
+		if err := as.unmapRange(newAddr, newAddr+newLen); err != nil {
+			return 0, err
+		}
+	}
+	v := as.vmaAt(addr) // the unmaps may have split or removed it
+	if v == nil {
+		return 0, efault
 	}
 	mapFlags := 0
 	if flags&MremapFixed != 0 {

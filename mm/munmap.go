@@ -18,6 +18,9 @@ func (as *AddressSpace) Munmap(addr, length uint64) error {
 
 // unmapRange removes [start, end), all or nothing (do_vmi_align_munmap).
 func (as *AddressSpace) unmapRange(start, end uint64) error {
+	if start >= end {
+		return nil // mremap's "duplicate" (old_len 0) unmaps nothing
+	}
 	vmas := as.overlapping(start, end)
 	if len(vmas) == 0 {
 		return nil

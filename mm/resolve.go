@@ -81,7 +81,11 @@ type Hooks struct {
 	AfterLockSeqLoad func() // vmaseq: between the vm_lock_seq load and its recheck
 	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode
 	NoValidate       bool   // skip every validation step: a planted bug
-	NoDetachCheck    bool   // vmaseq exactly as posted in the thread, without the attachment check
+	NoDetachCheck    bool   // vmaseq without the attachment check
+	// NoGenerationCheck drops vmaseq's generation recheck: vm_lock_seq
+	// values come from per-mm counters, so a VMA reused by another address
+	// space and then by this one can show the value the reader loaded.
+	NoGenerationCheck bool
 }
 
 // Resolve maps addr to its file page with strategy s and hands it to find,
@@ -180,14 +184,18 @@ func resolveMMSeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, b
 	return r, FastPath
 }
 
-// resolveVMASeq: load the VMA's vm_lock_seq, refuse if it equals the mm
-// sequence (write-locked now), read, and keep the result only if the VMA
-// still belongs to this address space, is still attached, and its
-// vm_lock_seq did not move. A writer stores vm_lock_seq before it changes
-// any other field (vmaStartWrite, newVMA), so an unchanged value means the
-// fields read belong to one state; the attachment check catches a VMA that
-// was write-locked, detached and released (its File reference dropped)
-// before the first load, which vm_lock_seq alone cannot see.
+// resolveVMASeq: load the VMA's generation and vm_lock_seq, refuse if the
+// latter equals the mm sequence (write-locked now), read, and keep the
+// result only if the VMA still belongs to this address space, is still
+// attached, was not handed out again, and its vm_lock_seq did not move. A
+// writer stores vm_lock_seq before it changes any other field
+// (vmaStartWrite, newVMA), so an unchanged value means the fields read
+// belong to one state. vm_lock_seq alone is not enough, and the two extra
+// checks are what the thread's version lacks: the attachment check catches
+// a VMA that was write-locked, detached and released (its File reference
+// dropped) before the first load; the generation catches a VMA reused by
+// another address space whose (independent) count left in vm_lock_seq the
+// very value this address space stores when it gets the VMA back.
 func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, why Fallback) {
 	h := as.cfg.Hooks
 	e, found := as.index.Load().lookup(addr)
@@ -195,6 +203,7 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 		return r, NoVMA
 	}
 	v := e.vma
+	gen := v.gen.Load()    // pairs with the increment in newVMA
 	vs := v.lockSeq.Load() // pairs with the store in vmaStartWrite
 	if vs == as.lock.Seq() {
 		return r, VMALocked
@@ -221,7 +230,8 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 		return r, FastPath
 	}
 	detached := v.refcnt.Load() == 0 && (h == nil || !h.NoDetachCheck)
-	if v.mm.Load() != as || detached || v.lockSeq.Load() != vs {
+	reused := v.gen.Load() != gen && (h == nil || !h.NoGenerationCheck)
+	if v.mm.Load() != as || detached || reused || v.lockSeq.Load() != vs {
 		var zero R
 		return zero, VMAChanged
 	}

@@ -320,7 +320,7 @@ func TestTreePersistence(t *testing.T) {
 		ref []entry
 	}
 	var versions []version
-	for i := range 2000 {
+	for i := range 1200 {
 		switch i % 3 {
 		case 0:
 			m.insert(src)

@@ -31,7 +31,7 @@ type VMA struct {
 	special atomic.Pointer[string]       // "[vdso]", "[vvar]", ...: special mappings
 	lockSeq atomic.Uint64                // vm_lock_seq
 	refcnt  atomic.Uint32                // vm_refcnt (vmalock.go)
-	gen     atomic.Uint64                // times this memory was handed out
+	gen     atomic.Uint64                // times this memory was handed out (vmaseq's reuse check)
 }
 
 // AnonVMA identifies an anon_vma: the reverse-map root that a private VMA

@@ -309,14 +309,16 @@ func checkBreakpoints(t *testing.T, pid int, path string, ev events, sys *uprobe
 	t.Helper()
 	kern, sites := kernelBreakpoints(t, pid, path, ev)
 	model := sys.EventBreakpoints(as)
+	var b strings.Builder
+	for _, s := range sites {
+		_, inModel := as.Breakpoint(s.Addr)
+		fmt.Fprintf(&b, "\n  %#x (offset %#x) kernel=%v model=%v  %s", s.Addr, s.Off, s.Breakpoint, inModel, s.Entry)
+	}
 	if !slicesEqual(eaStrings(kern), eaStrings(model)) {
-		var b strings.Builder
-		for _, s := range sites {
-			_, inModel := as.Breakpoint(s.Addr)
-			fmt.Fprintf(&b, "\n  %#x (offset %#x) kernel=%v model=%v  %s", s.Addr, s.Off, s.Breakpoint, inModel, s.Entry)
-		}
 		t.Errorf("process %d: breakpoints differ\n kernel: %v\n model:  %v\n sites:%s",
 			pid, eaStrings(kern), eaStrings(model), b.String())
+	} else if testing.Verbose() {
+		t.Logf("process %d sites:%s", pid, b.String())
 	}
 	checkIdentity(t, path, sites, sys)
 }
@@ -787,5 +789,104 @@ func TestOffsetBeyondEOF(t *testing.T) {
 	if !errors.Is(merr, errno.EINVAL) {
 		t.Errorf("model: AddEvent(%q) (offset %#x, file size %#x): %v, want EINVAL as the kernel; model breakpoints: %v",
 			line, off, e.lay.Size, merr, eaStrings(sys.EventBreakpoints(as)))
+	}
+}
+
+// TestRefCtrDelayed: a semaphore whose offset no private writable mapping
+// covers when the breakpoints are written (here, in the file's first page,
+// which the loader maps read-only). Linux parks the increment
+// (delayed_uprobe: one per uprobe and process, however many breakpoints)
+// and applies it when such a mapping appears (uprobe_mmap). The model
+// follows the process's history (loaded before the events are enabled,
+// the later mapping replayed), so it sees the same sequence of events.
+func TestRefCtrDelayed(t *testing.T) {
+	e := newEnv(t, "")
+	tg := e.start()
+	ms := doMap(t, tg, wholeFile(e, "pre-rx", "r-x", false))
+	const refOff = 0x100 // in the ELF headers' page
+	lines := []string{e.spec("p", "sdt", fmt.Sprintf("%#x(%#x)", e.lay.Foo, refOff))}
+	sys, as := loadModel(t, tg.PID, lines)
+	e.register(lines...)
+	rw := doMap(t, tg, wholeFile(e, "post-rw", "rw-", false))[0]
+	f, err := vfs.OpenPath(e.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Put()
+	if _, err := as.Mmap(rw.addr, rw.len, protOf(rw.prot), mm.MapPrivate|mm.MapFixed, f, rw.off); err != nil {
+		t.Fatalf("model: replaying %s: %v", rw, err)
+	}
+	ev := events{e.lay.Foo: {e.tr.Group + "/sdt"}}
+	checkBreakpoints(t, tg.PID, e.bin, ev, sys, as)
+
+	file, err := os.ReadFile(e.bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", tg.PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	var b [2]byte
+	addr := rw.at(refOff)
+	if _, err := mem.ReadAt(b[:], int64(addr)); err != nil {
+		t.Fatal(err)
+	}
+	kern := int(uint16(uint16(b[0])|uint16(b[1])<<8) - (uint16(file[refOff]) | uint16(file[refOff+1])<<8))
+	kbps, _ := kernelBreakpoints(t, tg.PID, e.bin, ev)
+	t.Logf("kernel: %d breakpoints (own text, %s); the parked semaphore at %#x moved by %d", len(kbps), ms[0], addr, kern)
+	if got := sys.RefCtr(as, addr); got != kern {
+		t.Errorf("model: RefCtr(%#x) = %d; the kernel moved the semaphore there by %d when the writable mapping appeared",
+			addr, got, kern)
+	}
+}
+
+// TestOverlayIdentity runs the target from an overlayfs. Linux keys a
+// uprobe on the real (lower or upper) inode behind the path it is given
+// (d_real_inode), and a mapping made through the overlay maps that real
+// inode, while maps prints the overlay's device and inode. So a probe
+// given by the lower path and one given by the overlay path both get the
+// breakpoint.
+func TestOverlayIdentity(t *testing.T) {
+	requireLive(t)
+	base := t.TempDir()
+	dirs := map[string]string{}
+	for _, d := range []string{"lower", "upper", "work", "merged"} {
+		dirs[d] = filepath.Join(base, d)
+		if err := os.Mkdir(dirs[d], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lower := filepath.Join(dirs["lower"], "svt_target")
+	copyFile(t, builtBin, lower)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", dirs["lower"], dirs["upper"], dirs["work"])
+	if err := syscall.Mount("overlay", dirs["merged"], "overlay", 0, opts); err != nil {
+		t.Skipf("uprobetest: cannot mount an overlayfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dirs["merged"], 0); err != nil {
+			t.Errorf("unmounting %s: %v", dirs["merged"], err)
+		}
+	})
+	e := &env{t: t, bin: filepath.Join(dirs["merged"], "svt_target")}
+	var err error
+	if e.lay, err = ReadLayout(lower); err != nil {
+		t.Fatal(err)
+	}
+	e.tr = newTracer(t)
+	tg := e.start()
+	lines := []string{
+		fmt.Sprintf("p:%s/lower %s:%#x", e.tr.Group, lower, e.lay.Foo),
+		fmt.Sprintf("p:%s/merged %s:%#x", e.tr.Group, e.bin, e.lay.Foo),
+	}
+	e.register(lines...)
+	calls := callAll(t, tg, ownText(tg), []fn{e.foo()}, nil)
+	sys, as := loadModel(t, tg.PID, lines)
+	ev := events{e.lay.Foo: {e.tr.Group + "/lower", e.tr.Group + "/merged"}}
+	checkBreakpoints(t, tg.PID, e.bin, ev, sys, as)
+	checkHits(t, e.tr, tg.PID, sys, as, calls)
+	for _, ev := range sys.Events() {
+		t.Logf("model: %s registered on %v", ev.Consumer.Name, ev.Inode)
 	}
 }
