@@ -44,6 +44,8 @@ type AddressSpace struct {
 	gate                      bool                           // has the [vsyscall] gate area
 	bps                       atomic.Pointer[map[uint64]any] // breakpoints by address (breakpoint.go)
 	probes                    ProbeSource
+	refCtrs                   map[uint64]int     // SDT semaphores by address (refctr.go)
+	refDelayed                map[refCtrKey]bool // parked semaphore increments
 }
 
 // New returns an empty address space.

@@ -21,10 +21,14 @@ import (
 // The package above (uprobes) supplies the probes through a ProbeSource and
 // is told nothing else: mm does not import it.
 
-// ProbePoint is a probe at a file offset; Owner is the caller's probe object.
+// ProbePoint is a probe at a file offset; Owner identifies the probe (a
+// comparable value). RefCtr, when not zero, is the file offset of its SDT
+// semaphore: a 16-bit counter in the file's data that every breakpoint
+// written for the probe increments (refctr.go).
 type ProbePoint struct {
 	Offset uint64
 	Owner  any
+	RefCtr uint64
 }
 
 // ProbeSource tells an address space which probes a new mapping of a file
@@ -111,29 +115,34 @@ func (as *AddressSpace) Breakpoints() []BreakpointAt {
 	return out
 }
 
-// InstallProbe writes a breakpoint owned by owner at every address where as
-// maps offset off of inode through an eligible VMA (register_for_each_vma,
-// one address space). It returns the addresses.
-func (as *AddressSpace) InstallProbe(inode vfs.InodeID, off uint64, owner any) []uint64 {
+// InstallProbe writes a breakpoint for probe p at every address where as
+// maps offset p.Offset of inode through an eligible VMA
+// (register_for_each_vma, one address space), and counts each in the probe's
+// SDT semaphore. It returns the addresses.
+func (as *AddressSpace) InstallProbe(inode vfs.InodeID, p ProbePoint) []uint64 {
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
 	var out []uint64
-	as.eachMappingOf(inode, off, func(v *VMA, addr uint64) {
-		if ProbeEligible(v.Flags(), true, true) && as.poke(v, addr, owner) {
+	as.eachMappingOf(inode, p.Offset, func(v *VMA, addr uint64) {
+		if ProbeEligible(v.Flags(), true, true) && as.poke(v, addr, p.Owner) {
 			out = append(out, addr)
 		}
 	})
+	for range out {
+		as.refCtrUpdate(inode, p, +1)
+	}
 	return out
 }
 
-// RemoveProbe removes owner's breakpoints wherever as maps (inode, off).
-func (as *AddressSpace) RemoveProbe(inode vfs.InodeID, off uint64, owner any) []uint64 {
+// RemoveProbe removes probe p's breakpoints wherever as maps (inode,
+// p.Offset), and uncounts them.
+func (as *AddressSpace) RemoveProbe(inode vfs.InodeID, p ProbePoint) []uint64 {
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
 	var out []uint64
 	bps := as.bpTable()
-	as.eachMappingOf(inode, off, func(v *VMA, addr uint64) {
-		if o, ok := bps[addr]; ok && o == owner && ProbeEligible(v.Flags(), true, false) {
+	as.eachMappingOf(inode, p.Offset, func(v *VMA, addr uint64) {
+		if o, ok := bps[addr]; ok && o == p.Owner && ProbeEligible(v.Flags(), true, false) {
 			out = append(out, addr)
 		}
 	})
@@ -143,6 +152,9 @@ func (as *AddressSpace) RemoveProbe(inode vfs.InodeID, off uint64, owner any) []
 				delete(m, a)
 			}
 		})
+	}
+	for range out {
+		as.refCtrUpdate(inode, p, -1)
 	}
 	return out
 }
@@ -175,16 +187,27 @@ func (as *AddressSpace) poke(v *VMA, addr uint64, owner any) bool {
 	return true
 }
 
-// probeMapped is uprobe_mmap: v is new (or newly extended) and gets the
-// breakpoints of every probe on its file range.
+// probeMapped is uprobe_mmap: v is new (or newly extended). A private
+// writable mapping may be the SDT semaphore that probes registered earlier
+// are waiting for; an eligible one gets the breakpoints of every probe on
+// its file range.
 func (as *AddressSpace) probeMapped(v *VMA) {
 	f := v.File()
-	if as.probes == nil || f == nil || !ProbeEligible(v.Flags(), true, true) {
+	if as.probes == nil || f == nil {
+		return
+	}
+	inode := f.Inode().ID()
+	if v.Flags()&(VMWrite|VMShared) == VMWrite {
+		as.refCtrDelayed(v, inode)
+	}
+	if !ProbeEligible(v.Flags(), true, true) {
 		return
 	}
 	lo := v.Pgoff() << PageShift
-	for _, p := range as.probes.ProbesIn(as, f.Inode().ID(), lo, v.End()-v.Start()) {
-		as.poke(v, v.Start()+p.Offset-lo, p.Owner)
+	for _, p := range as.probes.ProbesIn(as, inode, lo, v.End()-v.Start()) {
+		if as.poke(v, v.Start()+p.Offset-lo, p.Owner) {
+			as.refCtrUpdate(inode, p, +1)
+		}
 	}
 }
 
@@ -229,19 +252,4 @@ func (as *AddressSpace) moveBreakpoints(old, n, new uint64) {
 			m[a] = o
 		}
 	})
-}
-
-// FileAddrs lists, under the mmap read lock, the addresses where as maps
-// byte off of inode through a VMA whose flags satisfy want (the search
-// uprobes make for an SDT semaphore: find_ref_ctr_vma).
-func (as *AddressSpace) FileAddrs(inode vfs.InodeID, off uint64, want func(VMFlags) bool) []uint64 {
-	as.lock.ReadLock()
-	defer as.lock.ReadUnlock()
-	var out []uint64
-	as.eachMappingOf(inode, off, func(v *VMA, addr uint64) {
-		if want == nil || want(v.Flags()) {
-			out = append(out, addr)
-		}
-	})
-	return out
 }

@@ -212,6 +212,6 @@ func resolveVMASeqFrom[R any](as *AddressSpace, t *tree, addr uint64, find func(
 	if why == FastPath {
 		return r, true, FastPath
 	}
-	r, ok = resolveLocked(as, addr, find)
+	r, ok, _ = resolveLocked(as, addr, find, false)
 	return r, ok, why
 }

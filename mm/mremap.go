@@ -218,6 +218,7 @@ func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags i
 		as.link(nv)
 	}
 	as.moveBreakpoints(old, min(oldLen, newLen), dst)
+	as.moveRefCtrs(old, min(oldLen, newLen), dst)
 	if flags&MremapDontUnmap != 0 {
 		if nv != v && v.Start() == old && v.End() == old+oldLen {
 			as.vmaStartWrite(v)

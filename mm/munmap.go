@@ -40,5 +40,6 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 		as.unlinkFree(v)
 	}
 	as.dropBreakpoints(start, end)
+	as.dropRefCtrs(start, end)
 	return nil
 }

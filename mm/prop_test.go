@@ -1081,7 +1081,7 @@ func TestMremapFixedChecksBeforeUnmapping(t *testing.T) {
 // (the tail [base+5p, base+8p) is unmapped, the rest moves). With new_len
 // past the VMA's end too (TestMremapFixedChecksBeforeUnmapping's third
 // case) it fails with EFAULT and changes nothing.
-func TestBugMremapFixedShrinkMove(t *testing.T) {
+func TestMremapFixedShrinkMove(t *testing.T) {
 	as := New(Config{})
 	for _, m := range []struct {
 		at, pages uint64

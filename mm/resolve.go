@@ -98,6 +98,20 @@ type Hooks struct {
 // (FastPath when none was needed). ok is false when nothing is mapped at
 // addr or find found nothing.
 func Resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping) (R, bool)) (r R, ok bool, why Fallback) {
+	r, ok, why, _ = resolve(as, addr, s, find, false)
+	return r, ok, why
+}
+
+// ResolveOrTrap is Resolve for a task that hit a breakpoint: when nothing
+// is found, trap reports whether a breakpoint is still at addr, read under
+// the same mmap read lock hold as the locked lookup (find_active_uprobe_rcu
+// and is_trap_at_addr): a writer that removes one breakpoint and installs
+// another cannot slip between the two.
+func ResolveOrTrap[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping) (R, bool)) (r R, ok bool, why Fallback, trap bool) {
+	return resolve(as, addr, s, find, true)
+}
+
+func resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping) (R, bool), wantTrap bool) (r R, ok bool, why Fallback, trap bool) {
 	switch s {
 	case MMSeq:
 		r, why = resolveMMSeq(as, addr, find)
@@ -106,14 +120,14 @@ func Resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping
 	case VMALock:
 		r, why = resolveVMALock(as, addr, find)
 	default:
-		r, ok = resolveLocked(as, addr, find)
-		return r, ok, FastPath
+		r, ok, trap = resolveLocked(as, addr, find, wantTrap)
+		return r, ok, FastPath, trap
 	}
 	if why == FastPath {
-		return r, true, FastPath
+		return r, true, FastPath, false
 	}
-	r, ok = resolveLocked(as, addr, find)
-	return r, ok, why
+	r, ok, trap = resolveLocked(as, addr, find, wantTrap)
+	return r, ok, why, trap
 }
 
 // mappingOf reads v's fields for addr. On the lockless paths the caller
@@ -134,18 +148,20 @@ func mappingOf(v *VMA, addr uint64, hook func()) (Mapping, bool) {
 	}, true
 }
 
-func resolveLocked[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, ok bool) {
+func resolveLocked[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool), wantTrap bool) (r R, ok bool, trap bool) {
 	as.lock.ReadLock()
 	defer as.lock.ReadUnlock()
-	e, found := as.index.Load().lookup(addr)
-	if !found {
-		return r, false
+	if e, found := as.index.Load().lookup(addr); found {
+		if m, hasFile := mappingOf(e.vma, addr, nil); hasFile {
+			if r, ok = find(m); ok {
+				return r, true, false
+			}
+		}
 	}
-	m, hasFile := mappingOf(e.vma, addr, nil)
-	if !hasFile {
-		return r, false
+	if wantTrap {
+		_, trap = as.bpTable()[addr]
 	}
-	return find(m)
+	return r, false, trap
 }
 
 // resolveMMSeq: begin on an even mm sequence, walk the tree, read vm_file

@@ -224,7 +224,7 @@ func TestLifetimeReturnInstance(t *testing.T) {
 // Here a return handler that takes longer than LeaseTimeout (a consumer
 // that unregisters itself, as a one-shot probe does) sees its uprobe's
 // memory given to another registration.
-func TestBugReturnLeaseExpiresDuringReturn(t *testing.T) {
+func TestReturnLeaseExpiresDuringReturn(t *testing.T) {
 	const ino = 1305
 	s := NewSystem()
 	reg := s.Registry()
@@ -333,7 +333,7 @@ func TestLifetimeReadSectionDefersFree(t *testing.T) {
 // goroutine, and the race detector reports a race inside the WaitGroup. The
 // workload runs in a child process so that the crash does not take the
 // other tests with it.
-func TestBugBarrierConcurrentWithRelease(t *testing.T) {
+func TestBarrierConcurrentWithRelease(t *testing.T) {
 	if os.Getenv("UPROBES_BARRIER_CHILD") == "1" {
 		barrierWhileReleasing(t)
 		return

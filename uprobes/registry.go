@@ -45,9 +45,11 @@ type Registry struct {
 	cache  slab.Cache[Uprobe]
 	hooks  Hooks // guarded by regMu
 
-	rcu     rcu.Domain     // readers of FindRCU; a freed uprobe waits for them
-	leases  rcu.Domain     // tasks with leased return instances (uretprobes_srcu)
-	pending sync.WaitGroup // frees waiting for a grace period
+	rcu         rcu.Domain // readers of FindRCU; a freed uprobe waits for them
+	leases      rcu.Domain // tasks with leased return instances (uretprobes_srcu)
+	pendingMu   sync.Mutex // frees waiting for a grace period: pendingN of them
+	pendingN    int
+	pendingCond sync.Cond
 
 	changes atomic.Uint64
 	retries atomic.Uint64
@@ -287,12 +289,22 @@ func (r *Registry) release(u *Uprobe) {
 		r.cache.Free(u)
 		return
 	}
-	r.pending.Add(1)
+	r.pendingMu.Lock()
+	r.pendingN++
+	r.pendingMu.Unlock()
 	go func() {
-		defer r.pending.Done()
+		// Hit sections that could have found u; then the leases they
+		// created; then the Return sections that popped a lease before it
+		// could be expired.
 		r.rcu.Synchronize()
 		r.leases.SynchronizeExpire(LeaseTimeout, expireLeases)
+		r.rcu.Synchronize()
 		r.cache.Free(u)
+		r.pendingMu.Lock()
+		if r.pendingN--; r.pendingN == 0 {
+			r.pendingCond.Broadcast()
+		}
+		r.pendingMu.Unlock()
 	}()
 }
 
@@ -306,7 +318,16 @@ func (r *Registry) Leases() *rcu.Domain { return &r.leases }
 
 // Barrier waits until every uprobe released so far is back in the cache
 // (rcu_barrier): tests call it before counting live objects.
-func (r *Registry) Barrier() { r.pending.Wait() }
+func (r *Registry) Barrier() {
+	r.pendingMu.Lock()
+	defer r.pendingMu.Unlock()
+	for r.pendingN > 0 {
+		if r.pendingCond.L == nil {
+			r.pendingCond.L = &r.pendingMu
+		}
+		r.pendingCond.Wait()
+	}
+}
 
 // FindRCU returns the live uprobe at (id, off) without taking a reference,
 // or nil (find_uprobe_rcu). The caller must be inside a read section of

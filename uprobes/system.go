@@ -26,7 +26,6 @@ type System struct {
 	mu     sync.Mutex
 	spaces []*mm.AddressSpace
 	events map[string]*Event
-	refCtr map[refCtrKey]int
 }
 
 // Event is a named consumer, as a line of uprobe_events creates one.
@@ -37,18 +36,13 @@ type Event struct {
 	Consumer *Consumer
 }
 
-type refCtrKey struct {
-	as   *mm.AddressSpace
-	addr uint64
-}
-
 // probeKey is what a breakpoint records as its owner: the probe point, not
 // the Uprobe pointer, whose memory may be reused.
 type probeKey = key
 
 // NewSystem returns a System with an empty registry.
 func NewSystem() *System {
-	s := &System{reg: NewRegistry(), events: map[string]*Event{}, refCtr: map[refCtrKey]int{}}
+	s := &System{reg: NewRegistry(), events: map[string]*Event{}}
 	s.reg.SetHooks(Hooks{OnInstall: s.onInstall, OnRemove: s.onRemove})
 	return s
 }
@@ -114,7 +108,7 @@ func (s *System) ProbesIn(as *mm.AddressSpace, inode vfs.InodeID, off, length ui
 	var out []mm.ProbePoint
 	for _, u := range us {
 		if s.wanted(u, as) {
-			out = append(out, mm.ProbePoint{Offset: u.Offset(), Owner: probeKey{inode, u.Offset()}})
+			out = append(out, probePoint(u))
 		}
 		u.Put()
 	}
@@ -135,41 +129,24 @@ func (s *System) onInstall(u *Uprobe, c *Consumer) error {
 func (s *System) onRemove(u *Uprobe, c *Consumer) {
 	for _, as := range s.attached() {
 		if !s.wanted(u, as) {
-			removed := as.RemoveProbe(u.Inode(), u.Offset(), probeKey{u.Inode(), u.Offset()})
-			s.bumpRefCtr(as, u, -len(removed))
+			as.RemoveProbe(u.Inode(), probePoint(u))
 		}
 	}
 }
 
 func (s *System) installIn(as *mm.AddressSpace, u *Uprobe) {
-	added := as.InstallProbe(u.Inode(), u.Offset(), probeKey{u.Inode(), u.Offset()})
-	s.bumpRefCtr(as, u, len(added))
+	as.InstallProbe(u.Inode(), probePoint(u))
 }
 
-// bumpRefCtr moves the SDT semaphore of u in as by n, as update_ref_ctr does
-// once per breakpoint written: at the first private writable mapping of
-// the counter's file offset.
-func (s *System) bumpRefCtr(as *mm.AddressSpace, u *Uprobe, n int) {
-	if n == 0 || u.RefCtrOffset() == 0 {
-		return
-	}
-	addrs := as.FileAddrs(u.Inode(), u.RefCtrOffset(), func(f mm.VMFlags) bool {
-		return f&(mm.VMWrite|mm.VMShared) == mm.VMWrite
-	})
-	if len(addrs) == 0 {
-		return // Linux parks the update until the counter is mapped (delayed_uprobe)
-	}
-	s.mu.Lock()
-	s.refCtr[refCtrKey{as, addrs[0]}] += n
-	s.mu.Unlock()
+// probePoint is what a breakpoint of u records: the probe point as its
+// owner (not the Uprobe pointer, whose memory may be reused) and its SDT
+// semaphore.
+func probePoint(u *Uprobe) mm.ProbePoint {
+	return mm.ProbePoint{Offset: u.Offset(), Owner: probeKey{u.Inode(), u.Offset()}, RefCtr: u.RefCtrOffset()}
 }
 
-// RefCtr returns the value the SDT semaphore at addr in as has been moved by.
-func (s *System) RefCtr(as *mm.AddressSpace, addr uint64) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refCtr[refCtrKey{as, addr}]
-}
+// RefCtr returns the value of the SDT semaphore at addr in as.
+func (s *System) RefCtr(as *mm.AddressSpace, addr uint64) int { return as.RefCounter(addr) }
 
 // AddEvent carries out one line of uprobe_events: it defines an event
 // ("p:GRP/EVENT PATH:OFF", "r:..."), or deletes one ("-:GRP/EVENT").
@@ -196,31 +173,37 @@ func (s *System) AddEvent(line string) (*Event, error) {
 // AddEventAt defines the event of spec on the inode id, ignoring spec.Path.
 func (s *System) AddEventAt(spec Spec, id vfs.InodeID) (*Event, error) {
 	name := spec.Name()
+	ev := &Event{Spec: spec, Inode: id, Consumer: &Consumer{Name: name, Return: spec.Kind == Return}}
 	s.mu.Lock()
 	_, dup := s.events[name]
+	if !dup {
+		s.events[name] = nil // reserved: a concurrent definition gets EEXIST
+	}
 	s.mu.Unlock()
 	if dup {
 		return nil, errno.EEXIST
 	}
-	c := &Consumer{Name: name, Return: spec.Kind == Return}
-	u, err := s.reg.Register(id, spec.Offset, spec.RefCtrOffset, c)
+	u, err := s.reg.Register(id, spec.Offset, spec.RefCtrOffset, ev.Consumer)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
+		delete(s.events, name)
 		return nil, err
 	}
-	ev := &Event{Spec: spec, Inode: id, Uprobe: u, Consumer: c}
-	s.mu.Lock()
+	ev.Uprobe = u
 	s.events[name] = ev
-	s.mu.Unlock()
 	return ev, nil
 }
 
 // RemoveEvent deletes the event called name (GRP/EVENT); ENOENT if none.
 func (s *System) RemoveEvent(name string) error {
 	s.mu.Lock()
-	ev, ok := s.events[name]
-	delete(s.events, name)
+	ev := s.events[name]
+	if ev != nil {
+		delete(s.events, name)
+	}
 	s.mu.Unlock()
-	if !ok {
+	if ev == nil { // unknown, or still being defined
 		return errno.ENOENT
 	}
 	return s.reg.Unregister(ev.Uprobe, ev.Consumer)
@@ -232,7 +215,9 @@ func (s *System) Events() []*Event {
 	defer s.mu.Unlock()
 	out := make([]*Event, 0, len(s.events))
 	for _, e := range s.events {
-		out = append(out, e)
+		if e != nil {
+			out = append(out, e)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Consumer.Name < out[j].Consumer.Name })
 	return out

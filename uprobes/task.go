@@ -142,14 +142,13 @@ func (t *Task) Hit(addr uint64) Result {
 		return t.count(Result{Outcome: NoTrap})
 	}
 	t.rd.Lock()
-	u, ok, why := mm.Resolve(t.as, addr, t.strategy, t.find)
+	u, ok, why, trap := mm.ResolveOrTrap(t.as, addr, t.strategy, t.find)
 	if !ok {
 		t.rd.Unlock()
-		// No uprobe: is the trap still there (is_trap_at_addr)?
-		if _, there := t.as.Breakpoint(addr); there {
+		if trap { // a breakpoint with no uprobe behind it
 			return t.count(Result{Outcome: SIGTRAP, Fallback: why})
 		}
-		return t.count(Result{Outcome: Restart, Fallback: why})
+		return t.count(Result{Outcome: Restart, Fallback: why}) // unregister raced
 	}
 	fired, wantsReturn := t.handlerChain(u, addr)
 	if wantsReturn {
@@ -237,6 +236,7 @@ func (t *Task) Return() (fired int, ok bool) {
 	if t.depth.Load() == 0 {
 		return 0, false
 	}
+	t.rd.Lock() // keeps a popped, leased uprobe alive while its chain runs
 	u, stable := t.popReturn()
 	if u != nil {
 		t.ctx.Uprobe, t.ctx.Func = u, t.rets[t.depth.Load()].addr
@@ -253,6 +253,7 @@ func (t *Task) Return() (fired int, ok bool) {
 			}
 		}
 	}
+	t.rd.Unlock()
 	if t.depth.Load() == 0 {
 		t.lease.Unlock()
 	}

@@ -225,7 +225,7 @@ func TestHitRestart(t *testing.T) {
 						wg.Add(1)
 						go func() {
 							defer wg.Done()
-							as.RemoveProbe(ev.Inode, 0x1010, probeKey{ev.Inode, 0x1010})
+							as.RemoveProbe(ev.Inode, mm.ProbePoint{Offset: 0x1010, Owner: probeKey{ev.Inode, 0x1010}})
 						}()
 						fxWaitBlocked(t, "sync.RWMutex.Lock", "RemoveProbe")
 					})
@@ -238,8 +238,16 @@ func TestHitRestart(t *testing.T) {
 			got, r := fxHit(task, fxBase+0x1010)
 			wg.Wait()
 			s.Registry().SetTestHooks(nil)
-			if got != "restart -" {
-				t.Fatalf("hit = %q (%+v), want restart", got, r)
+			want := "restart -"
+			if st == mm.Locked {
+				// The trap is checked under the same mmap read lock hold as
+				// the lookup (as Linux does), so the queued writer cannot
+				// remove the breakpoint in between: the stray breakpoint
+				// left by the forgotten address space is a SIGTRAP.
+				want = "sigtrap -"
+			}
+			if got != want {
+				t.Fatalf("hit = %q (%+v), want %s", got, r, want)
 			}
 			if st != mm.Locked && r.Fallback != mm.Miss {
 				t.Errorf("fallback %v, want miss (the lockless lookup found a dying uprobe)", r.Fallback)
@@ -264,7 +272,7 @@ func TestHitRestart(t *testing.T) {
 // hit's probe is unregistered inside the speculation window, its uprobe
 // held dying (erase pending) so that the locked lookup still calls the
 // registry's AfterLookup hook, which queues the writer for the mmap lock.
-func TestBugHitSpuriousSIGTRAP(t *testing.T) {
+func TestHitNoSpuriousSIGTRAP(t *testing.T) {
 	const ino, next = 1007, 1008
 	for _, st := range []mm.Strategy{mm.MMSeq, mm.VMASeq} {
 		t.Run(st.String(), func(t *testing.T) {
