@@ -136,6 +136,12 @@ func fileMapFlags(file *vfs.File, length, pgoff uint64, prot, flags int, vmFlags
 		if !file.Readable() {
 			return 0, eacces
 		}
+		if file.NoExec() { // path_noexec
+			if vmFlags&VMExec != 0 {
+				return 0, eperm
+			}
+			vmFlags &^= VMMayExec
+		}
 		if !file.Inode().Mappable() {
 			return 0, enodev
 		}

@@ -1031,7 +1031,7 @@ func TestMremapZeroOldLenMidVMA(t *testing.T) {
 //	mremap(base, 4p, 3p, MREMAP_MAYMOVE|MREMAP_FIXED, base+20p) = -EFAULT, maps unchanged
 //
 // The checks use the shrunk length, min(old_len, new_len): see
-// TestBugMremapFixedShrinkMove. (A difference found here: the model
+// TestMremapFixedShrinkMove. (A difference found here: the model
 // unmapped the destination and the tail first, as mremap_to did before
 // 6.16. Where the unmapping itself removes the source, 6.18 still fails
 // after it: mremap(base, 0, 8p, MAYMOVE|FIXED, base) of shared memory
@@ -1068,7 +1068,7 @@ func TestMremapFixedChecksBeforeUnmapping(t *testing.T) {
 	}
 }
 
-// TestBugMremapFixedShrinkMove: a MREMAP_FIXED move that also shrinks is
+// TestMremapFixedShrinkMove: a MREMAP_FIXED move that also shrinks is
 // checked against the VMA with the shrunk length: old_len may run past the
 // VMA's end as long as new_len does not. Linux 6.18 on the development
 // machine, with [base, base+6p) r--p, [base+7p, base+9p) rw-p and

@@ -137,6 +137,9 @@ func loadFrom(entries []Entry, sizeOf func(Entry) (int64, bool)) (_ *mm.AddressS
 			in.Pgoff = e.Offset >> mm.PageShift
 			in.File = fileFor(files, e, sizeOf)
 			in.Inode = in.File.Inode()
+			if in.File.NoExec() {
+				in.Flags &^= mm.VMMayExec // do_mmap on a noexec mount
+			}
 			if in.Inode.ID().Dev == vfs.ShmemDev && strings.HasPrefix(e.Name, anonShmemPrefix) {
 				in.AnonName, _ = e.AnonName()
 			}
@@ -227,6 +230,9 @@ func fileFor(files map[fileKey]*vfs.File, e Entry, sizeOf func(Entry) (int64, bo
 			flags = vfs.ORdwr
 		}
 		f = vfs.NewFile(path, ino, flags)
+		if !e.Deleted() && path != shmemPath {
+			f.SetNoExec(vfs.PathNoExec(path)) // the mount as it is now
+		}
 		files[key] = f
 	}
 	return f

@@ -212,7 +212,7 @@ func TestLifetimeReturnInstance(t *testing.T) {
 	base.check(t)
 }
 
-// TestBugReturnLeaseExpiresDuringReturn: Return pops a leased instance
+// TestReturnLeaseExpiresDuringReturn: Return pops a leased instance
 // (leased -> consumed) and then runs the uprobe's return consumers with
 // nothing but the task's lease section protecting the uprobe (it no longer
 // enters the RCU read section). A free waiting for that section expires it
@@ -322,23 +322,23 @@ func TestLifetimeReadSectionDefersFree(t *testing.T) {
 	base.check(t)
 }
 
-// TestBugBarrierConcurrentWithRelease: Barrier is documented as
+// TestBarrierConcurrentWithRelease: Barrier is documented as
 // rcu_barrier, "waits until every uprobe released so far is back in the
-// cache", which Linux allows at any time. It is sync.WaitGroup.Wait on the
+// cache", which Linux allows at any time. It was sync.WaitGroup.Wait on the
 // group that every deferred free Adds to, and a WaitGroup forbids an Add
 // from zero concurrent with a Wait: called while other goroutines release
 // uprobes (a reader is in its section, so the frees are deferred), Go panics
 // ("WaitGroup is reused before previous Wait has returned", "WaitGroup
 // misuse: Add called concurrently with Wait"), sometimes in the releasing
 // goroutine, and the race detector reports a race inside the WaitGroup. The
-// workload runs in a child process so that the crash does not take the
+// workload runs in a child process so that a crash does not take the
 // other tests with it.
 func TestBarrierConcurrentWithRelease(t *testing.T) {
 	if os.Getenv("UPROBES_BARRIER_CHILD") == "1" {
 		barrierWhileReleasing(t)
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBugBarrierConcurrentWithRelease$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBarrierConcurrentWithRelease$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "UPROBES_BARRIER_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -521,7 +521,7 @@ func (r *stressRig) summary() (fired int, fast, fallbacks uint64, line string) {
 	}
 	var b strings.Builder
 	// SIGTRAP should not happen in this workload (every breakpoint has a
-	// uprobe); it does, rarely: see TestBugHitSpuriousSIGTRAP.
+	// uprobe); it does, rarely: see TestHitNoSpuriousSIGTRAP.
 	fmt.Fprintf(&b, "%v: %d hits (", r.o.st, tot.Hits)
 	for o, n := range tot.Outcomes {
 		fmt.Fprintf(&b, " %v=%d", Outcome(o), n)

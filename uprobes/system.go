@@ -165,8 +165,11 @@ func (s *System) AddEvent(line string) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := f.Inode().ID()
+	id, size := f.Inode().ID(), f.Inode().Size()
 	f.Put()
+	if spec.Offset > uint64(size) {
+		return nil, errno.EINVAL // uprobe_register: beyond the end of the file
+	}
 	return s.AddEventAt(spec, id)
 }
 

@@ -305,7 +305,7 @@ func TestSystemRefCtr(t *testing.T) {
 	check("unregistered", 0, 0)
 }
 
-// TestBugRefCtrMissesUprobeMmap: Linux moves the SDT semaphore for every
+// TestRefCtrCountsUprobeMmap: Linux moves the SDT semaphore for every
 // breakpoint it writes, including those uprobe_mmap writes into a mapping
 // made after the registration, and it applies an update whose counter was
 // not mapped yet once the counter is mapped (delayed_uprobe); it never lets
@@ -381,7 +381,7 @@ func TestSystemEvents(t *testing.T) {
 	}
 }
 
-// TestBugAddEventAtDuplicateRace: AddEventAt checks the name and records
+// TestAddEventAtDuplicateRace: AddEventAt checks the name and records
 // the event under System.mu, but registers between the two without holding
 // anything that excludes a second definition of the same name (Linux holds
 // event_mutex across both). Two concurrent definitions of one event both

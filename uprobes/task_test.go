@@ -259,7 +259,7 @@ func TestHitRestart(t *testing.T) {
 	}
 }
 
-// TestBugHitSpuriousSIGTRAP: Hit looks the uprobe up (under the mmap read
+// TestHitNoSpuriousSIGTRAP: Hit looks the uprobe up (under the mmap read
 // lock, on the fallback) and then, after dropping the lock, takes it again
 // to ask whether the trap is still there. Linux does both in one hold of
 // the read lock (find_active_uprobe_rcu: find_uprobe_rcu, then

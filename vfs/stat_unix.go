@@ -35,7 +35,15 @@ func openPath(path string) (*File, error) {
 	ino.SetSize(st.Size)
 	ino.SetDeleted(false)
 	ino.SetMappable(!fi.IsDir())
-	return NewFile(path, ino, flags), nil
+	f := NewFile(path, ino, flags)
+	f.SetNoExec(PathNoExec(path))
+	return f, nil
+}
+
+// PathNoExec reports whether path lies on a mount with noexec set.
+func PathNoExec(path string) bool {
+	var sfs unix.Statfs_t
+	return unix.Statfs(path, &sfs) == nil && sfs.Flags&unix.ST_NOEXEC != 0
 }
 
 func underlyingErrno(err error) (errno.Errno, bool) {

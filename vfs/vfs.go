@@ -98,11 +98,12 @@ func NewShmemInode(size int64) *Inode {
 
 // File is an open file description (struct file).
 type File struct {
-	inode atomic.Pointer[Inode]
-	path  atomic.Pointer[string]
-	flags atomic.Int32
-	refs  atomic.Int64
-	gen   atomic.Uint64
+	inode  atomic.Pointer[Inode]
+	path   atomic.Pointer[string]
+	flags  atomic.Int32
+	refs   atomic.Int64
+	gen    atomic.Uint64
+	noexec atomic.Bool
 }
 
 var files slab.Cache[File]
@@ -115,6 +116,7 @@ func NewFile(path string, inode *Inode, flags int) *File {
 	f.path.Store(&path)
 	f.flags.Store(int32(flags))
 	f.refs.Store(1)
+	f.noexec.Store(false)
 	f.inode.Store(inode) // last: a reader that sees the new inode sees the rest
 	return f
 }
@@ -139,6 +141,13 @@ func (f *File) Readable() bool { return f.Flags()&OAccmode != OWronly }
 
 // Writable reports FMODE_WRITE.
 func (f *File) Writable() bool { a := f.Flags() & OAccmode; return a == OWronly || a == ORdwr }
+
+// NoExec reports that the file was opened on a noexec mount (path_noexec):
+// it cannot be mapped executable.
+func (f *File) NoExec() bool { return f.noexec.Load() }
+
+// SetNoExec records whether the file's mount is noexec.
+func (f *File) SetNoExec(v bool) { f.noexec.Store(v) }
 
 // Generation counts how many times this File's memory has been handed out;
 // tests use it to tell reuse from identity.
