@@ -10,6 +10,7 @@ import (
 var Workloads = []struct{ Name, Doc string }{
 	{"uprobe-nop", "T tasks in one address space hit a probed address in a loop (the kernel's trig-uprobe-nop)"},
 	{"uretprobe-nop", "the same with a return probe: every hit also returns through it (trig-uretprobe-nop)"},
+	{"live", "a live process the bench starts: its addresses resolved to (file, offset) through the model, through PROCMAP_QUERY and by parsing /proc/PID/maps text; cost per lookup, and whether all three agree"},
 }
 
 // Strategies lists the resolution strategies and baselines.

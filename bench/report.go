@@ -12,9 +12,10 @@ import (
 
 // Report is a whole run, in the "Bench JSON" format of DESIGN.md.
 type Report struct {
-	Go      string   `json:"go"`
-	CPUs    int      `json:"cpus"`
-	Results []Result `json:"results"`
+	Go      string      `json:"go"`
+	CPUs    int         `json:"cpus"`
+	Results []Result    `json:"results"`
+	Live    *LiveResult `json:"live,omitempty"`
 }
 
 // NewReport starts a report for this machine.

@@ -70,7 +70,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	rows := plan.Rows()
-	if len(rows) == 0 {
+	wantLive := len(plan.Workloads) == 0
+	for _, w := range plan.Workloads {
+		wantLive = wantLive || w == "live"
+	}
+	if len(rows) == 0 && !wantLive {
 		fmt.Fprintln(stderr, "specvma bench: the filters leave no rows to run")
 		return 2
 	}
@@ -96,14 +100,35 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			bar.Add(1)
 		}
 	}
+	var liveErr error
+	if wantLive {
+		if bar != nil {
+			bar.Describe("live: model vs PROCMAP_QUERY vs maps text")
+		}
+		live, err := bench.RunLive(bench.LiveOptions{Duration: 3 * *duration})
+		if err != nil {
+			liveErr = err
+		} else {
+			rep.Live = &live
+		}
+	}
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(stderr)
 	}
 	fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d windows of %v per row (median shown)\n\n",
 		rep.Go, rep.CPUs, *count, *duration)
-	rep.WriteTable(stdout)
-	rep.WriteChecks(stdout)
+	if len(rep.Results) > 0 {
+		rep.WriteTable(stdout)
+		rep.WriteChecks(stdout)
+	}
+	switch {
+	case rep.Live != nil:
+		fmt.Fprintln(stdout, "\nlive: one live process's addresses resolved three ways")
+		rep.Live.WriteTable(stdout)
+	case liveErr != nil:
+		fmt.Fprintln(stdout, "\nlive: skipped:", liveErr)
+	}
 	if *jsonOut != "" {
 		if err := rep.WriteJSON(*jsonOut); err != nil {
 			fmt.Fprintln(stderr, "specvma bench:", err)
