@@ -197,24 +197,69 @@ func (s *setup) allocsPerHit(r Row, n int) float64 {
 // Run measures r: count windows of d each; the reported throughput is their
 // median.
 func Run(r Row, d time.Duration, count int) (Result, error) {
-	s, err := newSetup(r)
+	res, err := RunAll([]Row{r}, d, count, nil)
 	if err != nil {
 		return Result{}, err
 	}
-	defer s.w.close()
-	res := Result{Workload: r.Workload, Strategy: r.Strategy, Tasks: r.Tasks, VMAs: r.VMAs,
-		Churn: r.Churn, ChurnRate: r.Rate, Fallbacks: map[string]uint64{}}
-	var lat []time.Duration
-	var ops int
-	var busy time.Duration
-	for i := 0; i < count; i++ {
-		hps, l, n, wrong := s.measure(r, d)
-		res.Runs = append(res.Runs, hps)
-		lat = append(lat, l...)
-		ops += n
-		busy += d
-		res.Missed += wrong
+	return res[0], nil
+}
+
+// RunAll measures rows in rounds: each round runs one window of d for every
+// row, in order, and there are count rounds. Interleaving spreads whatever
+// else the machine is doing over all rows alike, so ratios between rows
+// measured in one run stay meaningful on a noisy machine; each row reports
+// the median of its windows. progress, if set, is called after each window.
+func RunAll(rows []Row, d time.Duration, count int, progress func(Row)) ([]Result, error) {
+	setups := make([]*setup, len(rows))
+	defer func() {
+		for _, s := range setups {
+			if s != nil {
+				s.w.close()
+			}
+		}
+	}()
+	for i, r := range rows {
+		s, err := newSetup(r)
+		if err != nil {
+			return nil, fmt.Errorf("%+v: %w", r, err)
+		}
+		setups[i] = s
 	}
+	acc := make([]rowAcc, len(rows))
+	for round := 0; round < count; round++ {
+		for i, r := range rows {
+			hps, lat, ops, missed := setups[i].measure(r, d)
+			a := &acc[i]
+			a.runs = append(a.runs, hps)
+			a.lat = append(a.lat, lat...)
+			a.ops += ops
+			a.busy += d
+			a.missed += missed
+			if progress != nil {
+				progress(r)
+			}
+		}
+	}
+	out := make([]Result, len(rows))
+	for i, r := range rows {
+		out[i] = setups[i].result(r, &acc[i])
+	}
+	return out, nil
+}
+
+// rowAcc accumulates a row's windows.
+type rowAcc struct {
+	runs   []float64
+	lat    []time.Duration
+	ops    int
+	busy   time.Duration
+	missed uint64
+}
+
+// result turns a row's windows into its Result.
+func (s *setup) result(r Row, a *rowAcc) Result {
+	res := Result{Workload: r.Workload, Strategy: r.Strategy, Tasks: r.Tasks, VMAs: r.VMAs,
+		Churn: r.Churn, ChurnRate: r.Rate, Fallbacks: map[string]uint64{}, Runs: a.runs, Missed: a.missed}
 	res.HitsPerSec = median(res.Runs)
 	res.PerTask = res.HitsPerSec / float64(r.Tasks)
 	res.NsPerHit = 1e9 / res.PerTask
@@ -237,14 +282,14 @@ func Run(r Row, d time.Duration, count int) (Result, error) {
 	if s.base != nil && r.Strategy != "unsync" {
 		res.FastPathPct = 0 // every lookup takes the lock
 	}
-	if len(lat) > 0 {
+	if lat := a.lat; len(lat) > 0 {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		res.WriterOps = float64(ops) / busy.Seconds()
+		res.WriterOps = float64(a.ops) / a.busy.Seconds()
 		res.WriterP50 = float64(lat[len(lat)/2])
 		res.WriterP99 = float64(lat[len(lat)*99/100])
 	}
 	res.AllocsPerHit = s.allocsPerHit(r, 2000)
-	return res, nil
+	return res
 }
 
 func median(xs []float64) float64 {

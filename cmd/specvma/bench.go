@@ -69,8 +69,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "specvma bench: -count and -duration must be positive")
 		return 2
 	}
+	if err := checkNames(plan); err != nil {
+		fmt.Fprintln(stderr, "specvma bench:", err)
+		return 2
+	}
 	rows := plan.Rows()
-	wantLive := len(plan.Workloads) == 0
+	// The live workload has no strategies or churn: it runs when asked for,
+	// or in a run that filters nothing.
+	wantLive := len(plan.Workloads) == 0 && len(plan.Strategies) == 0 && len(plan.Churns) == 0
 	for _, w := range plan.Workloads {
 		wantLive = wantLive || w == "live"
 	}
@@ -85,20 +91,21 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep := bench.NewReport()
-	bar := newProgress(stderr, len(rows))
-	for _, r := range rows {
-		if bar != nil {
+	bar := newProgress(stderr, len(rows)**count+1)
+	var progress func(bench.Row)
+	if bar != nil {
+		progress = func(r bench.Row) {
 			bar.Describe(fmt.Sprintf("%s %s x%d %s", r.Workload, r.Strategy, r.Tasks, r.Churn))
-		}
-		res, err := bench.Run(r, *duration, *count)
-		if err != nil {
-			fmt.Fprintf(stderr, "specvma bench: %+v: %v\n", r, err)
-			return 1
-		}
-		rep.Results = append(rep.Results, res)
-		if bar != nil {
 			bar.Add(1)
 		}
+	}
+	if len(rows) > 0 {
+		res, err := bench.RunAll(rows, *duration, *count, progress)
+		if err != nil {
+			fmt.Fprintln(stderr, "specvma bench:", err)
+			return 1
+		}
+		rep.Results = res
 	}
 	var liveErr error
 	if wantLive {
@@ -116,7 +123,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		bar.Finish()
 		fmt.Fprintln(stderr)
 	}
-	fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d windows of %v per row (median shown)\n\n",
+	fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d rounds of one %v window per row, interleaved (median shown)\n\n",
 		rep.Go, rep.CPUs, *count, *duration)
 	if len(rep.Results) > 0 {
 		rep.WriteTable(stdout)
@@ -144,6 +151,28 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\ncharts: %s\n", strings.Join(files, " "))
 	}
 	return 0
+}
+
+// checkNames rejects unknown workload, strategy and churn names.
+func checkNames(p bench.Plan) error {
+	known := map[string]bool{}
+	for _, w := range bench.Workloads {
+		known["workload "+w.Name] = true
+	}
+	for _, s := range bench.Strategies {
+		known["strategy "+s.Name] = true
+	}
+	for _, c := range bench.Churns {
+		known["churn "+c] = true
+	}
+	for kind, names := range map[string][]string{"workload": p.Workloads, "strategy": p.Strategies, "churn": p.Churns} {
+		for _, n := range names {
+			if !known[kind+" "+n] {
+				return fmt.Errorf("unknown %s %q (see specvma bench -h)", kind, n)
+			}
+		}
+	}
+	return nil
 }
 
 // newProgress returns a progress bar on stderr when it is a terminal and
