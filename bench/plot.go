@@ -114,7 +114,16 @@ func (r *Report) Plot(dir string) ([]string, error) {
 		if err := plotutil.AddLinePoints(p, args...); err != nil {
 			return files, err
 		}
-		p.Legend.Top = true
+		p.Legend.Top, p.Legend.Left = true, true
+		if !strings.HasPrefix(c.name, "fastpath") {
+			hi := 0.0
+			for _, xys := range series {
+				for _, v := range xys {
+					hi = max(hi, v.Y)
+				}
+			}
+			p.Y.Min, p.Y.Max = 0, hi*1.45 // room for the legend above the data
+		}
 		if err := save(p, c.name); err != nil {
 			return files, err
 		}
