@@ -130,20 +130,21 @@ func (s *snapshotIndex) lookup(addr uint64) (span, bool) {
 }
 
 func (s *snapshotIndex) insert(sp span) {
-	s.shared.mu.RLock()
-	next := withSpan(s.shared.spans, sp)
-	s.shared.mu.RUnlock()
-	s.shared.mu.Lock()
-	s.shared.spans = next
-	s.shared.mu.Unlock()
+	s.republish(func(old []span) []span { return withSpan(old, sp) })
 }
 
 func (s *snapshotIndex) remove(start uint64) {
+	s.republish(func(old []span) []span { return withoutSpan(old, start) })
+}
+
+// republish builds the next slice from the current one under the read lock
+// and swaps it in under the write lock (there is one writer).
+func (s *snapshotIndex) republish(next func([]span) []span) {
 	s.shared.mu.RLock()
-	next := withoutSpan(s.shared.spans, start)
+	n := next(s.shared.spans)
 	s.shared.mu.RUnlock()
 	s.shared.mu.Lock()
-	s.shared.spans = next
+	s.shared.spans = n
 	s.shared.mu.Unlock()
 }
 
