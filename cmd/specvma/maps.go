@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -30,11 +29,8 @@ func runMaps(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nLoads the mappings of a live process into the specvma model and prints")
 		fmt.Fprintln(stderr, "the model's /proc/PID/maps text, which equals the kernel's.")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
