@@ -116,7 +116,7 @@ func TestChurnRows(t *testing.T) {
 			if isBaseline(name) && c != "unrelated" {
 				continue
 			}
-			r := Row{"uprobe-nop", name, 2, 64, c, 20000}
+			r := Row{"uprobe-nop", name, 1, 64, c, 20000}
 			res, err := Run(r, 20*time.Millisecond, 1)
 			if err != nil {
 				t.Fatalf("%+v: %v", r, err)

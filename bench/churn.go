@@ -24,7 +24,7 @@ func (s *setup) churn(r Row, stop *atomic.Bool) []time.Duration {
 	interval := time.Second / time.Duration(r.Rate)
 	start := time.Now()
 	op := s.churnOp(r.Churn)
-	for i := 0; !stop.Load(); i++ {
+	for i := 0; i == 0 || !stop.Load(); i++ { // at least one operation, however late it starts
 		t := time.Now()
 		op(i)
 		lat = append(lat, time.Since(t))
