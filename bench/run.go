@@ -138,6 +138,7 @@ func (s *setup) measure(r Row, d time.Duration) (hitsPerSec float64, lat []time.
 		wg.Add(1)
 		go func(i int, h hitter) {
 			defer wg.Done()
+			pinToCPU(i) // task i on CPU i, as trig-uprobe-nop runs with -a
 			start.Wait()
 			var n, miss uint64
 			for !stop.Load() {
@@ -156,6 +157,7 @@ func (s *setup) measure(r Row, d time.Duration) (hitsPerSec float64, lat []time.
 		wdone.Add(1)
 		go func() {
 			defer wdone.Done()
+			pinToCPU(runtime.NumCPU() - 1) // the writer on the last CPU
 			start.Wait()
 			lat = s.churn(r, &stop)
 		}()
@@ -185,13 +187,22 @@ func (s *setup) allocsPerHit(r Row, n int) float64 {
 	for i := 0; i < 100; i++ {
 		h.hit()
 	}
-	var a, b runtime.MemStats
-	runtime.ReadMemStats(&a)
-	for i := 0; i < n; i++ {
-		h.hit()
+	// The counter is process-wide: the runtime's own work (threads that
+	// pinned tasks left behind exiting) can land in a window, so the least
+	// of a few windows is the hit path's figure.
+	best := -1.0
+	for try := 0; try < 3 && best != 0; try++ {
+		var a, b runtime.MemStats
+		runtime.ReadMemStats(&a)
+		for i := 0; i < n; i++ {
+			h.hit()
+		}
+		runtime.ReadMemStats(&b)
+		if x := float64(b.Mallocs-a.Mallocs) / float64(n); best < 0 || x < best {
+			best = x
+		}
 	}
-	runtime.ReadMemStats(&b)
-	return float64(b.Mallocs-a.Mallocs) / float64(n)
+	return best
 }
 
 // Run measures r: count windows of d each; the reported throughput is their
