@@ -76,17 +76,20 @@ func (p Plan) Rows() []Row {
 		seen[r] = true
 		rows = append(rows, r)
 	}
+	// Rows that a target compares run next to each other (a strategy's task
+	// counts, unsync beside the speculative strategies), so that a noisy
+	// machine disturbs both sides of a ratio alike.
 	core := []string{"locked", "mmseq", "vmaseq", "vmalock"}
-	for _, t := range p.Tasks {
-		for _, s := range Strategies {
-			if s.Name == "unsync" && t != 1 {
+	for _, s := range []string{"mmseq", "unsync", "vmaseq", "locked", "vmalock", "rwmutex-btree", "rwmutex-snapshot"} {
+		for _, t := range p.Tasks {
+			if s == "unsync" && t != 1 {
 				continue
 			}
-			add(Row{"uprobe-nop", s.Name, t, 1000, "none", 0})
+			add(Row{"uprobe-nop", s, t, 1000, "none", 0})
 		}
 	}
-	for _, t := range p.Tasks {
-		for _, s := range core {
+	for _, s := range core {
+		for _, t := range p.Tasks {
 			add(Row{"uretprobe-nop", s, t, 1000, "none", 0})
 		}
 	}
@@ -102,8 +105,8 @@ func (p Plan) Rows() []Row {
 			add(Row{"uprobe-nop", s, churnT, 1000, "unrelated", rate})
 		}
 	}
-	for _, v := range p.VMAs {
-		for _, s := range append(core, "unsync") {
+	for _, s := range append(core, "unsync") {
+		for _, v := range p.VMAs {
 			add(Row{"uprobe-nop", s, 1, v, "none", 0})
 		}
 	}
