@@ -14,13 +14,14 @@ type Check struct {
 }
 
 // Checks evaluates the targets on the rows the report has. Every figure is
-// a ratio of two rows measured side by side in the same run.
+// a ratio of two rows measured side by side in the same run, window by
+// window (pairedRatio).
 func (r *Report) Checks() []Check {
 	var out []Check
 	ratio := func(name string, a, b Result, okA, okB bool, pass func(float64) bool, unit string) {
 		c := Check{Name: name}
 		if okA && okB && b.HitsPerSec > 0 {
-			x := a.HitsPerSec / b.HitsPerSec
+			x := pairedRatio(a, b)
 			c.Measured, c.OK, c.Known = fmt.Sprintf("%.2f%s", x, unit), pass(x), true
 		}
 		out = append(out, c)
@@ -87,6 +88,21 @@ func (r *Report) Checks() []Check {
 		}
 	}
 	return out
+}
+
+// pairedRatio is a's throughput over b's: the median of the ratios of
+// windows measured in the same round (RunAll interleaves rows), which
+// cancels what the machine did round by round; the ratio of medians when
+// the rows have different window counts.
+func pairedRatio(a, b Result) float64 {
+	if len(a.Runs) == 0 || len(a.Runs) != len(b.Runs) {
+		return a.HitsPerSec / b.HitsPerSec
+	}
+	rs := make([]float64, len(a.Runs))
+	for i := range a.Runs {
+		rs[i] = a.Runs[i] / b.Runs[i]
+	}
+	return median(rs)
 }
 
 func maxChurnTasks(r *Report) int {
