@@ -45,11 +45,12 @@ type Registry struct {
 	cache  slab.Cache[Uprobe]
 	hooks  Hooks // guarded by regMu
 
-	rcu         rcu.Domain // readers of FindRCU; a freed uprobe waits for them
-	leases      rcu.Domain // tasks with leased return instances (uretprobes_srcu)
-	pendingMu   sync.Mutex // frees waiting for a grace period: pendingN of them
-	pendingN    int
-	pendingCond sync.Cond
+	rcu         rcu.Domain      // readers of FindRCU; a freed uprobe waits for them
+	leases      rcu.Domain      // tasks with leased return instances (uretprobes_srcu)
+	pendingMu   sync.Mutex      // frees waiting for a grace period, by ticket
+	nextTicket  uint64          // the next free's ticket
+	inflight    map[uint64]bool // tickets not yet back in the cache
+	pendingCond sync.Cond       // signalled as each completes
 
 	changes atomic.Uint64
 	retries atomic.Uint64
@@ -290,7 +291,12 @@ func (r *Registry) release(u *Uprobe) {
 		return
 	}
 	r.pendingMu.Lock()
-	r.pendingN++
+	ticket := r.nextTicket
+	r.nextTicket++
+	if r.inflight == nil {
+		r.inflight = map[uint64]bool{}
+	}
+	r.inflight[ticket] = true
 	r.pendingMu.Unlock()
 	go func() {
 		// Hit sections that could have found u; then the leases they
@@ -301,9 +307,8 @@ func (r *Registry) release(u *Uprobe) {
 		r.rcu.Synchronize()
 		r.cache.Free(u)
 		r.pendingMu.Lock()
-		if r.pendingN--; r.pendingN == 0 {
-			r.pendingCond.Broadcast()
-		}
+		delete(r.inflight, ticket)
+		r.pendingCond.Broadcast()
 		r.pendingMu.Unlock()
 	}()
 }
@@ -316,17 +321,27 @@ func (r *Registry) RCU() *rcu.Domain { return &r.rcu }
 // open while it has leased return instances (task.go).
 func (r *Registry) Leases() *rcu.Domain { return &r.leases }
 
-// Barrier waits until every uprobe released so far is back in the cache
-// (rcu_barrier): tests call it before counting live objects.
+// Barrier waits until every uprobe released before the call is back in the
+// cache (rcu_barrier): tests call it before counting live objects.
 func (r *Registry) Barrier() {
 	r.pendingMu.Lock()
 	defer r.pendingMu.Unlock()
-	for r.pendingN > 0 {
-		if r.pendingCond.L == nil {
-			r.pendingCond.L = &r.pendingMu
-		}
+	if r.pendingCond.L == nil {
+		r.pendingCond.L = &r.pendingMu
+	}
+	// Only the frees queued before the call: later ones may keep coming.
+	for target := r.nextTicket; r.anyInflightBefore(target); {
 		r.pendingCond.Wait()
 	}
+}
+
+func (r *Registry) anyInflightBefore(target uint64) bool {
+	for t := range r.inflight {
+		if t < target {
+			return true
+		}
+	}
+	return false
 }
 
 // FindRCU returns the live uprobe at (id, off) without taking a reference,
