@@ -147,7 +147,7 @@ func (s *setup) measure(r Row, d time.Duration) (hitsPerSec float64, lat []time.
 			}
 			start.Wait()
 			var n, miss uint64
-			for !stop.Load() {
+			for n == 0 || !stop.Load() { // at least one batch, however late it starts
 				for k := 0; k < 64; k++ {
 					if !h.hit() {
 						miss++
@@ -278,7 +278,9 @@ func (s *setup) result(r Row, a *rowAcc) Result {
 		Churn: r.Churn, ChurnRate: r.Rate, Fallbacks: map[string]uint64{}, Runs: a.runs, Missed: a.missed}
 	res.HitsPerSec = median(res.Runs)
 	res.PerTask = res.HitsPerSec / float64(r.Tasks)
-	res.NsPerHit = 1e9 / res.PerTask
+	if res.PerTask > 0 {
+		res.NsPerHit = 1e9 / res.PerTask
+	}
 	var fast, trapped uint64
 	for _, t := range s.tasks {
 		st := t.Stats()
