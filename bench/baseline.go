@@ -183,11 +183,10 @@ func withoutSpan(spans []span, start uint64) []span {
 // the rest of the trigger path (breakpoint check, registry lookup under a
 // read section, consumers) is the same as a uprobes.Task's.
 type baselineTask struct {
-	as   *mm.AddressSpace
-	idx  index
-	reg  *uprobes.Registry
-	rd   *rcu.Reader // nil for unsync
-	hits uint64
+	as  *mm.AddressSpace
+	idx index
+	reg *uprobes.Registry
+	rd  *rcu.Reader // nil for unsync
 }
 
 func (t *baselineTask) hit(addr uint64) bool {

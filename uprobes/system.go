@@ -9,7 +9,6 @@ package uprobes
 // Registry.regMu -> System.mu -> mmap locks -> Registry.treeMu.
 
 import (
-	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -268,13 +267,4 @@ func hex(x uint64) string {
 			return string(b[i:])
 		}
 	}
-}
-
-// errnoOf extracts the errno behind a uprobes error, if any.
-func errnoOf(err error) (errno.Errno, bool) {
-	var e errno.Errno
-	if errors.As(err, &e) {
-		return e, true
-	}
-	return 0, false
 }
