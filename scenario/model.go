@@ -24,7 +24,7 @@ type Model struct {
 }
 
 // NewModel returns a model backend whose address spaces all use cfg.
-func NewModel(cfg mm.Config) Backend {
+func NewModel(cfg mm.Config) *Model {
 	return &Model{cfg: cfg, spaces: map[string]*mm.AddressSpace{},
 		sys: uprobes.NewSystem(), tasks: map[string]*uprobes.Task{}, strategy: mm.MMSeq}
 }

@@ -39,7 +39,7 @@ open b /etc/passwd
 }
 
 func TestModelBackend(t *testing.T) {
-	m := NewModel(mm.Config{}).(*Model)
+	m := NewModel(mm.Config{})
 	if err := m.Close("not a file"); err != errno.EBADF {
 		t.Errorf("Close(non-file) = %v, want EBADF", err)
 	}

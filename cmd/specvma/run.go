@@ -28,6 +28,7 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	noAnonNames := fs.Bool("no-anon-names", false, "model a kernel without CONFIG_ANON_VMA_NAME (anon_name fails with EINVAL)")
+	strategy := fs.String("strategy", "mmseq", "how hit resolves breakpoints: locked, mmseq, vmaseq or vmalock")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: specvma run [flags] FILE|-")
 		fmt.Fprintln(stderr, "\nRuns a scenario script against the specvma model and prints each")
@@ -40,6 +41,11 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
+		return 2
+	}
+	st, ok := mm.ParseStrategy(*strategy)
+	if !ok {
+		fmt.Fprintf(stderr, "specvma run: unknown strategy %q (locked, mmseq, vmaseq, vmalock)\n", *strategy)
 		return 2
 	}
 	path := fs.Arg(0)
@@ -56,6 +62,7 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		in = f
 	}
 	b := scenario.NewModel(mm.Config{NoAnonNames: *noAnonNames})
+	b.SetStrategy(st)
 	err := scenario.Run(name, in, b, stdout)
 	if err == nil {
 		return 0
