@@ -187,9 +187,15 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 }
 
 // populate faults the range in as MAP_POPULATE does: writable private
-// memory is written, which gives it an anon_vma; the rest is only read.
+// memory is written, which gives it an anon_vma; the rest is only read,
+// which gives private anonymous memory one too (faultIn); inaccessible
+// memory is skipped.
 func (as *AddressSpace) populate(v *VMA, start, end uint64) {
-	if v.Flags()&(VMWrite|VMShared) == VMWrite {
+	f := v.Flags()
+	if f&vmAccessFlags == 0 {
+		return
+	}
+	if f&(VMWrite|VMShared) == VMWrite || v.isAnon() {
 		as.anonVMAPrepare(v)
 	}
 }

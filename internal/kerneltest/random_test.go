@@ -56,7 +56,7 @@ func randomScript(seed uint64) string {
 		switch r.IntN(9) {
 		case 0, 1:
 			flags := []string{"MAP_PRIVATE|MAP_ANONYMOUS", "MAP_SHARED|MAP_ANONYMOUS"}[r.IntN(2)]
-			fixed := []string{"|MAP_FIXED", "|MAP_FIXED_NOREPLACE"}[r.IntN(2)]
+			fixed := []string{"|MAP_FIXED", "|MAP_FIXED_NOREPLACE", "", "|MAP_FIXED|MAP_POPULATE", "|MAP_FIXED|MAP_GROWSDOWN"}[r.IntN(5)]
 			fmt.Fprintf(&b, "mmap %#x %#x %s %s%s\n", page(), length(), prots[r.IntN(len(prots))], flags, fixed)
 		case 2, 3:
 			file := []string{"f", "g", "h"}[r.IntN(3)]
