@@ -1,8 +1,8 @@
 package uprobes
 
 // Invariants (live.go): helpers for probing a live process through the
-// model. LoadProcess builds the address space from /proc/PID/maps with
-// procfs.Load, whose VMAs are installed as they are, without uprobe_mmap;
+// model. Its address space comes from /proc/PID/maps through procfs.Load,
+// whose VMAs are installed as they are, without uprobe_mmap;
 // the events are then placed by Attach and AddEvent, that is by
 // register_for_each_vma's rules (valid_vma at install time). So the answer
 // is the set of breakpoints that registering the events now would write,
@@ -14,7 +14,6 @@ import (
 	"sort"
 
 	"specvma/mm"
-	"specvma/procfs"
 )
 
 // EventAddr is one event served by the breakpoint at Addr.
@@ -53,7 +52,7 @@ func (s *System) EventBreakpoints(as *mm.AddressSpace) []EventAddr {
 	return out
 }
 
-// SpecLineError is an uprobe_events line that LoadProcess could not add.
+// SpecLineError is an uprobe_events line that Instrument could not add.
 type SpecLineError struct {
 	Line string
 	Err  error
@@ -64,24 +63,18 @@ func (e *SpecLineError) Error() string { return fmt.Sprintf("probe %q: %v", e.Li
 // Unwrap gives the cause (a *SpecError, an errno, an ELF or open error).
 func (e *SpecLineError) Unwrap() error { return e.Err }
 
-// LoadProcess loads the live process pid (0: the caller) into a new address
-// space with procfs.Load, attaches it to a new System and adds each line of
-// specs (uprobe_events syntax, PATH:SYMBOL[+OFF] accepted) in order. A line
-// that fails gives a *SpecLineError; a process that cannot be read or
-// modelled gives procfs.Load's error.
-func LoadProcess(pid int, specs []string) (*System, *mm.AddressSpace, error) {
-	as, err := procfs.Load(pid)
-	if err != nil {
-		return nil, nil, err
-	}
+// Instrument attaches as (typically a live process loaded with
+// procfs.Load) to a new System and adds each line of specs
+// (uprobe_events syntax, PATH:SYMBOL[+OFF] accepted) in order. A line that
+// fails gives a *SpecLineError and leaves as detached.
+func Instrument(as *mm.AddressSpace, specs []string) (*System, error) {
 	s := NewSystem()
 	s.Attach(as)
 	for _, line := range specs {
 		if _, err := s.AddEvent(line); err != nil {
 			s.Detach(as)
-			as.Exit() // drop the VMAs and their file references
-			return nil, nil, &SpecLineError{Line: line, Err: err}
+			return nil, &SpecLineError{Line: line, Err: err}
 		}
 	}
-	return s, as, nil
+	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"specvma/mm"
+	"specvma/procfs"
 	"specvma/uprobes"
 )
 
@@ -87,9 +88,13 @@ func probeSpecs(args []string) ([]string, error) {
 // stderr and returns the exit status: 2 for a process that does not exist
 // or a spec the model refuses, 1 for a process the model cannot load.
 func loadProbed(cmd string, pid int, specs []string, stderr io.Writer) (*uprobes.System, *mm.AddressSpace, int) {
-	sys, as, err := uprobes.LoadProcess(pid, specs)
+	as, err := procfs.Load(pid)
 	if err == nil {
-		return sys, as, 0
+		var sys *uprobes.System
+		if sys, err = uprobes.Instrument(as, specs); err == nil {
+			return sys, as, 0
+		}
+		as.Exit() // drop the VMAs and their file references
 	}
 	fmt.Fprintf(stderr, "specvma %s: %v\n", cmd, err)
 	var se *uprobes.SpecLineError

@@ -19,7 +19,7 @@
 // /proc/PID/mem shows in every mapping, executable or not.
 //
 // The model side loads each target with procfs.Load, attaches it to a
-// uprobes.System and adds the same probe lines (uprobes.LoadProcess). The
+// uprobes.System and adds the same probe lines (procfs.Load, uprobes.Instrument). The
 // tests then require that
 //   - the model's breakpoints (System.EventBreakpoints) are exactly the
 //     addresses where the kernel wrote one, for the same events;

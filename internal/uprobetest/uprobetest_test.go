@@ -246,11 +246,15 @@ func ownText(tg *Target) map[string]uint64 {
 // loadModel loads the process into the model with the given lines.
 func loadModel(t *testing.T, pid int, lines []string) (*uprobes.System, *mm.AddressSpace) {
 	t.Helper()
-	sys, as, err := uprobes.LoadProcess(pid, lines)
+	as, err := procfs.Load(pid)
 	if err != nil {
 		t.Fatalf("loading process %d into the model: %v", pid, err)
 	}
 	t.Cleanup(as.Exit)
+	sys, err := uprobes.Instrument(as, lines)
+	if err != nil {
+		t.Fatalf("probing process %d in the model: %v", pid, err)
+	}
 	return sys, as
 }
 
