@@ -1,5 +1,16 @@
-// Command specvma runs specvma's experiments and tools. Each subcommand lives
-// in its own file and registers itself in init.
+// Command specvma runs specvma's experiments and tools: bench (the uprobe
+// scalability experiment), run (scenario scripts), maps, probes and resolve
+// (live processes through the model). Each subcommand lives in its own file
+// and registers itself in init.
+//
+// The packages, bottom up (imports only go upwards):
+//
+//	errno, internal/slab, internal/rcu   errno values; type-stable caches; grace periods
+//	vfs                                  open file descriptions and inodes
+//	mm                                   address spaces, locks, lockless resolution (doc.go: lock order, protocols)
+//	uprobes, procfs                      the uprobe subsystem; /proc/PID/maps
+//	scenario, bench                      the script language; the benchmark
+//	internal/kerneltest, internal/uprobetest  differential tests against the running kernel
 package main
 
 import (
