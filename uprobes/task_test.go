@@ -216,8 +216,9 @@ func TestHitRestart(t *testing.T) {
 				// The lookup runs under the mmap read lock, so the breakpoint
 				// can only be removed once it is dropped: the system forgets
 				// the address space (the unregistration leaves it alone), and
-				// a writer that queues for the write lock removes it before
-				// the task rechecks the trap.
+				// a writer queues for the write lock to remove it. The trap
+				// check shares the lookup's lock hold, so the writer comes
+				// too late: SIGTRAP (see want below).
 				s.Detach(as)
 				s.Registry().SetTestHooks(&TestHooks{AfterLookup: func(u *Uprobe) {
 					once.Do(func() {
