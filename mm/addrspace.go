@@ -1,6 +1,7 @@
 package mm
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"specvma/errno"
@@ -37,7 +38,10 @@ type Config struct {
 type AddressSpace struct {
 	lock  MmapLock
 	index atomic.Pointer[tree] // the VMA tree; written under the mmap write lock
-	cfg   Config
+	// anonMu serialises anon_vma assignment, which page faults do under the
+	// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
+	anonMu sync.Mutex
+	cfg    Config
 
 	// Written and read under the mmap lock.
 	startBrk, brk, startStack uint64

@@ -1,11 +1,5 @@
 package mm
 
-import "sync"
-
-// anonMu serialises anon_vma assignment, which page faults do under the
-// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
-var anonMu sync.Mutex
-
 // Fault is a one-byte access at addr: a page fault. It returns EFAULT where
 // Linux would deliver a signal (SIGSEGV for a missing or forbidden mapping,
 // SIGBUS for a file page beyond the end of its file) and otherwise records
@@ -88,8 +82,8 @@ func (as *AddressSpace) expandStack(v *VMA, addr uint64) error {
 // anonVMAPrepare gives v an anon_vma if it has none: a compatible
 // neighbour's, or a new one (anon_vma_prepare, find_mergeable_anon_vma).
 func (as *AddressSpace) anonVMAPrepare(v *VMA) {
-	anonMu.Lock()
-	defer anonMu.Unlock()
+	as.anonMu.Lock()
+	defer as.anonMu.Unlock()
 	if v.anon.Load() != nil {
 		return
 	}
