@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var randomSeqs = flag.Int("random", 40, "random sequences TestRandomDiff runs")
+var randomSeqs = flag.Int("random", 300, "random sequences TestRandomDiff runs")
 
 // TestRandomDiff runs random sequences of calls inside a 64-page corner of
 // the window on the kernel and on the model, and requires the same output.
