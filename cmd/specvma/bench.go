@@ -88,7 +88,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep := bench.NewReport()
-	bar := newProgress(stderr, len(rows)**count+1)
+	steps := len(rows) * *count
+	if wantLive {
+		steps++
+	}
+	bar := newProgress(stderr, steps)
 	var progress func(bench.Row)
 	if bar != nil {
 		progress = func(r bench.Row) {
@@ -110,6 +114,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			bar.Describe("live: model vs PROCMAP_QUERY vs maps text")
 		}
 		live, err := bench.RunLive(bench.LiveOptions{Duration: 3 * *duration})
+		if bar != nil {
+			bar.Add(1)
+		}
 		if err != nil {
 			liveErr = err
 		} else {
