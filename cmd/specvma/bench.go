@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +19,8 @@ func init() {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("bench", stderr, "usage: specvma bench [flags]\n\n"+
+		"Reproduces the uprobe scalability experiment (bench trig-uprobe-nop) in the model.\n\n"+bench.Help())
 	plan := bench.DefaultPlan()
 	tasks := fs.String("tasks", "1,2", "task counts, comma-separated")
 	vmas := fs.String("vmas", "16,1000,100000", "address-space sizes (VMAs) for the size rows")
@@ -34,14 +33,6 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	quick := fs.Bool("quick", false, "short windows (100ms): every target still measured")
 	jsonOut := fs.String("json", "", "write the results as JSON to this file")
 	plotDir := fs.String("plot", "", "write SVG and PNG charts into this directory")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: specvma bench [flags]")
-		fmt.Fprintln(stderr, "\nReproduces the uprobe scalability experiment (bench trig-uprobe-nop) in the model.")
-		fmt.Fprintln(stderr)
-		fmt.Fprint(stderr, bench.Help())
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -77,3 +77,21 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	}
 	return 0, false
 }
+
+// newFlagSet returns a subcommand's flag set: errors and -h go to stderr,
+// and -h prints usage (its first line "usage: specvma ...", then what the
+// command does) followed by the flags, if it has any.
+func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(stderr, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,13 +21,11 @@ func init() {
 // model address space that stands for it and prints the model's maps text,
 // which matches the kernel's byte for byte.
 func runMaps(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: specvma maps PID|self")
-		fmt.Fprintln(stderr, "\nLoads the mappings of a live process into the specvma model and prints")
-		fmt.Fprintln(stderr, "the model's /proc/PID/maps text, which equals the kernel's.")
-	}
+	fs := newFlagSet("maps", stderr, `usage: specvma maps PID|self
+
+Loads the mappings of a live process into the specvma model and prints
+the model's /proc/PID/maps text, which equals the kernel's.
+`)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,20 +24,16 @@ func init() {
 // into the model, registers each SPEC there and prints one line per event
 // and breakpoint address, "GRP/EVENT 0xVADDR", by address, then name.
 func runProbes(args []string, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("probes", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlagSet("probes", stderr, `usage: specvma probes -pid PID SPEC...
+
+Loads the mappings of a live process into the specvma model, registers
+each SPEC (a line of tracefs uprobe_events: p[:[GRP/]EVENT] PATH:OFFSET,
+r:..., with PATH:SYMBOL[+OFF] accepted for PATH:OFFSET, and a bare
+PATH:OFFSET taken as "p PATH:OFFSET") and prints the breakpoints the
+kernel would write if the events were enabled now, one line per event
+and address: GRP/EVENT 0xVADDR.
+`)
 	pidArg := fl.String("pid", "", "the process: a positive `PID`, or self")
-	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: specvma probes -pid PID SPEC...")
-		fmt.Fprintln(stderr, "\nLoads the mappings of a live process into the specvma model, registers")
-		fmt.Fprintln(stderr, "each SPEC (a line of tracefs uprobe_events: p[:[GRP/]EVENT] PATH:OFFSET,")
-		fmt.Fprintln(stderr, "r:..., with PATH:SYMBOL[+OFF] accepted for PATH:OFFSET, and a bare")
-		fmt.Fprintln(stderr, "PATH:OFFSET taken as \"p PATH:OFFSET\") and prints the breakpoints the")
-		fmt.Fprintln(stderr, "kernel would write if the events were enabled now, one line per event")
-		fmt.Fprintln(stderr, "and address: GRP/EVENT 0xVADDR.")
-		fmt.Fprintln(stderr, "\nflags:")
-		fl.PrintDefaults()
-	}
 	if code, done := parseFlags(fl, args); done {
 		return code
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -42,28 +40,21 @@ func (p *probeFlags) Set(s string) error {
 // "-" where the specs put none there (the mapping is not eligible, or no
 // probe is at that offset).
 func runResolve(args []string, stdout, stderr io.Writer) int {
-	fl := flag.NewFlagSet("resolve", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlagSet("resolve", stderr, `usage: specvma resolve -pid PID ADDR... [-probe SPEC]...
+
+Loads the mappings of a live process into the specvma model and prints,
+for each ADDR (a Go integer literal: 0x55d0c0de1139), the file it maps,
+its device and inode as maps prints them and the file offset, or "-".
+With -probe, also the events whose breakpoint is at ADDR ("-": none).
+`)
 	pidArg := fl.String("pid", "", "the process: a positive `PID`, or self")
 	var probes probeFlags
 	fl.Var(&probes, "probe", "a uprobe_events `SPEC` to register first (repeatable)")
-	fl.Usage = func() {
-		fmt.Fprintln(stderr, "usage: specvma resolve -pid PID ADDR... [-probe SPEC]...")
-		fmt.Fprintln(stderr, "\nLoads the mappings of a live process into the specvma model and prints,")
-		fmt.Fprintln(stderr, "for each ADDR (a Go integer literal: 0x55d0c0de1139), the file it maps,")
-		fmt.Fprintln(stderr, "its device and inode as maps prints them and the file offset, or \"-\".")
-		fmt.Fprintln(stderr, "With -probe, also the events whose breakpoint is at ADDR (\"-\": none).")
-		fmt.Fprintln(stderr, "\nflags:")
-		fl.PrintDefaults()
-	}
 	// Flags may come before, between and after the addresses.
 	var addrArgs []string
 	for rest := args; ; {
-		if err := fl.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+		if code, done := parseFlags(fl, rest); done {
+			return code
 		}
 		rest = fl.Args()
 		if len(rest) == 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,17 +24,13 @@ var runStdin io.Reader = os.Stdin
 // runScript is `specvma run FILE|-`. A malformed script, or a run that
 // cannot go on, prints FILE:LINE: message on stderr and exits 2.
 func runScript(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", stderr, `usage: specvma run [flags] FILE|-
+
+Runs a scenario script against the specvma model and prints each
+command's result (see examples/README.md for the language).
+`)
 	noAnonNames := fs.Bool("no-anon-names", false, "model a kernel without CONFIG_ANON_VMA_NAME (anon_name fails with EINVAL)")
 	strategy := fs.String("strategy", "mmseq", "how hit resolves breakpoints: locked, mmseq, vmaseq or vmalock")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: specvma run [flags] FILE|-")
-		fmt.Fprintln(stderr, "\nRuns a scenario script against the specvma model and prints each")
-		fmt.Fprintln(stderr, "command's result (see examples/README.md for the language).")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
