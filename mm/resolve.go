@@ -86,6 +86,13 @@ type Hooks struct {
 	// values come from per-mm counters, so a VMA reused by another address
 	// space and then by this one can show the value the reader loaded.
 	NoGenerationCheck bool
+
+	// LockNextVMA (locknext.go): a window between the lookup and the VMA
+	// read lock, and planted bugs that each drop one step.
+	AfterNextLookup    func()
+	SeqAfterLookup     bool // record the sequence after the lookup, not before
+	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
+	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
 }
 
 // Resolve maps addr to its file page with strategy s and hands it to find,
