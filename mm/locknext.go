@@ -118,7 +118,7 @@ func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 			st.add(WalkFallbackLocked)
 			return as.lockNextVMASlow(from)
 		}
-		if from >= v.End() {
+		if from >= v.End() && (h == nil || !h.NoBehindCheck) {
 			v.EndRead()
 			st.add(WalkFallbackBehind)
 			return as.lockNextVMASlow(from)

@@ -91,6 +91,7 @@ type Hooks struct {
 	// read lock, and planted bugs that each drop one step.
 	AfterNextLookup    func()
 	SeqAfterLookup     bool // record the sequence after the lookup, not before
+	NoBehindCheck      bool // accept a VMA that now ends at or below the position
 	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
 	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
 }
