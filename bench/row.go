@@ -105,7 +105,9 @@ func (c *Churn) UnmarshalText(b []byte) (err error) {
 }
 
 // ParseWorkloads parses a comma-separated list of workload names.
-func ParseWorkloads(s string) ([]Workload, error) { return parseList[Workload](Workloads, "workload", s) }
+func ParseWorkloads(s string) ([]Workload, error) {
+	return parseList[Workload](Workloads, "workload", s)
+}
 
 // ParseStrategies parses a comma-separated list of strategy names.
 func ParseStrategies(s string) ([]Strategy, error) {
