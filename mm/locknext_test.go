@@ -45,16 +45,17 @@ func onceHook(f func()) func() {
 func TestLockNextVMAGap(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		h       Hooks
+		plant   func(*Hooks)
 		wantBug bool
 	}{
-		{"correct", Hooks{}, false},
-		{"no gap recheck", Hooks{NoGapRecheck: true}, true},
-		{"sequence after lookup", Hooks{SeqAfterLookup: true}, true},
+		{"correct", func(*Hooks) {}, false},
+		{"no gap recheck", func(h *Hooks) { h.NoGapRecheck = true }, true},
+		{"sequence after lookup", func(h *Hooks) { h.SeqAfterLookup = true }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := tc.h
-			as := lnSpace(t, &h)
+			h := &Hooks{}
+			tc.plant(h)
+			as := lnSpace(t, h)
 			from := lnBase + 4*PageSize // P's end
 			a := as.vmaAt(from)
 			h.AfterNextLookup = onceHook(func() {
@@ -89,8 +90,8 @@ func TestLockNextVMAGap(t *testing.T) {
 // behind the last one and move its position backwards).
 func TestLockNextVMABehind(t *testing.T) {
 	for _, noCheck := range []bool{false, true} {
-		h := Hooks{NoBehindCheck: noCheck}
-		as := lnSpace(t, &h)
+		h := &Hooks{NoBehindCheck: noCheck}
+		as := lnSpace(t, h)
 		from := lnBase + 10*PageSize // inside A
 		h.AfterNextLookup = onceHook(func() {
 			if err := as.Mprotect(lnBase+8*PageSize, 4*PageSize, ProtRead|ProtExec); err != nil {
@@ -137,8 +138,8 @@ func TestLockNextVMAWriteLocked(t *testing.T) {
 // returned.
 func TestSnapshotValidates(t *testing.T) {
 	for _, noValidate := range []bool{false, true} {
-		h := Hooks{NoValidate: noValidate}
-		as := lnSpace(t, &h)
+		h := &Hooks{NoValidate: noValidate}
+		as := lnSpace(t, h)
 		h.AfterTryBegin = onceHook(func() {
 			if err := as.Mprotect(lnBase+4*PageSize, 8*PageSize, ProtRead|ProtExec); err != nil {
 				t.Error(err)
