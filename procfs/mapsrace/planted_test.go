@@ -32,7 +32,7 @@ func TestPlantedBugs(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := Run(tg, r, 20 * *iterations, true)
+				res, err := Run(tg, r, 20**iterations, true)
 				if err != nil {
 					t.Fatal(err)
 				}
