@@ -7,7 +7,7 @@ package litmus
 type Test struct {
 	File    string
 	Name    string
-	Comment string  // the (* ... *) block after the name, without delimiters
+	Comment string     // the (* ... *) block after the name, without delimiters
 	Init    []InitDecl // the { } block, in source order
 	Procs   []*Proc
 	Cond    *Cond
@@ -18,10 +18,10 @@ type Test struct {
 // with Proc >= 0, a register) and its initial value.
 type InitDecl struct {
 	Line    int
-	Proc    int    // -1 for a shared variable
+	Proc    int // -1 for a shared variable
 	Name    string
-	Value   *Expr  // nil: zero
-	Pointer bool   // declared with a *
+	Value   *Expr // nil: zero
+	Pointer bool  // declared with a *
 }
 
 // Proc is one process P<N>(params) { body }.
@@ -58,13 +58,13 @@ type Stmt struct {
 type ExprKind int
 
 const (
-	ENum   ExprKind = iota // integer constant
-	EName                  // register, shared-variable pointer, loop constant or -D define
-	EDeref                 // *X
-	EAddr                  // &x
-	EUnary                 // Op X
-	EBinary                // X Op Y
-	ECall                  // primitive call: Name(Args...)
+	ENum    ExprKind = iota // integer constant
+	EName                   // register, shared-variable pointer, loop constant or -D define
+	EDeref                  // *X
+	EAddr                   // &x
+	EUnary                  // Op X
+	EBinary                 // X Op Y
+	ECall                   // primitive call: Name(Args...)
 )
 
 // Expr is an expression.
@@ -101,8 +101,8 @@ type CondLoc struct {
 
 // Atom compares a location's final value with a constant or an address.
 type Atom struct {
-	Loc   CondLoc
-	Neq   bool
-	Num   int64
-	Var   string // non-empty: the value is the address of this variable
+	Loc CondLoc
+	Neq bool
+	Num int64
+	Var string // non-empty: the value is the address of this variable
 }

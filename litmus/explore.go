@@ -27,16 +27,16 @@ var ErrMaxStates = errors.New("state bound reached")
 
 // Result is the outcome of exploring a test under a model.
 type Result struct {
-	Test      *Test
-	Model     string
-	States    []State // distinct final states, sorted
-	Positive  int     // allowed executions whose final state satisfies the proposition
-	Negative  int     // allowed executions whose final state does not
-	Explored  int64   // states of the search: partial and complete candidates checked
-	Complete  int64   // complete candidates checked
-	Witness   *Witness
-	Elapsed   time.Duration
-	observed  []CondLoc
+	Test     *Test
+	Model    string
+	States   []State // distinct final states, sorted
+	Positive int     // allowed executions whose final state satisfies the proposition
+	Negative int     // allowed executions whose final state does not
+	Explored int64   // states of the search: partial and complete candidates checked
+	Complete int64   // complete candidates checked
+	Witness  *Witness
+	Elapsed  time.Duration
+	observed []CondLoc
 }
 
 // State is one final state over the observed locations.

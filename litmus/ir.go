@@ -77,8 +77,8 @@ type cexpr struct {
 // Program is a compiled test.
 type Program struct {
 	Test  *Test
-	Vars  []string        // shared variables, index = location
-	Init  []int64         // initial value per location
+	Vars  []string // shared variables, index = location
+	Init  []int64  // initial value per location
 	Procs []*ProcCode
 	Defs  map[string]int64 // the -D values it was compiled with
 }
