@@ -4,10 +4,30 @@
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //
+// # API
+//
+// For programs that model or inspect address spaces: New, then Mmap,
+// Munmap, Mprotect, Mremap, SetAnonName and Fault, with Linux's errno;
+// Lookup, VMAs and Snapshot copy VMAs out (Info) under the mmap read lock;
+// Install and SetLayout build an address space from a live process's maps.
+// Resolve (and ResolveOrTrap) maps an address to its file page with one of
+// four Strategies, three of them without the mmap lock; SpeculateTryBegin
+// and SpeculateRetry let a reader outside this package validate its own
+// lockless reads against the mm sequence count the same way.
+//
+// For the uprobe subsystem (package uprobes; mm does not import it), the
+// breakpoint layer (probe.go, breakpoint.go, refctr.go): SetProbeSource
+// with a ProbeSource, InstallProbe and RemoveProbe, Breakpoint,
+// HasBreakpoint and Breakpoints, RefCounter.
+//
+// For tests of this module: Config.Test (package internal/mmhook) opens
+// windows inside the lockless paths, drops validation steps and narrows the
+// sequence count; everything else tests use stays unexported (export_test.go).
+//
 // # Objects
 //
 // An AddressSpace (mm_struct) owns a VMA index, a persistent B+tree
-// published through an atomic pointer (tree.go), and a MmapLock
+// published through an atomic pointer (tree.go), and a mmapLock
 // (mmaplock.go). A VMA (vm_area_struct, vma.go) points at a vfs.File (an
 // open file description) which points at a vfs.Inode. VMA and File memory
 // comes from type-stable caches and is reused at once after a free, by any
@@ -16,12 +36,12 @@
 //
 // # Lock order
 //
-//	MmapLock (write, or read for faults)
+//	mmapLock (write, or read for faults)
 //	  VMA write lock (vmaStartWrite; only under the mmap write lock)
 //	    anonMu (anon_vma assignment in faults)
 //	      slab cache mutexes (leaf)
 //
-// VMA read locks (LockVMA) are taken without the mmap lock and nest under
+// VMA read locks (lockVMA) are taken without the mmap lock and nest under
 // nothing; a writer never waits for a reader while holding anything but the
 // mmap write lock, and readers never wait at all.
 //
@@ -53,14 +73,14 @@
 //     still attached and its lockSeq is unchanged. Writers that touch other
 //     VMAs do not disturb it; the attachment check covers a VMA detached
 //     and released before the first load, which lockSeq cannot see.
-//   - vmalock (LockVMA): take a reference that refuses detached and
+//   - vmalock (lockVMA): take a reference that refuses detached and
 //     write-draining VMAs, then recheck lockSeq against the mm sequence with
-//     the reference held; the VMA is then stable until EndRead.
+//     the reference held; the VMA is then stable until endRead.
 //
 // Every field such readers touch is a sync/atomic value, and Go's atomics
 // are sequentially consistent, which implies every barrier the kernel needs
 // (each is named where it would be). Each lockless path falls back to the
 // mmap read lock and reports why (Fallback). The sequence counts are 64 bits
-// wide; Config.SeqBits narrows them for wraparound tests, and Config.Hooks
-// lets tests stop a reader inside each window or drop validation.
+// wide; Config.Test narrows them for wraparound tests and lets tests stop a
+// reader inside each window or drop validation.
 package mm

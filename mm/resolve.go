@@ -72,22 +72,6 @@ type Mapping struct {
 	Offset     uint64     // byte offset of the address in the file
 }
 
-// Hooks are test-only: functions run inside the windows of the lockless
-// paths, so a test can force a writer in, and a switch that drops
-// validation, so a test can show that its checks are what make answers
-// right. Production code leaves Config.Hooks nil.
-type Hooks struct {
-	AfterTryBegin    func() // mmseq: between try_begin and the retry check
-	AfterLockSeqLoad func() // vmaseq: between the vm_lock_seq load and its recheck
-	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode
-	NoValidate       bool   // skip every validation step: a planted bug
-	NoDetachCheck    bool   // vmaseq without the attachment check
-	// NoGenerationCheck drops vmaseq's generation recheck: vm_lock_seq
-	// values come from per-mm counters, so a VMA reused by another address
-	// space and then by this one can show the value the reader loaded.
-	NoGenerationCheck bool
-}
-
 // Resolve maps addr to its file page with strategy s and hands it to find,
 // which looks up what the caller keeps per file page (a uprobe, a symbol
 // table) and reports whether it found anything. On the lockless paths find
@@ -169,7 +153,7 @@ func resolveLocked[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 // sequence did not move. Any writer of this address space moves it, so the
 // VMA, its File and the File's inode were all stable across the reads.
 func resolveMMSeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, why Fallback) {
-	h := as.cfg.Hooks
+	h := as.hooks()
 	seq, ok := as.lock.SpeculateTryBegin()
 	if !ok {
 		return r, SeqBusy
@@ -213,7 +197,7 @@ func resolveMMSeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, b
 // another address space whose (independent) count left in vm_lock_seq the
 // very value this address space stores when it gets the VMA back.
 func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, why Fallback) {
-	h := as.cfg.Hooks
+	h := as.hooks()
 	e, found := as.index.Load().lookup(addr)
 	if !found {
 		return r, NoVMA
@@ -257,17 +241,17 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 // resolveVMALock: read-lock the VMA without the mmap lock; while held, the
 // VMA cannot change, so the read needs no validation.
 func resolveVMALock[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, why Fallback) {
-	v, fail := as.LockVMA(addr)
+	v, fail := as.lockVMA(addr)
 	switch fail {
-	case ReadOK:
-	case ReadNoVMA:
+	case readOK:
+	case readNoVMA:
 		return r, NoVMA
-	case ReadWriteLocked:
+	case readWriteLocked:
 		return r, VMALocked
 	default:
 		return r, VMAChanged
 	}
-	defer v.EndRead()
+	defer v.endRead()
 	m, hasFile := mappingOf(v, addr, nil)
 	if !hasFile {
 		return r, NoFile

@@ -24,22 +24,22 @@ const (
 	refLimit    = excludeFlag - 1
 )
 
-// ReadFail says why a VMA read lock was refused.
-type ReadFail int
+// readFail says why a VMA read lock was refused.
+type readFail int
 
 // Reasons a per-VMA read lock is refused.
 const (
-	ReadOK          ReadFail = iota
-	ReadNoVMA                // no VMA at the address in the tree version read
-	ReadWriteLocked          // lockSeq equals the mm sequence, or a writer is draining readers
-	ReadDetached             // the VMA left the tree (refcnt 0): retry the walk
-	ReadUnstable             // the VMA memory now belongs to another address space
-	ReadMoved                // the VMA no longer covers the address
+	readOK          readFail = iota
+	readNoVMA                // no VMA at the address in the tree version read
+	readWriteLocked          // lockSeq equals the mm sequence, or a writer is draining readers
+	readDetached             // the VMA left the tree (refcnt 0): retry the walk
+	readUnstable             // the VMA memory now belongs to another address space
+	readMoved                // the VMA no longer covers the address
 )
 
 var readFailNames = [...]string{"ok", "no_vma", "write_locked", "detached", "unstable", "moved"}
 
-func (r ReadFail) String() string { return readFailNames[r] }
+func (r readFail) String() string { return readFailNames[r] }
 
 // vmaStartWrite write-locks v (vma_start_write). The caller holds the mmap
 // write lock; it returns at once if v is already write-locked in this hold.
@@ -93,59 +93,59 @@ func (v *VMA) markDetached() {
 }
 
 // vmaStartRead tries to read-lock v without the mmap lock (vma_start_read).
-func (as *AddressSpace) vmaStartRead(v *VMA) ReadFail {
+func (as *AddressSpace) vmaStartRead(v *VMA) readFail {
 	if v.lockSeq.Load() == as.lock.Seq() { // early, pessimistic check
-		return ReadWriteLocked
+		return readWriteLocked
 	}
 	for { // refcount_inc_not_zero_limited
 		old := v.refcnt.Load()
 		if old == 0 {
-			return ReadDetached
+			return readDetached
 		}
 		if old >= refLimit {
-			return ReadWriteLocked
+			return readWriteLocked
 		}
 		if v.refcnt.CompareAndSwap(old, old+1) {
 			break
 		}
 	}
 	if v.mm.Load() != as {
-		v.EndRead()
-		return ReadUnstable
+		v.endRead()
+		return readUnstable
 	}
 	// The reference is in place: a writer can no longer set lockSeq without
 	// waiting for us, so an unequal value now means "unlocked" for certain.
-	if v.lockSeq.Load() == as.lock.Seq() && (as.cfg.Hooks == nil || !as.cfg.Hooks.NoValidate) {
-		v.EndRead()
-		return ReadWriteLocked
+	if v.lockSeq.Load() == as.lock.Seq() && (as.hooks() == nil || !as.hooks().NoValidate) {
+		v.endRead()
+		return readWriteLocked
 	}
-	return ReadOK
+	return readOK
 }
 
-// EndRead drops a VMA read lock (vma_end_read).
-func (v *VMA) EndRead() { v.refcnt.Add(^uint32(0)) }
+// endRead drops a VMA read lock (vma_end_read).
+func (v *VMA) endRead() { v.refcnt.Add(^uint32(0)) }
 
-// LockVMA read-locks the VMA covering addr without the mmap lock
-// (lock_vma_under_rcu). On success the VMA cannot change until EndRead; on
+// lockVMA read-locks the VMA covering addr without the mmap lock
+// (lock_vma_under_rcu). On success the VMA cannot change until endRead; on
 // failure the caller falls back to the mmap read lock, and the reason says why.
-func (as *AddressSpace) LockVMA(addr uint64) (*VMA, ReadFail) {
+func (as *AddressSpace) lockVMA(addr uint64) (*VMA, readFail) {
 	for {
 		e, ok := as.index.Load().lookup(addr)
 		if !ok {
-			return nil, ReadNoVMA
+			return nil, readNoVMA
 		}
 		v := e.vma
 		switch r := as.vmaStartRead(v); r {
-		case ReadOK:
-		case ReadDetached:
+		case readOK:
+		case readDetached:
 			continue // a newer tree version no longer holds it
 		default:
 			return nil, r
 		}
 		if addr < v.Start() || addr >= v.End() {
-			v.EndRead()
-			return nil, ReadMoved
+			v.endRead()
+			return nil, readMoved
 		}
-		return v, ReadOK
+		return v, readOK
 	}
 }

@@ -14,9 +14,7 @@ import (
 	"specvma/bench"
 )
 
-func init() {
-	register(command{name: "bench", summary: "the uprobe scalability experiment (the main job)", run: runBench})
-}
+var benchCommand = command{name: "bench", summary: "the uprobe scalability experiment (the main job)", run: runBench}
 
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bench", stderr, "usage: specvma bench [flags]\n\n"+
