@@ -23,9 +23,6 @@ import (
 //	unsync            one task, a sorted slice, no synchronization at all:
 //	                  the lower bound on what resolution can cost
 
-// Baselines lists the baseline names.
-var Baselines = []string{"rwmutex-btree", "rwmutex-snapshot", "unsync"}
-
 // span is one VMA as the baselines keep it.
 type span struct {
 	start, end, pgoff uint64
@@ -54,17 +51,16 @@ type index interface {
 }
 
 // newIndex builds the named baseline over spans.
-func newIndex(name string, spans []span) index {
-	switch name {
-	case "rwmutex-btree":
+func newIndex(s Strategy, spans []span) index {
+	switch s {
+	case RWMutexBTree:
 		b := &btreeIndex{shared: &btreeShared{t: btree.NewG(32, func(a, b span) bool { return a.start < b.start })}}
 		for _, s := range spans {
 			b.shared.t.ReplaceOrInsert(s)
 		}
 		return b.forTask()
-	case "rwmutex-snapshot":
-		s := &snapshotIndex{shared: &snapshotShared{spans: append([]span(nil), spans...)}}
-		return s
+	case RWMutexSnapshot:
+		return &snapshotIndex{shared: &snapshotShared{spans: append([]span(nil), spans...)}}
 	default:
 		return &sliceIndex{spans: append([]span(nil), spans...)}
 	}

@@ -14,10 +14,10 @@ import (
 //	go test -run=NONE -bench=. -count=10 ./bench | tee new.txt
 //	benchstat old.txt new.txt
 
-func allNames() []string {
-	var out []string
-	for _, s := range Strategies {
-		out = append(out, s.Name)
+func allStrategies() []Strategy {
+	var out []Strategy
+	for i := range Strategies {
+		out = append(out, Strategy(i+1))
 	}
 	return out
 }
@@ -53,30 +53,30 @@ func benchHits(b *testing.B, r Row) {
 }
 
 func BenchmarkUprobeNop(b *testing.B) {
-	for _, name := range allNames() {
-		b.Run(name, func(b *testing.B) { benchHits(b, Row{"uprobe-nop", name, 1, 1000, "none", 0}) })
+	for _, name := range allStrategies() {
+		b.Run(name.String(), func(b *testing.B) { benchHits(b, Row{UprobeNop, name, 1, 1000, NoChurn, 0}) })
 	}
 }
 
 func BenchmarkUprobeNopParallel(b *testing.B) {
-	for _, name := range allNames() {
-		if name == "unsync" {
+	for _, name := range allStrategies() {
+		if name == Unsync {
 			continue
 		}
-		b.Run(name, func(b *testing.B) { benchHits(b, Row{"uprobe-nop", name, 2, 1000, "none", 0}) })
+		b.Run(name.String(), func(b *testing.B) { benchHits(b, Row{UprobeNop, name, 2, 1000, NoChurn, 0}) })
 	}
 }
 
 func BenchmarkUretprobeNop(b *testing.B) {
-	for _, name := range []string{"locked", "mmseq", "vmaseq", "vmalock"} {
-		b.Run(name, func(b *testing.B) { benchHits(b, Row{"uretprobe-nop", name, 1, 1000, "none", 0}) })
+	for _, name := range Core {
+		b.Run(name.String(), func(b *testing.B) { benchHits(b, Row{UretprobeNop, name, 1, 1000, NoChurn, 0}) })
 	}
 }
 
 func BenchmarkVMAs(b *testing.B) {
 	for _, v := range []int{16, 1000, 100000} {
-		for _, name := range []string{"mmseq", "vmaseq", "vmalock", "unsync"} {
-			b.Run(fmt.Sprintf("%s/vmas=%d", name, v), func(b *testing.B) { benchHits(b, Row{"uprobe-nop", name, 1, v, "none", 0}) })
+		for _, name := range []Strategy{MMSeq, VMASeq, VMALock, Unsync} {
+			b.Run(fmt.Sprintf("%s/vmas=%d", name, v), func(b *testing.B) { benchHits(b, Row{UprobeNop, name, 1, v, NoChurn, 0}) })
 		}
 	}
 }
@@ -85,12 +85,12 @@ func BenchmarkVMAs(b *testing.B) {
 // bench reports, not how fast: every hit fires, nothing allocates on the
 // fast path, and without a writer nothing falls back.
 func TestRowsFire(t *testing.T) {
-	for _, w := range []string{"uprobe-nop", "uretprobe-nop"} {
-		for _, name := range allNames() {
-			if w == "uretprobe-nop" && isBaseline(name) {
+	for _, w := range []Workload{UprobeNop, UretprobeNop} {
+		for _, name := range allStrategies() {
+			if w == UretprobeNop && name.Baseline() {
 				continue
 			}
-			r := Row{w, name, 1, 64, "none", 0}
+			r := Row{w, name, 1, 64, NoChurn, 0}
 			res, err := Run(r, 5*time.Millisecond, 1)
 			if err != nil {
 				t.Fatalf("%+v: %v", r, err)
@@ -101,7 +101,7 @@ func TestRowsFire(t *testing.T) {
 			if res.AllocsPerHit != 0 {
 				t.Errorf("%+v: %.3f allocations per hit, want 0", r, res.AllocsPerHit)
 			}
-			if !isBaseline(name) && (res.FastPathPct != 100 || len(res.Fallbacks) != 0) {
+			if !name.Baseline() && name != Locked && (res.FastPathPct != 100 || len(res.Fallbacks) != 0) {
 				t.Errorf("%+v: fast path %.2f%%, fallbacks %v without churn", r, res.FastPathPct, res.Fallbacks)
 			}
 		}
@@ -111,12 +111,12 @@ func TestRowsFire(t *testing.T) {
 // TestChurnRows runs each churn kind with each strategy under -race: the
 // writers and the tasks share the address space and the registry.
 func TestChurnRows(t *testing.T) {
-	for _, c := range Churns[1:] {
-		for _, name := range []string{"locked", "mmseq", "vmaseq", "vmalock", "rwmutex-btree", "rwmutex-snapshot"} {
-			if isBaseline(name) && c != "unrelated" {
+	for _, c := range []Churn{Unrelated, SameVMA, Probes} {
+		for _, name := range []Strategy{Locked, MMSeq, VMASeq, VMALock, RWMutexBTree, RWMutexSnapshot} {
+			if name.Baseline() && c != Unrelated {
 				continue
 			}
-			r := Row{"uprobe-nop", name, 1, 64, c, 20000}
+			r := Row{UprobeNop, name, 1, 64, c, 20000}
 			res, err := Run(r, 20*time.Millisecond, 1)
 			if err != nil {
 				t.Fatalf("%+v: %v", r, err)
@@ -135,8 +135,11 @@ func TestPlanRows(t *testing.T) {
 	rows := DefaultPlan().Rows()
 	seen := map[string]bool{}
 	for _, r := range rows {
-		seen[r.Strategy+"/"+r.Churn] = true
-		if r.Strategy == "unsync" && (r.Tasks != 1 || r.Churn != "none") {
+		if err := r.Validate(); err != nil {
+			t.Error(err)
+		}
+		seen[r.Strategy.String()+"/"+r.Churn.String()] = true
+		if r.Strategy == Unsync && (r.Tasks != 1 || r.Churn != NoChurn) {
 			t.Errorf("unsync row with %d tasks, churn %s", r.Tasks, r.Churn)
 		}
 	}
@@ -145,9 +148,9 @@ func TestPlanRows(t *testing.T) {
 			t.Errorf("default plan lacks %s", want)
 		}
 	}
-	only := Plan{Tasks: []int{1}, VMAs: []int{16}, Rates: []int{1000}, Strategies: []string{"mmseq"}, Churns: []string{"none"}}.Rows()
+	only := Plan{Tasks: []int{1}, VMAs: []int{16}, Rates: []int{1000}, Strategies: []Strategy{MMSeq}, Churns: []Churn{NoChurn}}.Rows()
 	for _, r := range only {
-		if r.Strategy != "mmseq" || r.Churn != "none" {
+		if r.Strategy != MMSeq || r.Churn != NoChurn {
 			t.Errorf("filtered plan has %+v", r)
 		}
 	}
@@ -156,8 +159,8 @@ func TestPlanRows(t *testing.T) {
 func TestReportOutputs(t *testing.T) {
 	rep := NewReport()
 	for _, r := range []Row{
-		{"uprobe-nop", "mmseq", 1, 16, "none", 0}, {"uprobe-nop", "mmseq", 2, 1000, "none", 0},
-		{"uprobe-nop", "mmseq", 1, 1000, "none", 0}, {"uprobe-nop", "vmaseq", 1, 1000, "unrelated", 1000},
+		{UprobeNop, MMSeq, 1, 16, NoChurn, 0}, {UprobeNop, MMSeq, 2, 1000, NoChurn, 0},
+		{UprobeNop, MMSeq, 1, 1000, NoChurn, 0}, {UprobeNop, VMASeq, 1, 1000, Unrelated, 1000},
 	} {
 		res, err := Run(r, 5*time.Millisecond, 1)
 		if err != nil {
@@ -166,8 +169,9 @@ func TestReportOutputs(t *testing.T) {
 		rep.Results = append(rep.Results, res)
 	}
 	var b strings.Builder
+	rep.Targets = rep.EvalTargets()
 	rep.WriteTable(&b)
-	rep.WriteChecks(&b)
+	rep.WriteTargets(&b)
 	if !strings.Contains(b.String(), "vmaseq") || !strings.Contains(b.String(), "Targets") {
 		t.Errorf("table:\n%s", b.String())
 	}
@@ -177,7 +181,7 @@ func TestReportOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := ReadJSON(path)
-	if err != nil || len(back.Results) != len(rep.Results) || back.Results[0].Strategy != "mmseq" {
+	if err != nil || len(back.Results) != len(rep.Results) || back.Results[0].Strategy != MMSeq {
 		t.Fatalf("JSON round trip: %v %+v", err, back)
 	}
 	raw, _ := os.ReadFile(path)

@@ -9,14 +9,12 @@ import (
 	"specvma/uprobes"
 )
 
-// Churn kinds: what the writer does, one operation at a time, at the row's
-// rate.
+// The writer does one operation at a time, at the row's rate:
 //
 //	unrelated  mmap and munmap one page far from the probed VMA
 //	same-vma   mprotect a page of the probed VMA back and forth, splitting
 //	           and re-merging it
 //	probes     register and unregister a probe on another file
-var Churns = []string{"none", "unrelated", "same-vma", "probes"}
 
 // churn runs the writer until stop and returns each operation's latency.
 func (s *setup) churn(r Row, stop *atomic.Bool) []time.Duration {
@@ -36,10 +34,10 @@ func (s *setup) churn(r Row, stop *atomic.Bool) []time.Duration {
 }
 
 // churnOp returns the i-th operation of a churn kind.
-func (s *setup) churnOp(kind string) func(i int) {
+func (s *setup) churnOp(kind Churn) func(i int) {
 	as := s.w.as
 	switch kind {
-	case "unrelated":
+	case Unrelated:
 		return func(i int) {
 			slot := uint64(i/2%churnSlots) * 2 * mm.PageSize
 			if i%2 == 0 {
@@ -54,7 +52,7 @@ func (s *setup) churnOp(kind string) func(i int) {
 				as.Munmap(churnBase+slot, mm.PageSize)
 			}
 		}
-	case "same-vma":
+	case SameVMA:
 		return func(i int) {
 			prot := mm.ProtRead | mm.ProtExec
 			if i%2 == 0 {
@@ -62,7 +60,7 @@ func (s *setup) churnOp(kind string) func(i int) {
 			}
 			as.Mprotect(splitAddr, mm.PageSize, prot)
 		}
-	case "probes":
+	case Probes:
 		return func(i int) {
 			name := "bench/churn"
 			if i%2 == 0 {

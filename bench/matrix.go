@@ -1,55 +1,72 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
+	"time"
 )
 
-// Workloads lists the workloads with what they measure.
-var Workloads = []struct{ Name, Doc string }{
-	{"uprobe-nop", "T tasks in one address space hit a probed address in a loop (the kernel's trig-uprobe-nop)"},
-	{"uretprobe-nop", "the same with a return probe: every hit also returns through it (trig-uretprobe-nop)"},
-	{"live", "a live process the bench starts: its addresses resolved to (file, offset) through the model, through PROCMAP_QUERY and by parsing /proc/PID/maps text; cost per lookup, and whether all three agree"},
-}
-
-// Strategies lists the resolution strategies and baselines.
-var Strategies = []struct{ Name, Doc string }{
-	{"locked", "mmap read lock around the lookup (Linux before 6.14)"},
-	{"mmseq", "mm-wide sequence speculation (Linux 6.14+: find_active_uprobe_speculative)"},
-	{"vmaseq", "per-VMA vm_lock_seq validation (the review thread's alternative)"},
-	{"vmalock", "per-VMA read lock, as the page-fault path (lock_vma_under_rcu)"},
-	{"rwmutex-btree", "baseline: sync.RWMutex around a B-tree (gVisor)"},
-	{"rwmutex-snapshot", "baseline: sorted slice republished under a sync.RWMutex (OpenTelemetry eBPF profiler)"},
-	{"unsync", "baseline: one task, no synchronization: the lower bound"},
-}
-
-// Plan selects the rows of a run.
+// Plan selects the rows of a run and how long each is measured.
 type Plan struct {
 	Tasks      []int
-	Workloads  []string // empty: all
-	Strategies []string // empty: all
-	Churns     []string // empty: all
+	Workloads  []Workload // empty: all
+	Strategies []Strategy // empty: all
+	Churns     []Churn    // empty: all
 	VMAs       []int
 	Rates      []int
+	Window     time.Duration // one measurement window
+	Rounds     int           // windows per row, interleaved across rows
 }
 
 // DefaultPlan is `specvma bench` with no flags.
 func DefaultPlan() Plan {
-	return Plan{Tasks: []int{1, 2}, VMAs: []int{16, 1000, 100000}, Rates: []int{1000, 100000}}
+	return Plan{Tasks: []int{1, 2}, VMAs: []int{16, 1000, 100000}, Rates: []int{1000, 100000},
+		Window: 200 * time.Millisecond, Rounds: 5}
 }
 
-func (p Plan) want(list []string, x string) bool {
-	if len(list) == 0 {
-		return true
-	}
-	for _, y := range list {
-		if y == x {
-			return true
+// Validate reports every reason the plan cannot run: a count, size, rate,
+// window or round count that is not positive, an address space too small
+// for the bench, or filters that leave nothing to run.
+func (p Plan) Validate() error {
+	var errs []error
+	positive := func(what string, xs []int, least int) {
+		if len(xs) == 0 {
+			errs = append(errs, fmt.Errorf("%s: empty list", what))
+		}
+		for _, x := range xs {
+			if x < least {
+				errs = append(errs, fmt.Errorf("%s: %d is less than %d", what, x, least))
+			}
 		}
 	}
-	return false
+	positive("tasks", p.Tasks, 1)
+	positive("vmas", p.VMAs, 2) // the probed VMA and the one the same-vma writer splits
+	positive("rate", p.Rates, 1)
+	if p.Window <= 0 {
+		errs = append(errs, fmt.Errorf("duration: %v is not positive", p.Window))
+	}
+	if p.Rounds < 1 {
+		errs = append(errs, fmt.Errorf("count: %d is less than 1", p.Rounds))
+	}
+	if len(errs) == 0 && len(p.Rows()) == 0 && !p.Live() {
+		errs = append(errs, errors.New("the filters leave no rows to run"))
+	}
+	return errors.Join(errs...)
 }
+
+// Live reports whether the plan runs the live workload: when it is asked
+// for, or when nothing is filtered (it has no strategies or churn).
+func (p Plan) Live() bool {
+	if len(p.Workloads) == 0 {
+		return len(p.Strategies) == 0 && len(p.Churns) == 0
+	}
+	return slices.Contains(p.Workloads, Live)
+}
+
+func want[T comparable](list []T, x T) bool { return len(list) == 0 || slices.Contains(list, x) }
 
 // Rows expands the plan into rows:
 //   - scaling: every strategy and baseline at each task count, 1k VMAs, no
@@ -59,6 +76,10 @@ func (p Plan) want(list []string, x string) bool {
 //     RWMutex baselines under unrelated churn, with one CPU left for the
 //     writer;
 //   - size: the strategies and unsync at one task for each VMA count.
+//
+// Rows that a target compares are next to each other (a strategy's task
+// counts, unsync beside the speculative strategies), so that a noisy
+// machine disturbs both sides of a ratio alike.
 func (p Plan) Rows() []Row {
 	maxT := 1
 	for _, t := range p.Tasks {
@@ -69,66 +90,57 @@ func (p Plan) Rows() []Row {
 	var rows []Row
 	seen := map[Row]bool{}
 	add := func(r Row) {
-		if !p.want(p.Workloads, r.Workload) || !p.want(p.Strategies, r.Strategy) ||
-			!p.want(p.Churns, r.Churn) || seen[r] {
+		if !want(p.Workloads, r.Workload) || !want(p.Strategies, r.Strategy) ||
+			!want(p.Churns, r.Churn) || seen[r] || r.Validate() != nil {
 			return
 		}
 		seen[r] = true
 		rows = append(rows, r)
 	}
-	// Rows that a target compares run next to each other (a strategy's task
-	// counts, unsync beside the speculative strategies), so that a noisy
-	// machine disturbs both sides of a ratio alike.
-	core := []string{"locked", "mmseq", "vmaseq", "vmalock"}
-	for _, s := range []string{"mmseq", "unsync", "vmaseq", "locked", "vmalock", "rwmutex-btree", "rwmutex-snapshot"} {
+	for _, s := range []Strategy{MMSeq, Unsync, VMASeq, Locked, VMALock, RWMutexBTree, RWMutexSnapshot} {
 		for _, t := range p.Tasks {
-			if s == "unsync" && t != 1 {
-				continue
-			}
-			add(Row{"uprobe-nop", s, t, 1000, "none", 0})
+			add(Row{UprobeNop, s, t, 1000, NoChurn, 0})
 		}
 	}
-	for _, s := range core {
+	for _, s := range Core {
 		for _, t := range p.Tasks {
-			add(Row{"uretprobe-nop", s, t, 1000, "none", 0})
+			add(Row{UretprobeNop, s, t, 1000, NoChurn, 0})
 		}
 	}
-	for _, c := range Churns[1:] {
+	for _, c := range []Churn{Unrelated, SameVMA, Probes} {
 		for _, rate := range p.Rates {
-			for _, s := range core {
-				add(Row{"uprobe-nop", s, churnT, 1000, c, rate})
+			for _, s := range Core {
+				add(Row{UprobeNop, s, churnT, 1000, c, rate})
 			}
 		}
 	}
 	for _, rate := range p.Rates {
-		for _, s := range []string{"rwmutex-btree", "rwmutex-snapshot"} {
-			add(Row{"uprobe-nop", s, churnT, 1000, "unrelated", rate})
+		for _, s := range []Strategy{RWMutexBTree, RWMutexSnapshot} {
+			add(Row{UprobeNop, s, churnT, 1000, Unrelated, rate})
 		}
 	}
-	for _, s := range append(core, "unsync") {
+	for _, s := range append(slices.Clone(Core), Unsync) {
 		for _, v := range p.VMAs {
-			add(Row{"uprobe-nop", s, 1, v, "none", 0})
+			add(Row{UprobeNop, s, 1, v, NoChurn, 0})
 		}
 	}
 	return rows
 }
 
-// Help describes the workloads, strategies and churn kinds for -h.
+// Help describes the workloads, strategies, churn kinds and the table's
+// columns, for -h.
 func Help() string {
 	var b strings.Builder
-	b.WriteString("Workloads:\n")
-	for _, w := range Workloads {
-		fmt.Fprintf(&b, "  %-16s %s\n", w.Name, w.Doc)
+	list := func(title string, table []named) {
+		b.WriteString(title + "\n")
+		for _, n := range table {
+			fmt.Fprintf(&b, "  %-16s %s\n", n.Name, n.Doc)
+		}
 	}
-	b.WriteString("Strategies and baselines:\n")
-	for _, s := range Strategies {
-		fmt.Fprintf(&b, "  %-16s %s\n", s.Name, s.Doc)
-	}
-	b.WriteString("Churn (a writer at a given rate, -churn and -rate):\n")
-	b.WriteString("  none             no writer\n")
-	b.WriteString("  unrelated        mmap/munmap of a page far from the probed VMA\n")
-	b.WriteString("  same-vma         mprotect of a page of the probed VMA back and forth (split, merge)\n")
-	b.WriteString("  probes           register/unregister a probe on another file\n")
+	list("Workloads:", Workloads)
+	list("Strategies and baselines:", Strategies)
+	list("Churn (a writer at a given rate, -churn and -rate):", Churns)
 	b.WriteString("Address-space sizes: -vmas (default 16,1000,100000)\n")
+	b.WriteString(ColumnHelp)
 	return b.String()
 }

@@ -2,131 +2,274 @@ package bench
 
 import (
 	"fmt"
+	"image/color"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
+	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
+
+// chart is one figure: which results it shows, and how.
+type chart struct {
+	name, title string
+	x, y        axisKind
+	keep        func(Result) bool
+	xy          func(Result) (float64, float64)
+}
+
+// axisKind is what an axis measures, which decides its scale, range and
+// tick labels.
+type axisKind struct {
+	label string
+	kind  int
+}
+
+const (
+	linearCount = iota // small integers (tasks): a tick at each integer
+	logCount           // counts over decades (VMAs, rates): log scale, a tick at each measured value
+	millions           // rates in millions from 0
+	fromZero           // a quantity from 0 (ns)
+	percent            // 0 to 100
+	durationNs         // a latency in ns from 0, labelled in µs
+)
+
+// charts lists the report's figures.
+func charts() []chart {
+	nop := func(x Result) bool { return x.Workload == UprobeNop }
+	cs := []chart{
+		{"scaling", "uprobe-nop: total throughput (1k VMAs, no churn)",
+			axisKind{"tasks", linearCount}, axisKind{"M hits/s (all tasks)", millions},
+			func(x Result) bool { return nop(x) && x.Churn == NoChurn && x.VMAs == 1000 },
+			func(x Result) (float64, float64) { return float64(x.Tasks), x.HitsPerSec }},
+		{"vmas", "uprobe-nop: cost per hit against address-space size (1 task)",
+			axisKind{"VMAs in the address space", logCount}, axisKind{"ns per hit", fromZero},
+			func(x Result) bool {
+				return nop(x) && x.Churn == NoChurn && x.Tasks == 1 && (!x.Strategy.Baseline() || x.Strategy == Unsync)
+			},
+			func(x Result) (float64, float64) { return float64(x.VMAs), x.NsPerHit }},
+		{"writer-unrelated", "writer: mmap/munmap latency under unrelated churn, by readers' strategy",
+			axisKind{"writer operations per second (target)", logCount}, axisKind{"writer p50 (µs)", durationNs},
+			func(x Result) bool { return nop(x) && x.Churn == Unrelated },
+			func(x Result) (float64, float64) { return float64(x.Rate), x.WriterP50 }},
+	}
+	for _, c := range []Churn{Unrelated, SameVMA, Probes} {
+		cs = append(cs, chart{"fastpath-" + c.String(), fmt.Sprintf("uprobe-nop: hits resolved without the lock, %s churn", c),
+			axisKind{"writer operations per second (target)", logCount}, axisKind{"fast path (% of hits)", percent},
+			func(x Result) bool { return nop(x) && x.Churn == c },
+			func(x Result) (float64, float64) { return float64(x.Rate), x.FastPathPct }})
+	}
+	return cs
+}
+
+// style is a strategy's colour and marker, the same in every chart.
+// The colours are Okabe and Ito's palette, which stays distinct for
+// colour-blind readers; the markers tell strategies apart in grey.
+func style(s Strategy) (color.Color, draw.GlyphDrawer) {
+	switch s {
+	case Locked:
+		return color.RGBA{213, 94, 0, 255}, draw.SquareGlyph{} // vermillion
+	case MMSeq:
+		return color.RGBA{0, 114, 178, 255}, draw.CircleGlyph{} // blue
+	case VMASeq:
+		return color.RGBA{0, 158, 115, 255}, draw.TriangleGlyph{} // green
+	case VMALock:
+		return color.RGBA{204, 121, 167, 255}, draw.PyramidGlyph{} // purple
+	case RWMutexBTree:
+		return color.RGBA{230, 159, 0, 255}, draw.CrossGlyph{} // orange
+	case RWMutexSnapshot:
+		return color.RGBA{86, 180, 233, 255}, draw.PlusGlyph{} // sky blue
+	}
+	return color.Black, draw.RingGlyph{} // unsync
+}
 
 // Plot writes the report's charts into dir, each as SVG and PNG:
 //
-//	scaling      hits/s against tasks, per strategy (uprobe-nop, no churn)
-//	fastpath-K   fast-path % against churn rate, per strategy, churn kind K
-//	vmas         cost per hit against the number of VMAs, per strategy
+//	scaling           hits/s against tasks, per strategy (uprobe-nop, no churn)
+//	vmas              cost per hit against the number of VMAs, per strategy
+//	fastpath-K        fast path % against churn rate, per strategy, churn kind K
+//	writer-unrelated  the writer's p50 latency against its rate, per readers' strategy
 //
-// It returns the files written.
+// A chart with no results in the report is left out. It returns the
+// files written.
 func (r *Report) Plot(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var files []string
-	save := func(p *plot.Plot, name string) error {
-		for _, ext := range []string{".svg", ".png"} {
-			f := filepath.Join(dir, name+ext)
-			if err := p.Save(7*vg.Inch, 4.5*vg.Inch, f); err != nil {
-				return err
-			}
-			files = append(files, f)
-		}
-		return nil
-	}
-	charts := []struct {
-		name, title, x, y string
-		logX              bool
-		keep              func(Result) bool
-		series            func(Result) string
-		xy                func(Result) (float64, float64)
-	}{
-		{"scaling", "uprobe-nop: total throughput (1k VMAs, no churn)", "tasks", "hits/s", false,
-			func(x Result) bool { return x.Workload == "uprobe-nop" && x.Churn == "none" && x.VMAs == 1000 },
-			func(x Result) string { return x.Strategy },
-			func(x Result) (float64, float64) { return float64(x.Tasks), x.HitsPerSec }},
-		{"vmas", "uprobe-nop: cost per hit against address-space size (1 task)", "VMAs", "ns per hit", true,
-			func(x Result) bool { return x.Workload == "uprobe-nop" && x.Churn == "none" && x.Tasks == 1 },
-			func(x Result) string { return x.Strategy },
-			func(x Result) (float64, float64) { return float64(x.VMAs), x.NsPerHit }},
-	}
-	for _, c := range Churns[1:] {
-		c := c
-		charts = append(charts, struct {
-			name, title, x, y string
-			logX              bool
-			keep              func(Result) bool
-			series            func(Result) string
-			xy                func(Result) (float64, float64)
-		}{"fastpath-" + c, fmt.Sprintf("uprobe-nop: fast path under %s churn", c), "writer ops/s (target rate)", "fast path %", true,
-			func(x Result) bool { return x.Churn == c && x.Strategy != "locked" && !isBaseline(x.Strategy) },
-			func(x Result) string { return x.Strategy },
-			func(x Result) (float64, float64) { return float64(x.ChurnRate), x.FastPathPct }})
-	}
-	for _, c := range charts {
-		series := map[string]plotter.XYs{}
+	for _, c := range charts() {
+		series := map[Strategy]plotter.XYs{}
 		for _, x := range r.Results {
 			if c.keep(x) {
 				px, py := c.xy(x)
-				series[c.series(x)] = append(series[c.series(x)], plotter.XY{X: px, Y: py})
+				series[x.Strategy] = append(series[x.Strategy], plotter.XY{X: px, Y: py})
 			}
 		}
 		if len(series) == 0 {
 			continue
 		}
-		p := plot.New()
-		p.Title.Text = c.title
-		p.X.Label.Text = c.x
-		p.Y.Label.Text = c.y
-		if c.logX {
-			p.X.Scale = plot.LogScale{}
-			p.X.Tick.Marker = plot.LogTicks{}
-		}
-		if strings.HasPrefix(c.name, "fastpath") {
-			lo := 100.0
-			for _, xys := range series {
-				for _, v := range xys {
-					lo = min(lo, v.Y)
-				}
-			}
-			p.Y.Min, p.Y.Max = max(0, lo-0.1*(100-lo)-0.01), 100+0.05*(100-lo)+0.001
-			p.Y.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
-				var ts []plot.Tick
-				for i := 0; i <= 4; i++ {
-					v := min + (max-min)*float64(i)/4
-					ts = append(ts, plot.Tick{Value: v, Label: fmt.Sprintf("%.3f", v)})
-				}
-				return ts
-			})
-		}
-		names := make([]string, 0, len(series))
-		for n := range series {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		var args []any
-		for _, n := range names {
-			xys := series[n]
-			sort.Slice(xys, func(i, j int) bool { return xys[i].X < xys[j].X })
-			args = append(args, n, xys)
-		}
-		if err := plotutil.AddLinePoints(p, args...); err != nil {
+		p, leg, err := c.build(series)
+		if err != nil {
 			return files, err
 		}
-		p.Legend.Top, p.Legend.Left = true, true
-		if !strings.HasPrefix(c.name, "fastpath") {
-			hi := 0.0
-			for _, xys := range series {
-				for _, v := range xys {
-					hi = max(hi, v.Y)
-				}
+		for _, ext := range []string{".svg", ".png"} {
+			f := filepath.Join(dir, c.name+ext)
+			if err := save(p, leg, f); err != nil {
+				return files, err
 			}
-			p.Y.Min, p.Y.Max = 0, hi*1.45 // room for the legend above the data
-		}
-		if err := save(p, c.name); err != nil {
-			return files, err
+			files = append(files, f)
 		}
 	}
 	return files, nil
+}
+
+// build draws a chart's series into a plot, and a legend to go beside it.
+func (c chart) build(series map[Strategy]plotter.XYs) (*plot.Plot, plot.Legend, error) {
+	p := plot.New()
+	p.Title.Text = c.title
+	p.X.Label.Text, p.Y.Label.Text = c.x.label, c.y.label
+	leg := plot.NewLegend()
+	leg.Top, leg.Left = true, true
+	leg.Padding = vg.Points(5)
+	leg.ThumbnailWidth = vg.Points(26)
+	var xs, ys []float64
+	strats := make([]Strategy, 0, len(series))
+	for s := range series {
+		strats = append(strats, s)
+	}
+	slices.Sort(strats)
+	for i, s := range strats {
+		xys := series[s]
+		slices.SortFunc(xys, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
+		line, points, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, leg, err
+		}
+		col, glyph := style(s)
+		line.Color, line.Width = col, vg.Points(1.5)
+		// Each series' markers are a little smaller than the one before, so
+		// that series meeting at the same point (100% fast path) nest
+		// rather than hide each other.
+		points.Color, points.Shape, points.Radius = col, glyph, vg.Points(6.5-0.6*float64(i))
+		p.Add(line, points)
+		leg.Add(s.String(), line, points)
+		for _, v := range xys {
+			xs, ys = append(xs, v.X), append(ys, v.Y)
+		}
+	}
+	c.x.apply(&p.X, xs)
+	c.y.apply(&p.Y, ys)
+	p.Add(plotter.NewGrid())
+	return p, leg, nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// apply sets an axis's scale, range and ticks for the values shown on it.
+// Ranges start at zero for quantities (so that a ratio reads off the
+// chart as it is), span the full 0–100 for percentages, and leave room
+// around the outermost points for their markers.
+func (k axisKind) apply(a *plot.Axis, vs []float64) {
+	lo, hi := slices.Min(vs), slices.Max(vs)
+	switch k.kind {
+	case linearCount:
+		a.Min, a.Max = lo-0.5, hi+0.5
+		var ts plot.ConstantTicks
+		for v := math.Ceil(lo); v <= hi; v++ {
+			ts = append(ts, plot.Tick{Value: v, Label: strconv.Itoa(int(v))})
+		}
+		a.Tick.Marker = ts
+	case logCount:
+		a.Scale = plot.LogScale{}
+		a.Min, a.Max = lo/2, hi*2
+		var ts plot.ConstantTicks
+		seen := map[float64]bool{}
+		for _, v := range vs {
+			if !seen[v] {
+				seen[v] = true
+				ts = append(ts, plot.Tick{Value: v, Label: si(v)})
+			}
+		}
+		slices.SortFunc(ts, func(a, b plot.Tick) int { return cmpFloat(a.Value, b.Value) })
+		a.Tick.Marker = ts
+	case percent:
+		a.Min, a.Max = -4, 104
+		var ts plot.ConstantTicks
+		for v := 0.0; v <= 100; v += 20 {
+			ts = append(ts, plot.Tick{Value: v, Label: strconv.Itoa(int(v))})
+		}
+		a.Tick.Marker = ts
+	default:
+		a.Min, a.Max = 0, hi*1.12
+		scale := 1.0
+		switch k.kind {
+		case millions:
+			scale = 1e6
+		case durationNs:
+			scale = 1e3
+		}
+		a.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
+			ts := plot.DefaultTicks{}.Ticks(min/scale, max/scale)
+			for i := range ts {
+				ts[i].Value *= scale
+				if ts[i].Label != "" {
+					ts[i].Label = strconv.FormatFloat(ts[i].Value/scale, 'f', -1, 64)
+				}
+			}
+			return ts
+		})
+	}
+}
+
+// The canvas: the plot on the left, its legend in a column on the right
+// where it cannot cover data.
+const (
+	chartW  = 8 * vg.Inch
+	chartH  = 4.5 * vg.Inch
+	legendW = 1.9 * vg.Inch
+)
+
+// save writes the plot and its legend to file, as SVG or PNG by extension.
+func save(p *plot.Plot, leg plot.Legend, file string) error {
+	var (
+		c  vg.CanvasSizer
+		wt io.WriterTo
+	)
+	switch filepath.Ext(file) {
+	case ".svg":
+		sc := vgsvg.New(chartW, chartH)
+		c, wt = sc, sc
+	default:
+		ic := vgimg.NewWith(vgimg.UseWH(chartW, chartH), vgimg.UseDPI(110), vgimg.UseBackgroundColor(color.White))
+		c, wt = ic, vgimg.PngCanvas{Canvas: ic}
+	}
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, vg.Points(4), -legendW, vg.Points(4), -vg.Points(8)))
+	lc := draw.Crop(dc, chartW-legendW+vg.Points(6), 0, 0, -vg.Points(30))
+	leg.Draw(lc)
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := wt.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -12,24 +12,10 @@ import (
 	"specvma/uprobes"
 )
 
-// Row names one measurement.
-type Row struct {
-	Workload string // uprobe-nop, uretprobe-nop
-	Strategy string // locked, mmseq, vmaseq, vmalock, or a baseline
-	Tasks    int
-	VMAs     int
-	Churn    string // none, unrelated, same-vma, probes
-	Rate     int    // churn operations per second (0: none)
-}
-
-// Result is a measured row, in the JSON shape of DESIGN.md.
+// Result is a measured row: the row's own keys, then what was measured.
+// docs/bench-json.md documents every key and its unit.
 type Result struct {
-	Workload     string            `json:"workload"`
-	Strategy     string            `json:"strategy"`
-	Tasks        int               `json:"tasks"`
-	VMAs         int               `json:"vmas"`
-	Churn        string            `json:"churn"`
-	ChurnRate    int               `json:"churn_rate"`
+	Row
 	HitsPerSec   float64           `json:"hits_per_sec"`
 	PerTask      float64           `json:"hits_per_sec_per_task"`
 	NsPerHit     float64           `json:"ns_per_hit"`
@@ -81,45 +67,34 @@ type setup struct {
 	tasks []*uprobes.Task
 }
 
-func isBaseline(name string) bool {
-	for _, b := range Baselines {
-		if b == name {
-			return true
-		}
-	}
-	return false
-}
-
 func newSetup(r Row) (*setup, error) {
-	w, err := newWorld(r.VMAs, r.Workload == "uretprobe-nop")
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	w, err := newWorld(r.VMAs, r.Workload == UretprobeNop)
 	if err != nil {
 		return nil, err
 	}
 	s := &setup{w: w}
-	if isBaseline(r.Strategy) {
+	if r.Strategy.Baseline() {
 		s.base = newIndex(r.Strategy, spansOf(w.as))
 		return s, nil
 	}
-	st, ok := mm.ParseStrategy(r.Strategy)
-	if !ok {
-		w.close()
-		return nil, fmt.Errorf("unknown strategy %q", r.Strategy)
-	}
-	s.strat = st
+	s.strat, _ = r.Strategy.mm()
 	return s, nil
 }
 
 func (s *setup) newHitter(r Row) hitter {
 	if s.base != nil {
 		t := &baselineTask{as: s.w.as, idx: s.base.forTask(), reg: s.w.sys.Registry()}
-		if r.Strategy != "unsync" {
+		if r.Strategy != Unsync {
 			t.rd = s.w.sys.Registry().RCU().NewReader()
 		}
 		return &baseHitter{t}
 	}
 	t := s.w.sys.NewTask(s.w.as, s.strat)
 	s.tasks = append(s.tasks, t)
-	return &taskHitter{t: t, ret: r.Workload == "uretprobe-nop"}
+	return &taskHitter{t: t, ret: r.Workload == UretprobeNop}
 }
 
 // measure runs one timed window of r and returns hits/s, writer latencies
@@ -132,7 +107,7 @@ func (s *setup) measure(r Row, d time.Duration) (hitsPerSec float64, lat []time.
 	// Tasks are pinned only without a writer: a goroutine locked to its
 	// thread pays a thread handoff each time it blocks on the mmap lock,
 	// which would measure Go's scheduler rather than the protocol.
-	churning := r.Churn != "none" && r.Rate > 0
+	churning := r.churning()
 	var stop atomic.Bool
 	var start, wg sync.WaitGroup
 	start.Add(1)
@@ -159,7 +134,7 @@ func (s *setup) measure(r Row, d time.Duration) (hitsPerSec float64, lat []time.
 		}(i, h)
 	}
 	var wdone sync.WaitGroup
-	if r.Churn != "none" && r.Rate > 0 {
+	if churning {
 		wdone.Add(1)
 		go func() {
 			defer wdone.Done()
@@ -274,8 +249,7 @@ type rowAcc struct {
 
 // result turns a row's windows into its Result.
 func (s *setup) result(r Row, a *rowAcc) Result {
-	res := Result{Workload: r.Workload, Strategy: r.Strategy, Tasks: r.Tasks, VMAs: r.VMAs,
-		Churn: r.Churn, ChurnRate: r.Rate, Fallbacks: map[string]uint64{}, Runs: a.runs, Missed: a.missed}
+	res := Result{Row: r, Fallbacks: map[string]uint64{}, Runs: a.runs, Missed: a.missed}
 	res.HitsPerSec = median(res.Runs)
 	res.PerTask = res.HitsPerSec / float64(r.Tasks)
 	if res.PerTask > 0 {
@@ -293,12 +267,16 @@ func (s *setup) result(r Row, a *rowAcc) Result {
 			}
 		}
 	}
-	res.FastPathPct = 100
-	if trapped > 0 {
+	// fast% is the share of hits resolved without the address space's
+	// lock, for every row alike: locked and the RWMutex baselines take it
+	// on every hit, unsync has none to take.
+	switch {
+	case r.Strategy == Locked, r.Strategy == RWMutexBTree, r.Strategy == RWMutexSnapshot:
+		res.FastPathPct = 0
+	case trapped > 0:
 		res.FastPathPct = 100 * float64(fast) / float64(trapped)
-	}
-	if s.base != nil && r.Strategy != "unsync" {
-		res.FastPathPct = 0 // every lookup takes the lock
+	default:
+		res.FastPathPct = 100
 	}
 	if lat := a.lat; len(lat) > 0 {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })

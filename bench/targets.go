@@ -5,86 +5,121 @@ import (
 	"io"
 )
 
-// Check is one of the project's performance targets, evaluated on a report.
-type Check struct {
-	Name     string
-	Measured string
-	OK       bool
-	Known    bool // false when the run lacked the rows to evaluate it
+// Target is one of the project's performance targets, evaluated on a
+// report: Value compared with Limit by Cmp.
+type Target struct {
+	Name     string  `json:"name"`     // what is measured, e.g. "mmseq 2-task / 1-task throughput"
+	Value    float64 `json:"value"`    // the measured figure, in Unit
+	Unit     string  `json:"unit"`     // "x" (a ratio), "%" or "allocs/hit"
+	Cmp      string  `json:"cmp"`      // ">=", "<=" or "==", or "" for a figure only reported
+	Limit    float64 `json:"limit"`    // what Value is compared with
+	Measured bool    `json:"measured"` // false: the run lacked the rows; Value and Met mean nothing
+	Met      bool    `json:"met"`      // Measured, and Value Cmp Limit holds (always, with no Cmp)
 }
 
-// Checks evaluates the targets on the rows the report has. Every figure is
-// a ratio of two rows measured side by side in the same run, window by
+// Missed reports whether the target was measured and not met.
+func (t Target) Missed() bool { return t.Measured && !t.Met }
+
+func (t Target) figure() string {
+	switch t.Unit {
+	case "%":
+		return fmt.Sprintf("%.2f%%", t.Value)
+	case "x":
+		return fmt.Sprintf("%.2fx", t.Value)
+	}
+	return fmt.Sprintf("%.3g", t.Value)
+}
+
+func (t Target) limit() string {
+	if t.Cmp == "" {
+		return "(reported)"
+	}
+	switch t.Unit {
+	case "%":
+		return fmt.Sprintf("%s %g%%", t.Cmp, t.Limit)
+	case "x":
+		return fmt.Sprintf("%s %gx", t.Cmp, t.Limit)
+	}
+	return fmt.Sprintf("%s %g", t.Cmp, t.Limit)
+}
+
+// target builds a Target; measured is false when the rows were missing.
+func target(name string, v float64, unit, cmp string, limit float64, measured bool) Target {
+	t := Target{Name: name, Value: v, Unit: unit, Cmp: cmp, Limit: limit, Measured: measured}
+	if measured {
+		switch cmp {
+		case ">=":
+			t.Met = v >= limit
+		case "<=":
+			t.Met = v <= limit
+		case "==":
+			t.Met = v == limit
+		default:
+			t.Met = true
+		}
+	} else {
+		t.Value = 0
+	}
+	return t
+}
+
+// EvalTargets evaluates the targets on the rows the report has. Every
+// ratio is of two rows measured side by side in the same run, window by
 // window (pairedRatio).
-func (r *Report) Checks() []Check {
-	var out []Check
-	ratio := func(name string, a, b Result, okA, okB bool, pass func(float64) bool, unit string) {
-		c := Check{Name: name}
-		if okA && okB && b.HitsPerSec > 0 {
-			x := pairedRatio(a, b)
-			c.Measured, c.OK, c.Known = fmt.Sprintf("%.2f%s", x, unit), pass(x), true
+func (r *Report) EvalTargets() []Target {
+	var out []Target
+	// ratio adds a's throughput over b's.
+	ratio := func(name string, a, b Row, cmp string, limit float64) {
+		x, okA := r.Find(a)
+		y, okB := r.Find(b)
+		ok := okA && okB && y.HitsPerSec > 0
+		v := 0.0
+		if ok {
+			v = pairedRatio(x, y)
 		}
-		out = append(out, c)
+		out = append(out, target(name, v, "x", cmp, limit, ok))
 	}
-	maxT := 0
-	for _, x := range r.Results {
-		if x.Churn == "none" && x.VMAs == 1000 {
-			maxT = max(maxT, x.Tasks)
-		}
+	nop := func(s Strategy, tasks, vmas int) Row { return Row{UprobeNop, s, tasks, vmas, NoChurn, 0} }
+	for _, s := range []Strategy{MMSeq, VMASeq} {
+		ratio(s.String()+" 2-task / 1-task throughput", nop(s, 2, 1000), nop(s, 1, 1000), ">=", 1.8)
 	}
-	for _, s := range []string{"mmseq", "vmaseq", "locked"} {
-		one, ok1 := r.Find("uprobe-nop", s, 1, 1000, "none", 0)
-		two, ok2 := r.Find("uprobe-nop", s, 2, 1000, "none", 0)
-		if s == "locked" {
-			ratio("locked at 2 tasks <= 1.2x its 1-task throughput", two, one, ok2, ok1, func(x float64) bool { return x <= 1.2 }, "x")
-		} else {
-			ratio(s+" at 2 tasks >= 1.8x its 1-task throughput", two, one, ok2, ok1, func(x float64) bool { return x >= 1.8 }, "x")
-		}
-	}
-	un, okU := r.Find("uprobe-nop", "unsync", 1, 1000, "none", 0)
-	for _, s := range []string{"mmseq", "vmaseq"} {
-		one, ok := r.Find("uprobe-nop", s, 1, 1000, "none", 0)
+	ratio("locked 2-task / 1-task throughput", nop(Locked, 2, 1000), nop(Locked, 1, 1000), "<=", 1.2)
+	for _, s := range []Strategy{MMSeq, VMASeq} {
 		// cost ratio = unsync throughput / strategy throughput
-		ratio(s+" cost per hit at 1 task <= 1.5x unsync", un, one, okU, ok, func(x float64) bool { return x <= 1.5 }, "x")
+		ratio(s.String()+" cost per hit at 1 task / unsync's", nop(Unsync, 1, 1000), nop(s, 1, 1000), "<=", 1.5)
 	}
 	for _, x := range r.Results {
-		if x.Churn == "unrelated" && (x.Strategy == "vmaseq" || x.Strategy == "mmseq") {
-			c := Check{Name: fmt.Sprintf("%s fast path under unrelated churn at %s/s", x.Strategy, si(float64(x.ChurnRate))),
-				Measured: fmt.Sprintf("%.2f%%", x.FastPathPct), Known: true}
-			c.OK = x.Strategy == "mmseq" || x.FastPathPct >= 99
-			if x.Strategy == "vmaseq" {
-				c.Name += " >= 99%"
+		if x.Churn == Unrelated && (x.Strategy == VMASeq || x.Strategy == MMSeq) {
+			name := fmt.Sprintf("%s fast path under unrelated churn at %s/s", x.Strategy, si(float64(x.Rate)))
+			if x.Strategy == VMASeq {
+				out = append(out, target(name, x.FastPathPct, "%", ">=", 99, true))
 			} else {
-				c.Name += " (reported)"
+				out = append(out, target(name, x.FastPathPct, "%", "", 0, true))
 			}
-			out = append(out, c)
 		}
 	}
-	for _, s := range []string{"mmseq", "vmaseq", "vmalock", "locked"} {
-		small, ok1 := r.Find("uprobe-nop", s, 1, 16, "none", 0)
-		big, ok2 := r.Find("uprobe-nop", s, 1, 100000, "none", 0)
-		ratio(s+" cost per hit at 100k VMAs <= 2.5x at 16", small, big, ok1, ok2, func(x float64) bool { return x <= 2.5 }, "x")
+	for _, s := range Core {
+		ratio(s.String()+" cost per hit at 100k VMAs / at 16", nop(s, 1, 16), nop(s, 1, 100000), "<=", 2.5)
 	}
 	worst, known := 0.0, false
 	for _, x := range r.Results {
-		if x.Strategy == "mmseq" || x.Strategy == "vmaseq" || x.Strategy == "vmalock" {
-			if x.Churn == "none" {
-				worst, known = max(worst, x.AllocsPerHit), true
-			}
+		if (x.Strategy == MMSeq || x.Strategy == VMASeq || x.Strategy == VMALock) && x.Churn == NoChurn {
+			worst, known = max(worst, x.AllocsPerHit), true
 		}
 	}
-	out = append(out, Check{Name: "allocations per hit on the fast path == 0",
-		Measured: fmt.Sprintf("%.3g", worst), OK: worst == 0, Known: known})
+	out = append(out, target("allocations per hit on the fast path (worst row)", worst, "allocs/hit", "==", 0, known))
+	churnT := maxChurnTasks(r)
 	for _, rate := range []int{1000, 100000} {
-		lk, ok1 := r.Find("uprobe-nop", "locked", maxChurnTasks(r), 1000, "unrelated", rate)
-		for _, s := range []string{"mmseq", "vmaseq"} {
-			x, ok2 := r.Find("uprobe-nop", s, maxChurnTasks(r), 1000, "unrelated", rate)
-			c := Check{Name: fmt.Sprintf("mmap/munmap p50 with %s readers <= 1.5x with locked readers (%s/s)", s, si(float64(rate)))}
-			if ok1 && ok2 && lk.WriterP50 > 0 {
-				v := x.WriterP50 / lk.WriterP50
-				c.Measured, c.OK, c.Known = fmt.Sprintf("%.2fx", v), v <= 1.5, true
+		lk, ok1 := r.Find(Row{UprobeNop, Locked, churnT, 1000, Unrelated, rate})
+		for _, s := range []Strategy{MMSeq, VMASeq} {
+			x, ok2 := r.Find(Row{UprobeNop, s, churnT, 1000, Unrelated, rate})
+			ok := ok1 && ok2 && lk.WriterP50 > 0
+			v := 0.0
+			if ok {
+				v = x.WriterP50 / lk.WriterP50
 			}
-			out = append(out, c)
+			out = append(out, target(fmt.Sprintf("mmap/munmap p50 with %s readers / with locked readers (%s/s)", s, si(float64(rate))),
+				v, "x", "<=", 1.5, ok))
 		}
 	}
 	return out
@@ -108,24 +143,37 @@ func pairedRatio(a, b Result) float64 {
 func maxChurnTasks(r *Report) int {
 	t := 0
 	for _, x := range r.Results {
-		if x.Churn != "none" {
+		if x.Churn != NoChurn {
 			t = max(t, x.Tasks)
 		}
 	}
 	return t
 }
 
-// WriteChecks prints the targets and how this run did.
-func (r *Report) WriteChecks(w io.Writer) {
+// MissedTargets counts the targets measured and not met.
+func (r *Report) MissedTargets() int {
+	n := 0
+	for _, t := range r.Targets {
+		if t.Missed() {
+			n++
+		}
+	}
+	return n
+}
+
+// WriteTargets prints the report's targets and how this run did.
+func (r *Report) WriteTargets(w io.Writer) {
 	fmt.Fprintln(w, "\nTargets (ratios of rows measured side by side in this run):")
-	for _, c := range r.Checks() {
-		status := "ok"
+	rows := [][]string{}
+	for _, t := range r.Targets {
+		status, fig := "ok", t.figure()
 		switch {
-		case !c.Known:
-			status, c.Measured = "n/a", "not measured in this run"
-		case !c.OK:
+		case !t.Measured:
+			status, fig = "n/a", "not measured in this run"
+		case !t.Met:
 			status = "MISSED"
 		}
-		fmt.Fprintf(w, "  %-6s %-72s %s\n", status, c.Name, c.Measured)
+		rows = append(rows, []string{status, t.Name, t.limit(), fig})
 	}
+	writeAligned(w, "  ", nil, rows, "llll")
 }

@@ -46,7 +46,7 @@ func (as *AddressSpace) faultIn(v *VMA, addr uint64, write bool) error {
 		// anon_vma here too (the zero page is not used).
 		as.anonVMAPrepare(v)
 	}
-	if file := v.File(); file != nil {
+	if file := v.File(); file != nil && !v.isAnon() { // private /dev/zero has no end
 		page := v.Pgoff() + (addr-v.Start())>>PageShift
 		if size := uint64(file.Inode().Size()); page >= (size+PageSize-1)>>PageShift {
 			return efault // SIGBUS

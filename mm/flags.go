@@ -86,11 +86,11 @@ const (
 	mapHugeMask       = 0x3f << 26
 
 	// legacyMapMask: the flags MAP_SHARED and MAP_PRIVATE always accepted;
-	// MAP_SHARED_VALIDATE refuses anything else with EOPNOTSUPP.
+	// MAP_SHARED_VALIDATE refuses anything else with EOPNOTSUPP, including
+	// MAP_FIXED_NOREPLACE, which came later.
 	legacyMapMask = MapShared | MapPrivate | MapFixed | MapAnonymous | MapDenyWrite |
 		MapExecutable | MapUninitialized | MapGrowsDown | MapLocked | MapNoReserve |
-		MapPopulate | MapNonBlock | MapStack | MapHugeTLB | Map32Bit | mapHugeMask |
-		MapFixedNoReplace
+		MapPopulate | MapNonBlock | MapStack | MapHugeTLB | Map32Bit | mapHugeMask
 )
 
 // mremap flags (MREMAP_*).

@@ -2,9 +2,6 @@ package mm
 
 import "specvma/vfs"
 
-// maxFileSize is MAX_LFS_FILESIZE on 64-bit.
-const maxFileSize = 1<<63 - 1
-
 // Mmap is mmap(2): it maps length bytes at addr (a hint, or exact with
 // MAP_FIXED / MAP_FIXED_NOREPLACE) with protection prot, backed by file at
 // byte offset off, or anonymous memory with MAP_ANONYMOUS (file is then
@@ -51,8 +48,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 		return 0, enomem
 	}
 	vmFlags := protToVM(prot) | mapToVM(flags) | VMMayRead | VMMayWrite | VMMayExec
-	anonPrivate := file == nil && flags&MapType == MapPrivate
-	addr, err := as.getUnmappedArea(addr, length, pgoff, flags, anonPrivate)
+	addr, err := as.getUnmappedArea(file, addr, length, pgoff, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -110,7 +106,7 @@ func mapToVM(flags int) VMFlags {
 
 // fileMapFlags applies do_mmap's checks and flag rules for a file mapping.
 func fileMapFlags(file *vfs.File, length, pgoff uint64, prot, flags int, vmFlags VMFlags) (VMFlags, error) {
-	if length > maxFileSize || pgoff > (maxFileSize-length)>>PageShift {
+	if limit := file.Inode().MaxMapEnd(); length > limit || pgoff > (limit-length)>>PageShift {
 		return 0, eoverflow // file_mmap_ok
 	}
 	switch flags & MapType {
@@ -167,8 +163,10 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 	if accountable(vmFlags) {
 		vmFlags |= VMAccount
 	}
-	if file == nil && vmFlags&VMShared != 0 {
-		file = vfs.NewFile("/dev/zero", vfs.NewShmemInode(int64(length)), vfs.ORdwr) // shmem_zero_setup
+	if vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero) {
+		// Shared anonymous memory and shared /dev/zero: a new shmem object
+		// (shmem_zero_setup); the offset of a /dev/zero mapping stays.
+		file = vfs.NewFile("/dev/zero", vfs.NewShmemInode(int64(length)), vfs.ORdwr)
 	} else {
 		if file != nil {
 			file.Get()

@@ -3,6 +3,8 @@ package mm
 import (
 	"sync"
 	"sync/atomic"
+
+	"specvma/internal/mmhook"
 )
 
 // seqCount is the mm's sequence count (mm_lock_seq): even while no writer
@@ -28,12 +30,16 @@ func (s *seqCount) bump() { s.v.Store((s.v.Load() + 1) & s.mask) }
 // lockSeq, and the even count that WriteUnlock stores no longer matches
 // any of them (vma_end_write_all).
 type mmapLock struct {
-	rw  sync.RWMutex
-	seq seqCount
+	rw    sync.RWMutex
+	seq   seqCount
+	hooks *mmhook.Hooks // Config.Test, for tests
 }
 
 // ReadLock takes the lock shared (mmap_read_lock).
-func (l *mmapLock) ReadLock() { l.rw.RLock() }
+func (l *mmapLock) ReadLock() {
+	l.hooks.CheckNotInFind()
+	l.rw.RLock()
+}
 
 // ReadUnlock releases a shared hold.
 func (l *mmapLock) ReadUnlock() { l.rw.RUnlock() }
@@ -41,14 +47,17 @@ func (l *mmapLock) ReadUnlock() { l.rw.RUnlock() }
 // WriteLock takes the lock exclusive and makes the sequence odd
 // (mmap_write_lock: down_write, then mm_lock_seqcount_begin).
 func (l *mmapLock) WriteLock() {
-	l.rw.Lock()
+	l.hooks.CheckNotInFind()
+	l.rw.Lock() // safety:writelock-order
+	l.hooks.RunInWriteLock()
 	l.seq.bump() // pairs with the load in SpeculateTryBegin/SpeculateRetry
 }
 
 // WriteUnlock makes the sequence even, releasing every VMA write lock taken
 // under this hold, then releases the lock (vma_end_write_all, up_write).
 func (l *mmapLock) WriteUnlock() {
-	l.seq.bump() // pairs with the loads in SpeculateRetry and vmaStartRead's recheck
+	l.seq.bump() // safety:writeunlock-order; pairs with the loads in SpeculateRetry and vmaStartRead's recheck
+	l.hooks.RunInWriteUnlock()
 	l.rw.Unlock()
 }
 
@@ -61,7 +70,7 @@ func (l *mmapLock) Seq() uint64 { return l.seq.load() }
 // to its locked path instead.
 func (l *mmapLock) SpeculateTryBegin() (seq uint64, ok bool) {
 	seq = l.seq.load()
-	return seq, seq&1 == 0
+	return seq, seq&1 == 0 // safety:mmseq-refuse-odd
 }
 
 // SpeculateRetry reports whether a speculative section begun at seq must be
@@ -70,5 +79,5 @@ func (l *mmapLock) SpeculateTryBegin() (seq uint64, ok bool) {
 // every load the caller made in the section is ordered before this one (the
 // kernel's read_seqcount_retry needs an smp_rmb here).
 func (l *mmapLock) SpeculateRetry(seq uint64) bool {
-	return l.seq.load() != seq
+	return l.seq.load() != seq // safety:mmseq-retry
 }

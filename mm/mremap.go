@@ -23,7 +23,7 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 	}
 	if oldLen >= newLen {
 		if oldLen > newLen {
-			if err := as.unmapRange(addr+newLen, addr+oldLen); err != nil {
+			if err := as.shrinkTail(addr, oldLen, newLen); err != nil {
 				return 0, err
 			}
 		}
@@ -46,7 +46,7 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 	if flags&MremapMayMove == 0 {
 		return 0, enomem
 	}
-	dst, err := as.getUnmappedArea(0, newLen, v.Pgoff()+(addr-v.Start())>>PageShift, remapMapFlags(v, 0), anonPrivate(v))
+	dst, err := as.getUnmappedArea(v.File(), 0, newLen, v.Pgoff()+(addr-v.Start())>>PageShift, remapMapFlags(v, 0))
 	if err != nil {
 		return 0, err
 	}
@@ -61,7 +61,9 @@ func (as *AddressSpace) checkMremap(addr uint64, oldLen, newLen *uint64, flags i
 	}
 	*oldLen, _ = pageAlign(*oldLen)
 	*newLen, _ = pageAlign(*newLen)
-	if *newLen == 0 || *newLen > TaskSize || *oldLen > TaskSize {
+	// The old length is not checked here: with nothing at addr the call is
+	// EFAULT, and a shrink's unmap of a tail beyond the limit is EINVAL.
+	if *newLen == 0 || *newLen > TaskSize {
 		return einval
 	}
 	if flags&(MremapFixed|MremapDontUnmap) == 0 {
@@ -80,13 +82,12 @@ func (as *AddressSpace) checkMremap(addr uint64, oldLen, newLen *uint64, flags i
 	return nil
 }
 
-func anonPrivate(v *VMA) bool { return v.File() == nil && v.Flags()&VMMayShare == 0 }
-
+// remapMapFlags are the mmap flags mremap's get_unmapped_area is given.
 func remapMapFlags(v *VMA, flags int) int {
 	if v.Flags()&VMMayShare != 0 {
-		flags |= MapShared
+		return flags | MapShared
 	}
-	return flags
+	return flags | MapPrivate
 }
 
 // remapMove moves every VMA of [addr, addr+length) to newAddr, keeping the
@@ -133,26 +134,30 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 
 // mremapTo moves to a caller-chosen place (mremap_to).
 func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int) (uint64, error) {
-	// Linux 6.18's order, as observed: the source is checked first (with
-	// the length it will have after any shrink), so a failed check changes
-	// nothing; then a move that shrinks unmaps the tail; then the
-	// MREMAP_FIXED destination is unmapped, which may take the source with
-	// it when the two touch (old_len 0): that is EFAULT.
+	// Linux 6.18's order: the source is checked first (with the length it
+	// will have after any shrink), so a failed check changes nothing; then
+	// the MREMAP_FIXED destination is unmapped, which may take the source
+	// with it when the two touch (old_len 0): that is EFAULT; then a move
+	// that shrinks unmaps the tail, which fails (EINVAL, the destination
+	// already gone) when the old length runs past the address limit.
 	if _, err := as.vmaToResize(addr, min(oldLen, newLen), newLen, flags); err != nil {
 		return 0, err
-	}
-	if oldLen > newLen {
-		if err := as.unmapRange(addr+newLen, addr+oldLen); err != nil {
-			return 0, err
-		}
-		oldLen = newLen
 	}
 	if flags&MremapFixed != 0 {
 		if err := as.unmapRange(newAddr, newAddr+newLen); err != nil {
 			return 0, err
 		}
+		if as.vmaAt(addr) == nil {
+			return 0, efault
+		}
 	}
-	v := as.vmaAt(addr) // the unmaps may have split or removed it
+	if oldLen > newLen {
+		if err := as.shrinkTail(addr, oldLen, newLen); err != nil {
+			return 0, err
+		}
+		oldLen = newLen
+	}
+	v := as.vmaAt(addr) // the unmaps may have split it
 	if v == nil {
 		return 0, efault
 	}
@@ -160,11 +165,21 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	if flags&MremapFixed != 0 {
 		mapFlags = MapFixed
 	}
-	dst, err := as.getUnmappedArea(newAddr, newLen, v.Pgoff()+(addr-v.Start())>>PageShift, remapMapFlags(v, mapFlags), anonPrivate(v))
+	dst, err := as.getUnmappedArea(v.File(), newAddr, newLen, v.Pgoff()+(addr-v.Start())>>PageShift, remapMapFlags(v, mapFlags))
 	if err != nil {
 		return 0, err
 	}
 	return as.moveVMA(v, addr, oldLen, newLen, dst, flags)
+}
+
+// shrinkTail unmaps [addr+newLen, addr+oldLen) as do_vmi_munmap would:
+// a tail that runs past the address limit is EINVAL.
+func (as *AddressSpace) shrinkTail(addr, oldLen, newLen uint64) error {
+	start, n := addr+newLen, oldLen-newLen
+	if start > TaskSize || n > TaskSize-start {
+		return einval
+	}
+	return as.unmapRange(start, start+n)
 }
 
 // vmaToResize finds the VMA being remapped and checks the request against it.

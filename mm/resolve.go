@@ -1,6 +1,9 @@
 package mm
 
-import "specvma/vfs"
+import (
+	"specvma/internal/mmhook"
+	"specvma/vfs"
+)
 
 // Resolving an address to the file page it maps, with or without the mmap
 // lock: the path a uprobe breakpoint takes (handle_swbp) and the one a
@@ -74,10 +77,18 @@ type Mapping struct {
 
 // Resolve maps addr to its file page with strategy s and hands it to find,
 // which looks up what the caller keeps per file page (a uprobe, a symbol
-// table) and reports whether it found anything. On the lockless paths find
-// may be shown a Mapping that is stale or torn, built from a VMA or File
-// that has since been reused: it must only read, and its result is
-// returned only once the read is validated. Any failure falls back to the
+// table) and reports whether it found anything.
+//
+// The find contract: find must not block and must not take any
+// address-space lock (an mmap lock, of this address space or another), nor
+// call anything that does (Mmap, Munmap, Lookup, Resolve ...). It runs
+// under the VMA read lock (vmalock) or the mmap read lock (locked, and
+// every fallback): a writer of this address space waits for it while
+// readers queue behind the writer, so a find that takes the mmap lock
+// deadlocks. Tests can set mmhook.Hooks.CheckFind to turn that deadlock into a
+// panic. On the lockless paths find may be shown a Mapping that is stale
+// or torn, built from a VMA or File that has since been reused: it must
+// only read, and its result is returned only once the read is validated. Any failure falls back to the
 // mmap read lock, where find sees a stable Mapping; the Fallback says why
 // (FastPath when none was needed). ok is false when nothing is mapped at
 // addr or find found nothing.
@@ -96,6 +107,9 @@ func ResolveOrTrap[R any](as *AddressSpace, addr uint64, s Strategy, find func(M
 }
 
 func resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping) (R, bool), wantTrap bool) (r R, ok bool, why Fallback, trap bool) {
+	if h := as.hooks(); h != nil && h.CheckFind {
+		find = guardFind(h, find)
+	}
 	switch s {
 	case MMSeq:
 		r, why = resolveMMSeq(as, addr, find)
@@ -115,16 +129,20 @@ func resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping
 }
 
 // mappingOf reads v's fields for addr. On the lockless paths the caller
-// validates afterwards; hook marks the File-to-inode window.
-func mappingOf(v *VMA, addr uint64, hook func()) (Mapping, bool) {
+// validates afterwards and passes its hooks (h), which mark the windows
+// between the loads; the locked path passes nil.
+func mappingOf(v *VMA, addr uint64, h *mmhook.Hooks) (Mapping, bool) {
 	f := v.file.Load() // READ_ONCE(vma->vm_file): the File may be reused under us
 	if f == nil {
 		return Mapping{}, false
 	}
-	if hook != nil {
-		hook()
+	if h != nil && h.AfterFileLoad != nil {
+		h.AfterFileLoad()
 	}
 	start := v.start.Load()
+	if h != nil && h.AfterStartLoad != nil {
+		h.AfterStartLoad()
+	}
 	return Mapping{
 		Start: start, End: v.end.Load(), Flags: VMFlags(v.flags.Load()),
 		File: f, Inode: f.Inode(),
@@ -162,11 +180,7 @@ func resolveMMSeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, b
 	if !found {
 		return r, NoVMA
 	}
-	var hook func()
-	if h != nil {
-		hook = h.AfterFileLoad
-	}
-	m, hasFile := mappingOf(e.vma, addr, hook)
+	m, hasFile := mappingOf(e.vma, addr, h)
 	if !hasFile {
 		return r, NoFile
 	}
@@ -203,23 +217,19 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 		return r, NoVMA
 	}
 	v := e.vma
-	gen := v.gen.Load()    // pairs with the increment in newVMA
-	vs := v.lockSeq.Load() // pairs with the store in vmaStartWrite
-	if vs == as.lock.Seq() {
+	gen := v.gen.Load()      // pairs with the increment in newVMA
+	vs := v.lockSeq.Load()   // pairs with the store in vmaStartWrite
+	if vs == as.lock.Seq() { // safety:vmaseq-refuse-locked
 		return r, VMALocked
 	}
 	if h != nil && h.AfterLockSeqLoad != nil {
 		h.AfterLockSeqLoad()
 	}
-	var hook func()
-	if h != nil {
-		hook = h.AfterFileLoad
-	}
-	m, hasFile := mappingOf(v, addr, hook)
+	m, hasFile := mappingOf(v, addr, h)
 	if !hasFile {
 		return r, NoFile
 	}
-	if addr < m.Start || addr >= m.End {
+	if addr < m.Start || addr >= m.End { // safety:vmaseq-range
 		return r, VMAChanged
 	}
 	r, ok := find(m)
@@ -229,9 +239,12 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 	if h != nil && h.NoValidate {
 		return r, FastPath
 	}
-	detached := v.refcnt.Load() == 0 && (h == nil || !h.NoDetachCheck)
-	reused := v.gen.Load() != gen && (h == nil || !h.NoGenerationCheck)
-	if v.mm.Load() != as || detached || reused || v.lockSeq.Load() != vs {
+	other := v.mm.Load() != as // safety:vmaseq-mm-check
+	rc := v.refcnt.Load()
+	detached := (rc == 0 || rc&detachFlag != 0) && (h == nil || !h.NoDetachCheck) // safety:vmaseq-detach-check
+	reused := v.gen.Load() != gen && (h == nil || !h.NoGenerationCheck)           // safety:vmaseq-generation
+	changed := v.lockSeq.Load() != vs                                             // safety:vmaseq-recheck
+	if other || detached || reused || changed {
 		var zero R
 		return zero, VMAChanged
 	}

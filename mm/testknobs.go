@@ -8,6 +8,7 @@ import "specvma/internal/mmhook"
 
 // applyTestKnobs is called by New when Config.Test is set.
 func (as *AddressSpace) applyTestKnobs(h *mmhook.Hooks) {
+	as.lock.hooks = h
 	if h.SeqBits > 0 && h.SeqBits < 64 {
 		as.lock.seq.mask = 1<<h.SeqBits - 1
 	}

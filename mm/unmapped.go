@@ -1,5 +1,7 @@
 package mm
 
+import "specvma/vfs"
+
 // Finding free address space (get_unmapped_area), x86-64 top-down layout.
 
 const (
@@ -23,16 +25,25 @@ func (as *AddressSpace) vmStartGap(v *VMA) uint64 {
 
 // getUnmappedArea returns where a mapping of length bytes goes
 // (__get_unmapped_area). addr is the caller's hint (already rounded by
-// round_hint_to_min) or, with MAP_FIXED, the address itself.
-func (as *AddressSpace) getUnmappedArea(addr, length, pgoff uint64, flags int, anonPrivate bool) (uint64, error) {
+// round_hint_to_min) or, with MAP_FIXED, the address itself. The search is
+// the one the kernel picks: the file's own (thp_get_unmapped_area for ext4
+// and xfs files and private /dev/zero; the plain search for other files,
+// tmpfs and shared memory included), and for private anonymous memory
+// without a hint whose length is a multiple of 2 MiB, THP alignment.
+func (as *AddressSpace) getUnmappedArea(file *vfs.File, addr, length, pgoff uint64, flags int) (uint64, error) {
 	if length > TaskSize {
 		return 0, enomem
+	}
+	if file == nil {
+		pgoff = 0 // anonymous memory's offset is never used to place it
 	}
 	var err error
 	switch {
 	case flags&MapFixed != 0:
-	case anonPrivate && addr == 0 && length%pmdSize == 0:
-		addr, err = as.thpUnmappedArea(length, pgoff)
+	case file != nil && thpFile(file, flags):
+		addr, err = as.thpUnmappedArea(addr, length, pgoff)
+	case file == nil && flags&MapType == MapPrivate && addr == 0 && length%pmdSize == 0:
+		addr, err = as.thpUnmappedArea(0, length, 0)
 	default:
 		addr, err = as.topDown(addr, length)
 	}
@@ -49,6 +60,17 @@ func (as *AddressSpace) getUnmappedArea(addr, length, pgoff uint64, flags int, a
 		return 0, eperm
 	}
 	return addr, nil
+}
+
+// thpFile reports a file whose get_unmapped_area aligns for THP: regular
+// files of filesystems that use thp_get_unmapped_area, and private
+// mappings of /dev/zero (shared ones are placed as shmem).
+func thpFile(file *vfs.File, flags int) bool {
+	ino := file.Inode()
+	if ino.MmapOps() == vfs.MmapZero {
+		return flags&MapType == MapPrivate
+	}
+	return ino.THPAligned()
 }
 
 // topDown honours a free, in-range hint, else takes the highest free gap
@@ -121,21 +143,31 @@ func (as *AddressSpace) bottomUp(length uint64) (uint64, error) {
 	return addr, nil
 }
 
-// thpUnmappedArea aligns large anonymous mappings to the PMD size so they can
-// use huge pages (thp_get_unmapped_area).
-func (as *AddressSpace) thpUnmappedArea(length, pgoff uint64) (uint64, error) {
-	off := pgoff << PageShift
+// thpUnmappedArea is thp_get_unmapped_area: when [off, off+length) of the
+// file holds a whole PMD-aligned stretch, it searches for length + 2 MiB
+// (at the hint first) and places the mapping inside that space so that the
+// file offset and the address agree modulo 2 MiB. A free hint is taken as
+// it is; when the padded search fails, the plain search runs. The offset
+// arithmetic is signed (loff_t), as in the kernel, so offsets at or past
+// 2^63 wrap negative.
+func (as *AddressSpace) thpUnmappedArea(hint, length, pgoff uint64) (uint64, error) {
+	off := int64(pgoff << PageShift)
+	offEnd := off + int64(length)
+	offAlign := (off + pmdSize - 1) &^ (pmdSize - 1)
 	padded := length + pmdSize
-	if padded < length {
-		return as.topDown(0, length)
+	if offEnd <= offAlign || offEnd-offAlign < pmdSize || padded < length || off+int64(padded) < off {
+		return as.topDown(hint, length)
 	}
-	a, err := as.topDown(0, padded)
-	if err != nil {
-		return as.topDown(0, length)
+	a, err := as.topDown(hint, padded)
+	if err != nil || a > TaskSize-padded {
+		return as.topDown(hint, length)
 	}
-	sub := (off - a) & (pmdSize - 1)
+	if a == hint {
+		return a, nil
+	}
+	sub := uint64(off-int64(a)) & (pmdSize - 1)
 	if sub == 0 {
-		return a + pmdSize, nil
+		return a + pmdSize, nil // top-down: the aligned start leaves room below
 	}
 	return a + sub, nil
 }

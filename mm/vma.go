@@ -109,8 +109,13 @@ func (v *VMA) info() Info {
 
 func (v *VMA) pages() uint64 { return (v.End() - v.Start()) >> PageShift }
 
-// isAnon reports a VMA without a file (vma_is_anonymous).
-func (v *VMA) isAnon() bool { return v.File() == nil && v.special.Load() == nil }
+// isAnon reports anonymous memory (vma_is_anonymous): no file, or a
+// private mapping of /dev/zero, which keeps its file but faults like
+// anonymous memory.
+func (v *VMA) isAnon() bool {
+	f := v.File()
+	return (f == nil || f.Inode().MmapOps() == vfs.MmapZero) && v.special.Load() == nil
+}
 
 // isShmemAnon reports shared anonymous memory (vma_is_anon_shmem).
 func (v *VMA) isShmemAnon() bool {

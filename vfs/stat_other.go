@@ -19,6 +19,7 @@ func openPath(path string) (*File, error) {
 	if fi.IsDir() {
 		return nil, errno.EISDIR
 	}
+	path = CanonicalPath(path)
 	var h uint64 = 1469598103934665603
 	for i := 0; i < len(path); i++ {
 		h = (h ^ uint64(path[i])) * 1099511628211

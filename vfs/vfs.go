@@ -14,6 +14,9 @@
 package vfs
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -43,12 +46,45 @@ type InodeID struct {
 	Ino uint64
 }
 
+// Type is an inode's file type (the S_IFMT bits of its mode).
+type Type uint32
+
+// The file types. The zero Type is a regular file.
+const (
+	Regular Type = iota
+	Directory
+	CharDevice
+	BlockDevice
+	FIFO
+	Socket
+)
+
+// MmapOps says what the file's mmap does: the f_op->mmap and
+// f_op->get_unmapped_area the kernel would call.
+type MmapOps uint32
+
+// The kinds of mmap a file can have. The zero MmapOps is a regular file's.
+const (
+	// MmapPageCache maps the file's pages; an access past the end of the
+	// file is SIGBUS.
+	MmapPageCache MmapOps = iota
+	// MmapNone: the file has no mmap (directories, FIFOs, /dev/null, most
+	// procfs and sysfs files); mmap fails with ENODEV.
+	MmapNone
+	// MmapZero is /dev/zero: a shared mapping becomes a new shmem object
+	// ("/dev/zero (deleted)" on 00:01), a private one anonymous memory
+	// that still names /dev/zero in maps.
+	MmapZero
+)
+
 // Inode is an inode: an identity plus the attributes mappings care about.
 type Inode struct {
 	id      InodeID
 	size    atomic.Int64
 	deleted atomic.Bool
-	noMmap  atomic.Bool
+	typ     atomic.Uint32 // Type
+	mmapOps atomic.Uint32 // MmapOps
+	thp     atomic.Bool
 }
 
 // ID returns the inode's identity.
@@ -65,10 +101,40 @@ func (i *Inode) Deleted() bool { return i.deleted.Load() }
 
 // Mappable reports whether the file supports mmap (a directory does not:
 // its f_op has no mmap, and mmap fails with ENODEV).
-func (i *Inode) Mappable() bool { return !i.noMmap.Load() }
+func (i *Inode) Mappable() bool { return i.MmapOps() != MmapNone }
 
-// SetMappable records whether the file supports mmap.
-func (i *Inode) SetMappable(ok bool) { i.noMmap.Store(!ok) }
+// Type returns the file type.
+func (i *Inode) Type() Type { return Type(i.typ.Load()) }
+
+// SetType records the file type.
+func (i *Inode) SetType(t Type) { i.typ.Store(uint32(t)) }
+
+// MmapOps returns what the file's mmap does.
+func (i *Inode) MmapOps() MmapOps { return MmapOps(i.mmapOps.Load()) }
+
+// SetMmapOps records what the file's mmap does.
+func (i *Inode) SetMmapOps(m MmapOps) { i.mmapOps.Store(uint32(m)) }
+
+// THPAligned reports that the file's filesystem places mappings with
+// thp_get_unmapped_area (ext4 and xfs regular files): a mapping that
+// covers a whole 2 MiB-aligned stretch of the file is placed so that the
+// stretch is 2 MiB-aligned in memory too, unless its hint is free.
+func (i *Inode) THPAligned() bool { return i.thp.Load() }
+
+// SetTHPAligned records whether the filesystem aligns mappings for THP.
+func (i *Inode) SetTHPAligned(v bool) { i.thp.Store(v) }
+
+// MaxMapEnd is the largest file offset a mapping may reach
+// (file_mmap_size_max): MAX_LFS_FILESIZE for regular files, block devices
+// and sockets, the whole unsigned range for other files. Beyond it mmap
+// fails with EOVERFLOW.
+func (i *Inode) MaxMapEnd() uint64 {
+	switch i.Type() {
+	case Regular, BlockDevice, Socket:
+		return 1<<63 - 1
+	}
+	return ^uint64(0)
+}
 
 // SetDeleted marks the inode unlinked or linked.
 func (i *Inode) SetDeleted(d bool) { i.deleted.Store(d) }
@@ -96,7 +162,9 @@ func NewShmemInode(size int64) *Inode {
 	return ino
 }
 
-// File is an open file description (struct file).
+// File is an open file description (struct file). Its path is the one
+// /proc/PID/maps prints (d_path): absolute, with symbolic links, ".", ".."
+// and repeated slashes resolved when the file was opened by OpenPath.
 type File struct {
 	inode  atomic.Pointer[Inode]
 	path   atomic.Pointer[string]
@@ -122,9 +190,69 @@ func NewFile(path string, inode *Inode, flags int) *File {
 }
 
 // OpenPath opens a file on disk the way `specvma run` does: read-write when
-// the file allows it, read-only otherwise. Device and inode come from stat.
+// the file allows it, read-only otherwise. Device, inode, file type and what
+// its mmap does come from stat and statfs; the File's path is the resolved,
+// absolute one (CanonicalPath), as the kernel's d_path would print it.
 func OpenPath(path string) (*File, error) {
 	return openPath(path)
+}
+
+// CanonicalPath is the name d_path gives a file opened by path: absolute,
+// every symbolic link followed where the walk meets it (so "link/.." is
+// the parent of the link's target, not the directory holding the link),
+// "." and repeated slashes gone. A path that cannot be walked (a missing
+// component, a loop) is made absolute and cleaned only.
+func CanonicalPath(path string) string {
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return filepath.Clean(path)
+		}
+		path = wd + "/" + path
+	}
+	if r, ok := walkPath(path); ok {
+		return r
+	}
+	return filepath.Clean(path)
+}
+
+// walkPath resolves an absolute path component by component, as the
+// kernel's path walk does.
+func walkPath(path string) (string, bool) {
+	const maxLinks = 40 // MAXSYMLINKS
+	resolved, rest, links := "/", path, 0
+	for rest != "" {
+		var comp string
+		comp, rest, _ = strings.Cut(strings.TrimLeft(rest, "/"), "/")
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			resolved = filepath.Dir(resolved)
+			continue
+		}
+		next := filepath.Join(resolved, comp)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", false
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if links++; links > maxLinks {
+			return "", false
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return "", false
+		}
+		if filepath.IsAbs(target) {
+			resolved = "/"
+		}
+		rest = target + "/" + rest
+	}
+	return resolved, true
 }
 
 // Inode returns the file's inode (f_inode).

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,98 +18,172 @@ import (
 
 var benchCommand = command{name: "bench", summary: "the uprobe scalability experiment (the main job)", run: runBench}
 
+const benchUsage = `usage: specvma bench [flags]
+
+Reproduces the uprobe scalability experiment (bench trig-uprobe-nop) in the
+model and prints one table row per measurement, then the targets. With
+-check, a missed target makes the exit status 1. docs/bench-json.md
+describes the -json output key by key.
+
+`
+
 func runBench(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bench", stderr, "usage: specvma bench [flags]\n\n"+
-		"Reproduces the uprobe scalability experiment (bench trig-uprobe-nop) in the model.\n\n"+bench.Help())
-	plan := bench.DefaultPlan()
+	fs := newFlagSet("bench", stderr, benchUsage+bench.Help())
+	def := bench.DefaultPlan()
 	tasks := fs.String("tasks", "1,2", "task counts, comma-separated")
 	vmas := fs.String("vmas", "16,1000,100000", "address-space sizes (VMAs) for the size rows")
 	rates := fs.String("rate", "1000,100000", "churn rates (writer operations per second)")
 	workload := fs.String("workload", "", "only these workloads (comma-separated)")
 	strategy := fs.String("strategy", "", "only these strategies or baselines (comma-separated)")
 	churn := fs.String("churn", "", "only these churn kinds (comma-separated)")
-	duration := fs.Duration("duration", 200*time.Millisecond, "length of one measurement window")
-	count := fs.Int("count", 5, "rounds: windows per row, interleaved across rows; rows report their median")
+	duration := fs.Duration("duration", def.Window, "length of one measurement window")
+	count := fs.Int("count", def.Rounds, "rounds: windows per row, interleaved across rows; rows report their median")
 	quick := fs.Bool("quick", false, "short windows (100ms): every target still measured")
-	jsonOut := fs.String("json", "", "write the results as JSON to this file")
-	plotDir := fs.String("plot", "", "write SVG and PNG charts into this directory")
+	jsonOut := fs.String("json", "", "write the results as JSON to this `file` (docs/bench-json.md)")
+	plotDir := fs.String("plot", "", "write SVG and PNG charts into this `directory`")
+	check := fs.Bool("check", false, "exit with status 1 when a measured target is missed")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
-	var err error
-	if plan.Tasks, err = ints(*tasks); err != nil {
-		fmt.Fprintln(stderr, "specvma bench: -tasks:", err)
+	if fs.NArg() > 0 {
+		// flag stops at the first non-flag: every flag after it would be
+		// silently ignored.
+		fmt.Fprintf(stderr, "specvma bench: unexpected argument %q: bench takes only flags (see specvma bench -h)\n", fs.Arg(0))
 		return 2
 	}
-	if plan.VMAs, err = ints(*vmas); err != nil {
-		fmt.Fprintln(stderr, "specvma bench: -vmas:", err)
+	plan, err := benchPlan(*tasks, *vmas, *rates, *workload, *strategy, *churn)
+	if err == nil {
+		plan.Window, plan.Rounds = *duration, *count
+		if *quick {
+			plan.Window = 100 * time.Millisecond
+		}
+		err = plan.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "specvma bench: %s\n", strings.ReplaceAll(err.Error(), "\n", "\nspecvma bench: "))
 		return 2
 	}
-	if plan.Rates, err = ints(*rates); err != nil {
-		fmt.Fprintln(stderr, "specvma bench: -rate:", err)
-		return 2
-	}
-	plan.Workloads, plan.Strategies, plan.Churns = words(*workload), words(*strategy), words(*churn)
-	if *quick {
-		*duration = 100 * time.Millisecond
-	}
-	if *count < 1 || *duration <= 0 {
-		fmt.Fprintln(stderr, "specvma bench: -count and -duration must be positive")
-		return 2
-	}
-	if err := checkNames(plan); err != nil {
-		fmt.Fprintln(stderr, "specvma bench:", err)
-		return 2
-	}
-	rows := plan.Rows()
-	// The live workload has no strategies or churn: it runs when asked for,
-	// or in a run that filters nothing.
-	wantLive := len(plan.Workloads) == 0 && len(plan.Strategies) == 0 && len(plan.Churns) == 0
-	for _, w := range plan.Workloads {
-		wantLive = wantLive || w == "live"
-	}
-	if len(rows) == 0 && !wantLive {
-		fmt.Fprintln(stderr, "specvma bench: the filters leave no rows to run")
-		return 2
-	}
-	for _, r := range rows {
-		if r.VMAs < 2 {
-			fmt.Fprintln(stderr, "specvma bench: -vmas: each size must be at least 2")
+	// Check the outputs before a minute of measuring, not after.
+	if *jsonOut != "" {
+		if err := writableFile(*jsonOut); err != nil {
+			fmt.Fprintf(stderr, "specvma bench: -json: %v\n", err)
 			return 2
 		}
 	}
+	if *plotDir != "" {
+		if err := writableDir(*plotDir); err != nil {
+			fmt.Fprintf(stderr, "specvma bench: -plot: %v\n", err)
+			return 2
+		}
+	}
+	rep, code := measure(plan, stderr)
+	if code != 0 {
+		return code
+	}
+	fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d round(s) of one %v window per row, interleaved (median shown)\n\n",
+		rep.Go, rep.CPUs, plan.Rounds, plan.Window)
+	if len(rep.Results) > 0 {
+		rep.WriteTable(stdout)
+		rep.WriteTargets(stdout)
+	}
+	if rep.Live != nil {
+		fmt.Fprintln(stdout, "\nlive: one live process's addresses resolved three ways")
+		rep.Live.WriteTable(stdout)
+	}
+	if *jsonOut != "" {
+		if err := writeFileAtomic(*jsonOut, rep.JSON); err != nil {
+			fmt.Fprintln(stderr, "specvma bench: -json:", err)
+			return 1
+		}
+	}
+	if *plotDir != "" {
+		files, err := rep.Plot(*plotDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "specvma bench: -plot:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "\ncharts: %s\n", strings.Join(files, " "))
+	}
+	return checkStatus(rep, *check, stderr)
+}
+
+// checkStatus is bench's exit status once the report is written: 1 when
+// check is set and a measured target was missed, 0 otherwise.
+func checkStatus(rep *bench.Report, check bool, stderr io.Writer) int {
+	if n := rep.MissedTargets(); n > 0 && check {
+		fmt.Fprintf(stderr, "specvma bench: -check: %d target(s) MISSED\n", n)
+		return 1
+	}
+	return 0
+}
+
+// benchPlan builds the plan the list flags describe.
+func benchPlan(tasks, vmas, rates, workload, strategy, churn string) (p bench.Plan, err error) {
+	for _, f := range []struct {
+		name, val string
+		dst       *[]int
+	}{{"-tasks", tasks, &p.Tasks}, {"-vmas", vmas, &p.VMAs}, {"-rate", rates, &p.Rates}} {
+		if *f.dst, err = ints(f.val); err != nil {
+			return p, fmt.Errorf("%s: %v", f.name, err)
+		}
+	}
+	if p.Workloads, err = bench.ParseWorkloads(workload); err != nil {
+		return p, fmt.Errorf("-workload: %v", err)
+	}
+	if p.Strategies, err = bench.ParseStrategies(strategy); err != nil {
+		return p, fmt.Errorf("-strategy: %v", err)
+	}
+	if p.Churns, err = bench.ParseChurns(churn); err != nil {
+		return p, fmt.Errorf("-churn: %v", err)
+	}
+	return p, nil
+}
+
+// measure runs the plan's rows and, if planned, the live workload. Progress
+// goes to stderr: a bar on a terminal, otherwise one line per finished
+// round of rows.
+func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 	rep := bench.NewReport()
-	steps := len(rows) * *count
-	if wantLive {
+	rows := plan.Rows()
+	steps := len(rows) * plan.Rounds
+	if plan.Live() {
 		steps++
 	}
 	bar := newProgress(stderr, steps)
-	var progress func(bench.Row)
-	if bar != nil {
-		progress = func(r bench.Row) {
-			bar.Describe(fmt.Sprintf("%s %s x%d %s", r.Workload, r.Strategy, r.Tasks, r.Churn))
+	start := time.Now()
+	done := 0
+	progress := func(r bench.Row) {
+		done++
+		if bar != nil {
+			bar.Describe(r.String())
 			bar.Add(1)
+		} else if done%len(rows) == 0 {
+			fmt.Fprintf(stderr, "specvma bench: round %d of %d done: %d rows, %s elapsed\n",
+				done/len(rows), plan.Rounds, len(rows), time.Since(start).Round(time.Second))
 		}
 	}
 	if len(rows) > 0 {
-		res, err := bench.RunAll(rows, *duration, *count, progress)
+		res, err := bench.RunAll(rows, plan.Window, plan.Rounds, progress)
 		if err != nil {
 			fmt.Fprintln(stderr, "specvma bench:", err)
-			return 1
+			return nil, 1
 		}
 		rep.Results = res
+		rep.Targets = rep.EvalTargets()
 	}
-	var liveErr error
-	if wantLive {
+	if plan.Live() {
 		if bar != nil {
 			bar.Describe("live: model vs PROCMAP_QUERY vs maps text")
 		}
-		live, err := bench.RunLive(bench.LiveOptions{Duration: 3 * *duration})
-		if bar != nil {
+		live, err := bench.RunLive(bench.LiveOptions{Duration: 3 * plan.Window})
+		switch {
+		case bar != nil:
 			bar.Add(1)
+		case err == nil:
+			fmt.Fprintf(stderr, "specvma bench: live workload done, %s elapsed\n", time.Since(start).Round(time.Second))
 		}
 		if err != nil {
-			liveErr = err
+			fmt.Fprintln(stderr, "specvma bench: live workload skipped:", err)
 		} else {
 			rep.Live = &live
 		}
@@ -116,56 +192,64 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		bar.Finish()
 		fmt.Fprintln(stderr)
 	}
-	fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d rounds of one %v window per row, interleaved (median shown)\n\n",
-		rep.Go, rep.CPUs, *count, *duration)
-	if len(rep.Results) > 0 {
-		rep.WriteTable(stdout)
-		rep.WriteChecks(stdout)
-	}
-	switch {
-	case rep.Live != nil:
-		fmt.Fprintln(stdout, "\nlive: one live process's addresses resolved three ways")
-		rep.Live.WriteTable(stdout)
-	case liveErr != nil:
-		fmt.Fprintln(stdout, "\nlive: skipped:", liveErr)
-	}
-	if *jsonOut != "" {
-		if err := rep.WriteJSON(*jsonOut); err != nil {
-			fmt.Fprintln(stderr, "specvma bench:", err)
-			return 1
-		}
-	}
-	if *plotDir != "" {
-		files, err := rep.Plot(*plotDir)
-		if err != nil {
-			fmt.Fprintln(stderr, "specvma bench: plot:", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "\ncharts: %s\n", strings.Join(files, " "))
-	}
-	return 0
+	return rep, 0
 }
 
-// checkNames rejects unknown workload, strategy and churn names.
-func checkNames(p bench.Plan) error {
-	known := map[string]bool{}
-	for _, w := range bench.Workloads {
-		known["workload "+w.Name] = true
+// writableFile checks that path can be written: its directory exists and
+// takes new files, and path is not a directory.
+func writableFile(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
 	}
-	for _, s := range bench.Strategies {
-		known["strategy "+s.Name] = true
+	return probeDir(filepath.Dir(path))
+}
+
+// writableDir creates dir if needed and checks that it takes new files.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	for _, c := range bench.Churns {
-		known["churn "+c] = true
-	}
-	for kind, names := range map[string][]string{"workload": p.Workloads, "strategy": p.Strategies, "churn": p.Churns} {
-		for _, n := range names {
-			if !known[kind+" "+n] {
-				return fmt.Errorf("unknown %s %q (see specvma bench -h)", kind, n)
-			}
+	return probeDir(dir)
+}
+
+func probeDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".specvma-probe-*")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("cannot write into %s: %v", dir, pe.Err)
 		}
+		return err
 	}
-	return nil
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// writeFileAtomic writes what content returns to path through a temporary
+// file and a rename, so that a reader never sees half a file.
+func writeFileAtomic(path string, content func() ([]byte, error)) error {
+	b, err := content()
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".specvma-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // newProgress returns a progress bar on stderr when it is a terminal and
@@ -181,7 +265,10 @@ func newProgress(w io.Writer, n int) *progressbar.ProgressBar {
 
 func ints(s string) ([]int, error) {
 	var out []int
-	for _, w := range words(s) {
+	for _, w := range strings.Split(s, ",") {
+		if w = strings.TrimSpace(w); w == "" {
+			continue
+		}
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 {
 			return nil, fmt.Errorf("%q is not a positive integer", w)
@@ -192,14 +279,4 @@ func ints(s string) ([]int, error) {
 		return nil, fmt.Errorf("empty list")
 	}
 	return out, nil
-}
-
-func words(s string) []string {
-	var out []string
-	for _, w := range strings.Split(s, ",") {
-		if w = strings.TrimSpace(w); w != "" {
-			out = append(out, w)
-		}
-	}
-	return out
 }

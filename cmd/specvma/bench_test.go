@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"specvma/bench"
 )
 
 func TestBenchCommand(t *testing.T) {
@@ -13,7 +17,7 @@ func TestBenchCommand(t *testing.T) {
 	js := filepath.Join(dir, "out.json")
 	var out, errb bytes.Buffer
 	code := dispatch([]string{"bench", "-workload", "uprobe-nop", "-strategy", "mmseq,unsync", "-churn", "none",
-		"-tasks", "1", "-vmas", "16", "-duration", "5ms", "-count", "1", "-json", js, "-plot", filepath.Join(dir, "p")}, &out, &errb)
+		"-tasks", "1", "-vmas", "16", "-duration", "5ms", "-count", "2", "-json", js, "-plot", filepath.Join(dir, "p")}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -22,29 +26,148 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if _, err := os.Stat(js); err != nil {
-		t.Error(err)
+	// Without a progress bar (stderr is not a terminal), one line per round.
+	if n := strings.Count(errb.String(), "specvma bench: round "); n != 2 {
+		t.Errorf("stderr has %d round lines, want 2:\n%s", n, errb.String())
+	}
+	rep, err := bench.ReadJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) == 0 || len(rep.Targets) == 0 {
+		t.Fatalf("JSON has %d results, %d targets", len(rep.Results), len(rep.Targets))
+	}
+	// The cost-per-hit target compares the two measured rows.
+	found := false
+	for _, tg := range rep.Targets {
+		if tg.Name == "mmseq cost per hit at 1 task / unsync's" {
+			found = tg.Measured && tg.Value > 0 && tg.Cmp == "<=" && tg.Limit == 1.5
+		}
+	}
+	if !found {
+		t.Errorf("JSON targets lack a measured mmseq/unsync cost target: %+v", rep.Targets)
+	}
+}
+
+// TestBenchTableAligned checks that every line of the table has its
+// columns at the same offsets as the header.
+func TestBenchTableAligned(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"bench", "-workload", "uprobe-nop", "-strategy", "mmseq,vmaseq", "-churn", "none,unrelated",
+		"-rate", "1000", "-tasks", "1", "-vmas", "16", "-duration", "5ms", "-count", "1"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	hdr := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "workload ") {
+			hdr = i
+		}
+	}
+	if hdr < 0 {
+		t.Fatalf("no table:\n%s", out.String())
+	}
+	// "strategy" is left-aligned: every row's strategy starts where the header's does.
+	col := strings.Index(lines[hdr], "strategy")
+	rows := 0
+	for _, l := range lines[hdr+1:] {
+		if l == "" {
+			break
+		}
+		rows++
+		if !regexp.MustCompile(`^\S+ +$`).MatchString(l[:col]) || l[col] == ' ' {
+			t.Errorf("row not aligned with the header at column %d:\n%s\n%s", col, lines[hdr], l)
+		}
+		// "wr p50/p99" is right-aligned: every row ends where the header does.
+		if len([]rune(l)) != len([]rune(lines[hdr])) {
+			t.Errorf("row does not end where the header does:\n%s\n%s", lines[hdr], l)
+		}
+	}
+	if rows != 6 {
+		t.Errorf("%d rows, want 6 (two strategies: 1k VMAs with and without churn, 16 VMAs):\n%s", rows, out.String())
 	}
 }
 
 func TestBenchBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"bench", "-tasks", "0"},
-		{"bench", "-tasks", "x"},
-		{"bench", "-strategy", "nope"},
-		{"bench", "-vmas", "1"},
-		{"bench", "-count", "0"},
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "-tasks", "0"}, "-tasks"},
+		{[]string{"bench", "-tasks", "x"}, "-tasks"},
+		{[]string{"bench", "-strategy", "nope"}, `unknown strategy "nope"`},
+		{[]string{"bench", "-workload", "nope"}, `unknown workload "nope"`},
+		{[]string{"bench", "-vmas", "1"}, "vmas: 1 is less than 2"},
+		{[]string{"bench", "-count", "0"}, "count"},
+		{[]string{"bench", "-duration", "0s"}, "duration"},
+		{[]string{"bench", "-strategy", "unsync", "-churn", "probes"}, "no rows"},
+		// A stray argument would end flag parsing: -quick would be ignored.
+		{[]string{"bench", "stray", "-quick"}, `unexpected argument "stray"`},
+		// Outputs are checked before measuring.
+		{[]string{"bench", "-json", filepath.Join(dir, "missing", "out.json")}, "-json"},
+		{[]string{"bench", "-json", dir}, "is a directory"},
+		{[]string{"bench", "-plot", filepath.Join(file, "sub")}, "-plot"},
 	} {
 		var out, errb bytes.Buffer
-		if code := dispatch(args, &out, &errb); code != 2 {
-			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, errb.String())
+		if code := dispatch(tc.args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", tc.args, code, errb.String())
 		}
-		if errb.Len() == 0 {
-			t.Errorf("%v: no message", args)
+		if !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: stderr %q lacks %q", tc.args, errb.String(), tc.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: printed %q before failing", tc.args, out.String())
+		}
+	}
+}
+
+func TestBenchHelp(t *testing.T) {
+	for _, args := range [][]string{{"bench", "-h"}, {"help", "bench"}} {
+		var out, errb bytes.Buffer
+		code := dispatch(args, &out, &errb)
+		text := out.String() + errb.String()
+		if code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		for _, want := range []string{"uretprobe-nop", "fast%", "fallbacks", "wr ops/s", "wr p50/p99", "-check"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%v: usage lacks %q", args, want)
+			}
 		}
 	}
 	var out, errb bytes.Buffer
-	if code := dispatch([]string{"bench", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "uretprobe-nop") {
-		t.Errorf("bench -h: exit %d, %q", code, errb.String())
+	if code := dispatch([]string{"help", "nope"}, &out, &errb); code != 2 {
+		t.Errorf("help nope: exit %d, want 2", code)
+	}
+}
+
+// TestBenchCheck shows -check turning a missed target into exit status 1
+// on reports whose targets are decided, not timed; a target the run did
+// not measure does not fail it.
+func TestBenchCheck(t *testing.T) {
+	missed := &bench.Report{Targets: []bench.Target{{Name: "a", Measured: true, Met: true}, {Name: "b", Measured: true}}}
+	unmeasured := &bench.Report{Targets: []bench.Target{{Name: "a", Measured: true, Met: true}, {Name: "b"}}}
+	for _, tc := range []struct {
+		rep   *bench.Report
+		check bool
+		want  int
+	}{{missed, true, 1}, {missed, false, 0}, {unmeasured, true, 0}} {
+		var errb bytes.Buffer
+		if got := checkStatus(tc.rep, tc.check, &errb); got != tc.want {
+			t.Errorf("checkStatus(%+v, %v) = %d, want %d", tc.rep.Targets, tc.check, got, tc.want)
+		}
+		if tc.want == 1 && !strings.Contains(errb.String(), "1 target(s) MISSED") {
+			t.Errorf("stderr %q", errb.String())
+		}
+	}
+	b, err := json.Marshal(missed.Targets[1])
+	if err != nil || !strings.Contains(string(b), `"met":false`) {
+		t.Errorf("target JSON %s %v", b, err)
 	}
 }

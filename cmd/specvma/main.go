@@ -47,12 +47,22 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'specvma COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'specvma help COMMAND' (or 'specvma COMMAND -h') for a command's usage and flags.")
 }
 
 func main() { os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "help" {
+		// specvma help COMMAND: the command's own -h, on stdout.
+		c, ok := lookup(args[1])
+		if !ok {
+			fmt.Fprintf(stderr, "specvma help: unknown command %q\n", args[1])
+			usage(stderr)
+			return 2
+		}
+		return c.run([]string{"-h"}, stdout, stdout)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {

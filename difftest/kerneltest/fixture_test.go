@@ -23,6 +23,10 @@ type fixture struct {
 //	$SMALL          a 100-byte file (its second page is beyond EOF)
 //	$EXE            the test binary, which cannot be opened for writing
 //	                while it runs (ETXTBSY), so it opens read-only
+//	$LINK           a symbolic link to $FILE1
+//	$SUBLINK        a symbolic link to the directory $DIR/sub/inner (so
+//	                $SUBLINK/.. is $DIR/sub, which holds a file1 of its own)
+//	$FIFO           a named pipe
 //	$DIR            the temporary directory itself
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -42,8 +46,26 @@ func newFixture(t *testing.T) *fixture {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		t.Fatal(err)
 	}
+	file1 := mk("file1", 64<<10)
+	if err := os.MkdirAll(filepath.Join(dir, "sub", "inner"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mk(filepath.Join("sub", "file1"), 8<<10)
+	link, sublink, fifo := filepath.Join(dir, "link"), filepath.Join(dir, "sublink"), filepath.Join(dir, "fifo")
+	for _, err := range []error{
+		os.Symlink(file1, link),
+		os.Symlink(filepath.Join(dir, "sub", "inner"), sublink),
+		mkfifo(fifo),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	return &fixture{vars: [][2]string{
-		{"$FILE1", mk("file1", 64<<10)},
+		{"$SUBLINK", sublink},
+		{"$LINK", link},
+		{"$FIFO", fifo},
+		{"$FILE1", file1},
 		{"$FILE2", mk("file2", 64<<10)},
 		{"$SMALL", mk("small", 100)},
 		{"$EXE", exe},

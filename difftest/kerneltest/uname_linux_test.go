@@ -12,3 +12,6 @@ func kernelRelease() (release, machine string) {
 	}
 	return unix.ByteSliceToString(u.Release[:]), unix.ByteSliceToString(u.Machine[:])
 }
+
+// mkfifo creates a named pipe.
+func mkfifo(path string) error { return unix.Mkfifo(path, 0o644) }
