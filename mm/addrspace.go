@@ -80,6 +80,19 @@ func New(cfg Config) *AddressSpace {
 // Config returns the tunables in force.
 func (as *AddressSpace) Config() Config { return as.cfg }
 
+// ReadLock takes the mmap lock shared (mmap_read_lock), for a reader that
+// copies several VMAs out under one hold (NextVMALocked), as the locked
+// /proc/PID/maps reader does. Writers wait until ReadUnlock. Only the
+// shared side is exported: every change goes through this package's calls,
+// which take the write side themselves.
+//
+// Preconditions: the caller holds no mmap lock of as, and runs no Resolve
+// find callback (lock order, doc.go).
+func (as *AddressSpace) ReadLock() { as.lock.ReadLock() }
+
+// ReadUnlock releases a ReadLock hold.
+func (as *AddressSpace) ReadUnlock() { as.lock.ReadUnlock() }
+
 // SpeculateTryBegin starts a speculative read of as without the mmap lock
 // (mmap_lock_speculate_try_begin): it returns the mm sequence count, and ok
 // is false when a writer holds the lock now. Whatever the caller then reads

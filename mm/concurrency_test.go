@@ -240,7 +240,7 @@ func concReader(as *AddressSpace, space int, seed uint64, stop *atomic.Bool, res
 				runtime.Gosched() // give writers a chance to try
 			}
 			s2 := snapVMA(v)
-			v.endRead()
+			v.EndRead()
 			local.locked++
 			if s1 != s2 {
 				res.fail("VMA changed under its read lock: %+v then %+v", s1, s2)
@@ -555,7 +555,7 @@ func TestVMASeqNeedsDetachCheck(t *testing.T) {
 
 // TestVMALockStable: while a VMA is read-locked, a writer that wants to
 // change it waits; the reader sees the same fields before and after, and the
-// writer's change lands only after endRead.
+// writer's change lands only after EndRead.
 func TestVMALockStable(t *testing.T) {
 	as, addr, _ := hookCase(t, &Hooks{})
 	v, fail := as.lockVMA(addr)
@@ -576,7 +576,7 @@ func TestVMALockStable(t *testing.T) {
 	if _, fail := as.lockVMA(addr); fail != readWriteLocked {
 		t.Fatalf("a second reader got %s while a writer waits, want write_locked", fail)
 	}
-	v.endRead()
+	v.EndRead()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,14 @@
 // Lookup, VMAs and Snapshot copy VMAs out (Info) under the mmap read lock;
 // Install and SetLayout build an address space from a live process's maps.
 // Resolve (and ResolveOrTrap) maps an address to its file page with one of
-// four Strategies, three of them without the mmap lock; SpeculateTryBegin
-// and SpeculateRetry let a reader outside this package validate its own
-// lockless reads against the mm sequence count the same way.
+// four Strategies, three of them without the mmap lock.
+//
+// For /proc/PID/maps readers (package procfs): ReadLock and ReadUnlock (the
+// shared side of the mmap lock only) with NextVMALocked; LockNextVMA, which
+// hands out a read-locked VMA to copy with LockedInfo and release with
+// VMA.EndRead; the validated snapshot walk (SnapshotBegin, SnapshotNextVMA);
+// SpeculateTryBegin and SpeculateRetry, to validate lockless reads against
+// the mm sequence count.
 //
 // For the uprobe subsystem (package uprobes; mm does not import it), the
 // breakpoint layer (probe.go, breakpoint.go, refctr.go): SetProbeSource
@@ -76,14 +81,14 @@
 //     and released before the first load, which lockSeq cannot see.
 //   - vmalock (lockVMA): take a reference that refuses detached and
 //     write-draining VMAs, then recheck lockSeq against the mm sequence with
-//     the reference held; the VMA is then stable until endRead.
+//     the reference held; the VMA is then stable until EndRead.
 //
 // Every field such readers touch is a sync/atomic value, and Go's atomics
 // are sequentially consistent, which implies every barrier the kernel needs
 // (each is named where it would be). A Resolve find callback must not block
 // or take an address-space lock (resolve.go states the contract;
 // mmhook.Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
-// Go's sync does: a second VMA endRead, and a write-side helper
+// Go's sync does: a second VMA EndRead, and a write-side helper
 // (vmaStartWrite, newVMA, link, setRange, unlinkFree) called while the
 // sequence is even, i.e. without the mmap write lock: one load of the
 // sequence, which vmaStartWrite needs anyway. Each lockless path falls back to the

@@ -22,7 +22,7 @@ func mustPanic(t *testing.T, want string, f func()) {
 }
 
 // TestMisusePanics: misuse panics, as Go's sync package does, instead of
-// corrupting the lock state: a second endRead for one read lock (it would
+// corrupting the lock state: a second EndRead for one read lock (it would
 // eat the attach reference, or a writer's flag), and the write-side helpers
 // called without the mmap write lock (the sequence count is even).
 func TestMisusePanics(t *testing.T) {
@@ -32,9 +32,9 @@ func TestMisusePanics(t *testing.T) {
 	if fail != readOK {
 		t.Fatalf("lockVMA: %s", fail)
 	}
-	v.endRead()
-	mustPanic(t, "endRead without a read lock", v.endRead)
-	v.refcnt.Store(1) // repair what the refused endRead took
+	v.EndRead()
+	mustPanic(t, "EndRead without a read lock", v.EndRead)
+	v.refcnt.Store(1) // repair what the refused EndRead took
 
 	mustPanic(t, "without the mmap write lock", func() { as.vmaStartWrite(v) })
 	mustPanic(t, "without the mmap write lock", func() { as.setRange(v, v.Start(), v.End(), v.Pgoff()) })

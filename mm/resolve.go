@@ -264,7 +264,7 @@ func resolveVMALock[R any](as *AddressSpace, addr uint64, find func(Mapping) (R,
 	default:
 		return r, VMAChanged
 	}
-	defer v.endRead()
+	defer v.EndRead()
 	m, hasFile := mappingOf(v, addr, nil)
 	if !hasFile {
 		return r, NoFile

@@ -22,7 +22,7 @@ import "runtime"
 // is in place, and the writer sets lockSeq only once no reference is left.
 //
 // Misuse panics: a write-side helper called without the mmap write lock (the
-// sequence is even), and an endRead that drops a reference nobody holds.
+// sequence is even), and an EndRead that drops a reference nobody holds.
 
 const (
 	excludeFlag = 1 << 30
@@ -108,7 +108,7 @@ func (v *VMA) markAttached() { v.refcnt.Store(1) }
 // markDetached refuses v to new readers and waits for transient ones to
 // leave (vma_mark_detached). v is write-locked and out of the tree, so every
 // reader that got in will fail its recheck and drop its reference; until it
-// has, v must not be freed: its endRead would land on the VMA's next life.
+// has, v must not be freed: its EndRead would land on the VMA's next life.
 func (as *AddressSpace) markDetached(v *VMA) {
 	for {
 		old := v.refcnt.Load()
@@ -151,35 +151,35 @@ func (as *AddressSpace) vmaStartRead(v *VMA) readFail {
 		h.AfterVMARef()
 	}
 	if v.mm.Load() != as { // safety:vmalock-mm-check
-		v.endRead()
+		v.EndRead()
 		return readUnstable
 	}
 	// The reference is in place: a writer can no longer set lockSeq without
 	// waiting for us, so an unequal value now means "unlocked" for certain.
 	if v.lockSeq.Load() == as.lock.Seq() && (h == nil || !h.NoValidate) { // safety:vmalock-recheck
-		v.endRead()
+		v.EndRead()
 		return readWriteLocked
 	}
 	return readOK
 }
 
-// endRead drops a VMA read lock (vma_end_read). It panics when no read
-// reference is there to drop (a second endRead for one lockVMA): the
+// EndRead drops a VMA read lock (vma_end_read). It panics when no read
+// reference is there to drop (a second EndRead for one lockVMA): the
 // count would otherwise eat the attach reference or a writer's flag, and a
 // writer would wait forever or free a VMA that a reader still uses.
-func (v *VMA) endRead() {
+func (v *VMA) EndRead() {
 	old := v.refcnt.Add(^uint32(0)) + 1
 	owned := uint32(1) // the attach reference
 	if old&detachFlag != 0 {
 		owned = 0 // dropped by the detacher
 	}
 	if old&^(excludeFlag|detachFlag) <= owned {
-		panic("mm: VMA endRead without a read lock")
+		panic("mm: VMA EndRead without a read lock")
 	}
 }
 
 // lockVMA read-locks the VMA covering addr without the mmap lock
-// (lock_vma_under_rcu). On success the VMA cannot change until endRead; on
+// (lock_vma_under_rcu). On success the VMA cannot change until EndRead; on
 // failure the caller falls back to the mmap read lock, and the reason says why.
 func (as *AddressSpace) lockVMA(addr uint64) (*VMA, readFail) {
 	for {
@@ -196,7 +196,7 @@ func (as *AddressSpace) lockVMA(addr uint64) (*VMA, readFail) {
 			return nil, r
 		}
 		if addr < v.Start() || addr >= v.End() { // safety:vmalock-range
-			v.endRead()
+			v.EndRead()
 			return nil, readMoved
 		}
 		return v, readOK

@@ -6,7 +6,7 @@
 // The packages, in layers: each imports only from the layers below it.
 //
 //	5  cmd/specvma, difftest/kerneltest, difftest/uprobetest  the command; differential tests against the running kernel
-//	4  bench, scenario                                        the benchmark; the script language
+//	4  bench, scenario, litmus                                the benchmark; the script language; memory-model litmus tests
 //	3  uprobes, procfs                                        the uprobe subsystem; /proc/PID/maps
 //	2  mm                                                     address spaces, locks, lockless resolution (doc.go: the lock order)
 //	1  vfs                                                    open file descriptions and inodes
@@ -29,7 +29,7 @@ type command struct {
 }
 
 // commands lists every subcommand, in the order usage prints them.
-var commands = []command{benchCommand, mapsCommand, probesCommand, resolveCommand, runCommand}
+var commands = []command{benchCommand, litmusCommand, mapsCommand, probesCommand, resolveCommand, runCommand}
 
 // lookup finds the subcommand called name.
 func lookup(name string) (command, bool) {

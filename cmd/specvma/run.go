@@ -25,8 +25,10 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr, `usage: specvma run [flags] FILE|-
 
 Runs a scenario script against the specvma model and prints each
-command's result (see examples/README.md for the language).
+command's result; with -echo, each command beside its result, as strace
+does. docs/scenario.md describes the language.
 `)
+	echo := fs.Bool("echo", false, "print a transcript: each command (in canonical form) followed by its result")
 	noAnonNames := fs.Bool("no-anon-names", false, "model a kernel without CONFIG_ANON_VMA_NAME (anon_name fails with EINVAL)")
 	strategy := fs.String("strategy", "mmseq", "how hit resolves breakpoints: locked, mmseq, vmaseq or vmalock")
 	if code, done := parseFlags(fs, args); done {
@@ -56,9 +58,12 @@ command's result (see examples/README.md for the language).
 	}
 	b := scenario.NewModel(mm.Config{NoAnonNames: *noAnonNames})
 	b.SetStrategy(st)
-	err := scenario.Run(name, in, b, stdout)
+	s, err := scenario.Parse(name, in)
 	if err == nil {
-		return 0
+		s.Echo = *echo
+		if err = s.Run(b, stdout); err == nil {
+			return 0
+		}
 	}
 	var se *scenario.Error
 	if errors.As(err, &se) {

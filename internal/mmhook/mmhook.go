@@ -45,6 +45,14 @@ type Hooks struct {
 	// space and then by this one can show the value the reader loaded.
 	NoGenerationCheck bool
 
+	// LockNextVMA (mm/locknext.go): a window between the lookup and the VMA
+	// read lock, and planted bugs that each drop one step.
+	AfterNextLookup    func()
+	SeqAfterLookup     bool // record the sequence after the lookup, not before
+	NoBehindCheck      bool // accept a VMA that now ends at or below the position
+	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
+	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
+
 	// SeqBits narrows the mm sequence count to this many bits, to show what
 	// wraparound breaks; 0 means 64. It is read once, by mm.New.
 	SeqBits int
