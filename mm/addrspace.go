@@ -91,6 +91,7 @@ func New(cfg Config) *AddressSpace {
 	}
 	as := &AddressSpace{cfg: cfg}
 	as.lock.seq.mask = ^uint64(0)
+	as.lock.hooks = cfg.Hooks
 	if cfg.SeqBits > 0 && cfg.SeqBits < 64 {
 		as.lock.seq.mask = 1<<cfg.SeqBits - 1
 	}
@@ -209,9 +210,10 @@ func (as *AddressSpace) Install(in Info) error {
 func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vfs.File) *VMA {
 	v := vmaCache.Alloc()
 	v.gen.Add(1)
+	seq := as.writeSeq()
 	// Write-lock first: a reader still holding this memory from its previous
 	// life sees lockSeq change before any other field does.
-	v.lockSeq.Store(as.lock.Seq())
+	v.lockSeq.Store(seq)
 	v.mm.Store(as)
 	v.start.Store(start)
 	v.end.Store(end)
@@ -226,6 +228,7 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 
 // link publishes a new VMA in the tree (vma_link).
 func (as *AddressSpace) link(v *VMA) {
+	as.writeSeq()
 	v.markAttached()
 	as.index.Store(as.index.Load().insert(entry{v.Start(), v.End(), v}))
 }
@@ -233,8 +236,12 @@ func (as *AddressSpace) link(v *VMA) {
 // unlinkFree removes v from the tree, waits out transient readers and frees
 // it, dropping its file reference (remove_vma). v is write-locked.
 func (as *AddressSpace) unlinkFree(v *VMA) {
+	as.writeSeq()
 	as.index.Store(as.index.Load().remove(v.Start()))
-	v.markDetached()
+	if h := as.cfg.Hooks; h != nil && h.BeforeDetach != nil {
+		h.BeforeDetach()
+	}
+	as.markDetached(v)
 	as.freeVMA(v)
 }
 
@@ -249,6 +256,7 @@ func (as *AddressSpace) freeVMA(v *VMA) {
 // setRange changes v's range in place and republishes its tree entry
 // (vma_adjust/vma_set_range). v is write-locked.
 func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
+	as.writeSeq()
 	old := v.Start()
 	v.start.Store(start)
 	v.end.Store(end)

@@ -33,8 +33,9 @@
 // any other field changes. New VMAs get the same store first, even when
 // their memory is reused. The tree is replaced, never edited: each change
 // publishes a new version with one atomic store. Removing a VMA write-locks
-// it, publishes a tree without it, marks it detached (refcnt 0, waiting for
-// transient readers to leave), drops its File reference and frees it.
+// it, publishes a tree without it, marks it detached (refcnt 0, after
+// waiting for transient readers to leave), drops its File reference and
+// frees it.
 // Unlocking makes the sequence even, which releases every VMA write lock at
 // once.
 //
@@ -59,7 +60,13 @@
 //
 // Every field such readers touch is a sync/atomic value, and Go's atomics
 // are sequentially consistent, which implies every barrier the kernel needs
-// (each is named where it would be). Each lockless path falls back to the
+// (each is named where it would be). A Resolve find callback must not block
+// or take an address-space lock (resolve.go states the contract;
+// Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
+// Go's sync does: a second VMA.EndRead, and a write-side helper
+// (vmaStartWrite, newVMA, link, setRange, unlinkFree) called while the
+// sequence is even, i.e. without the mmap write lock: one load of the
+// sequence, which vmaStartWrite needs anyway. Each lockless path falls back to the
 // mmap read lock and reports why (Fallback). The sequence counts are 64 bits
 // wide; Config.SeqBits narrows them for wraparound tests, and Config.Hooks
 // lets tests stop a reader inside each window or drop validation.

@@ -27,12 +27,18 @@ func (s *seqCount) bump() { s.v.Store((s.v.Load() + 1) & s.mask) }
 // VMLockSeq, and the even count that WriteUnlock stores no longer matches
 // any of them (vma_end_write_all).
 type MmapLock struct {
-	rw  sync.RWMutex
-	seq seqCount
+	rw    sync.RWMutex
+	seq   seqCount
+	hooks *Hooks // Config.Hooks, for tests
 }
 
 // ReadLock takes the lock shared (mmap_read_lock).
-func (l *MmapLock) ReadLock() { l.rw.RLock() }
+func (l *MmapLock) ReadLock() {
+	if l.hooks != nil {
+		l.hooks.checkNotInFind()
+	}
+	l.rw.RLock()
+}
 
 // ReadUnlock releases a shared hold.
 func (l *MmapLock) ReadUnlock() { l.rw.RUnlock() }
@@ -40,14 +46,19 @@ func (l *MmapLock) ReadUnlock() { l.rw.RUnlock() }
 // WriteLock takes the lock exclusive and makes the sequence odd
 // (mmap_write_lock: down_write, then mm_lock_seqcount_begin).
 func (l *MmapLock) WriteLock() {
-	l.rw.Lock()
+	if l.hooks != nil {
+		l.hooks.checkNotInFind()
+	}
+	l.rw.Lock() // safety:writelock-order
+	l.hooks.inWriteLock()
 	l.seq.bump() // pairs with the load in SpeculateTryBegin/SpeculateRetry
 }
 
 // WriteUnlock makes the sequence even, releasing every VMA write lock taken
 // under this hold, then releases the lock (vma_end_write_all, up_write).
 func (l *MmapLock) WriteUnlock() {
-	l.seq.bump() // pairs with the loads in SpeculateRetry and vmaStartRead's recheck
+	l.seq.bump() // safety:writeunlock-order; pairs with the loads in SpeculateRetry and vmaStartRead's recheck
+	l.hooks.inWriteUnlock()
 	l.rw.Unlock()
 }
 
@@ -60,7 +71,7 @@ func (l *MmapLock) Seq() uint64 { return l.seq.load() }
 // to its locked path instead.
 func (l *MmapLock) SpeculateTryBegin() (seq uint64, ok bool) {
 	seq = l.seq.load()
-	return seq, seq&1 == 0
+	return seq, seq&1 == 0 // safety:mmseq-refuse-odd
 }
 
 // SpeculateRetry reports whether a speculative section begun at seq must be
@@ -69,5 +80,5 @@ func (l *MmapLock) SpeculateTryBegin() (seq uint64, ok bool) {
 // every load the caller made in the section is ordered before this one (the
 // kernel's read_seqcount_retry needs an smp_rmb here).
 func (l *MmapLock) SpeculateRetry(seq uint64) bool {
-	return l.seq.load() != seq
+	return l.seq.load() != seq // safety:mmseq-retry
 }

@@ -1,6 +1,10 @@
 package mm
 
-import "specvma/vfs"
+import (
+	"sync"
+
+	"specvma/vfs"
+)
 
 // Resolving an address to the file page it maps, with or without the mmap
 // lock: the path a uprobe breakpoint takes (handle_swbp) and the one a
@@ -73,27 +77,60 @@ type Mapping struct {
 }
 
 // Hooks are test-only: functions run inside the windows of the lockless
-// paths, so a test can force a writer in, and a switch that drops
-// validation, so a test can show that its checks are what make answers
-// right. Production code leaves Config.Hooks nil.
+// paths and at the ordering points of the writers, so a test can force a
+// writer in or stop one at the right moment; switches that drop validation,
+// so a test can show that its checks are what make answers right; and
+// CheckFind, which makes a find callback that takes an mmap lock panic
+// instead of deadlocking. Production code leaves Config.Hooks nil.
 type Hooks struct {
 	AfterTryBegin    func() // mmseq: between try_begin and the retry check
 	AfterLockSeqLoad func() // vmaseq: between the vm_lock_seq load and its recheck
 	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode
-	NoValidate       bool   // skip every validation step: a planted bug
-	NoDetachCheck    bool   // vmaseq without the attachment check
+	AfterStartLoad   func() // mmseq, vmaseq: between reading vm_start and vm_pgoff
+	BeforeVMARef     func() // vmalock: after the early vm_lock_seq check, before the reference
+	AfterVMARef      func() // vmalock: with the reference taken, before the rechecks
+	BeforeDetach     func() // writer: a removed VMA is out of the tree, not yet marked detached
+	WaitRefs         func() // writer: about to wait for a VMA's readers (once per wait)
+	InWriteLock      func() // between taking the mmap write lock and the sequence bump
+	InWriteUnlock    func() // between the sequence bump and releasing the mmap write lock
+	// CheckFind makes Resolve note the goroutine running find, and the
+	// mmap lock panic when that goroutine takes it (any mode, any address
+	// space with these Hooks): find runs under the VMA read lock or the
+	// mmap read lock, where taking the mmap lock deadlocks against a
+	// writer or against itself.
+	CheckFind     bool
+	NoValidate    bool // skip every validation step: a planted bug
+	NoDetachCheck bool // vmaseq without the attachment check
 	// NoGenerationCheck drops vmaseq's generation recheck: vm_lock_seq
 	// values come from per-mm counters, so a VMA reused by another address
 	// space and then by this one can show the value the reader loaded.
 	NoGenerationCheck bool
+
+	// LockNextVMA (locknext.go): a window between the lookup and the VMA
+	// read lock, and planted bugs that each drop one step.
+	AfterNextLookup    func()
+	SeqAfterLookup     bool // record the sequence after the lookup, not before
+	NoBehindCheck      bool // accept a VMA that now ends at or below the position
+	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
+	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
+
+	inFind sync.Map // goroutine ids inside a checked find
 }
 
 // Resolve maps addr to its file page with strategy s and hands it to find,
 // which looks up what the caller keeps per file page (a uprobe, a symbol
-// table) and reports whether it found anything. On the lockless paths find
-// may be shown a Mapping that is stale or torn, built from a VMA or File
-// that has since been reused: it must only read, and its result is
-// returned only once the read is validated. Any failure falls back to the
+// table) and reports whether it found anything.
+//
+// The find contract: find must not block and must not take any
+// address-space lock (an mmap lock, of this address space or another), nor
+// call anything that does (Mmap, Munmap, Lookup, Resolve ...). It runs
+// under the VMA read lock (vmalock) or the mmap read lock (locked, and
+// every fallback): a writer of this address space waits for it while
+// readers queue behind the writer, so a find that takes the mmap lock
+// deadlocks. Tests can set Hooks.CheckFind to turn that deadlock into a
+// panic. On the lockless paths find may be shown a Mapping that is stale
+// or torn, built from a VMA or File that has since been reused: it must
+// only read, and its result is returned only once the read is validated. Any failure falls back to the
 // mmap read lock, where find sees a stable Mapping; the Fallback says why
 // (FastPath when none was needed). ok is false when nothing is mapped at
 // addr or find found nothing.
@@ -112,6 +149,9 @@ func ResolveOrTrap[R any](as *AddressSpace, addr uint64, s Strategy, find func(M
 }
 
 func resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping) (R, bool), wantTrap bool) (r R, ok bool, why Fallback, trap bool) {
+	if h := as.cfg.Hooks; h != nil && h.CheckFind {
+		find = guardFind(h, find)
+	}
 	switch s {
 	case MMSeq:
 		r, why = resolveMMSeq(as, addr, find)
@@ -131,16 +171,20 @@ func resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping
 }
 
 // mappingOf reads v's fields for addr. On the lockless paths the caller
-// validates afterwards; hook marks the File-to-inode window.
-func mappingOf(v *VMA, addr uint64, hook func()) (Mapping, bool) {
+// validates afterwards and passes its hooks (h), which mark the windows
+// between the loads; the locked path passes nil.
+func mappingOf(v *VMA, addr uint64, h *Hooks) (Mapping, bool) {
 	f := v.file.Load() // READ_ONCE(vma->vm_file): the File may be reused under us
 	if f == nil {
 		return Mapping{}, false
 	}
-	if hook != nil {
-		hook()
+	if h != nil && h.AfterFileLoad != nil {
+		h.AfterFileLoad()
 	}
 	start := v.start.Load()
+	if h != nil && h.AfterStartLoad != nil {
+		h.AfterStartLoad()
+	}
 	return Mapping{
 		Start: start, End: v.end.Load(), Flags: VMFlags(v.flags.Load()),
 		File: f, Inode: f.Inode(),
@@ -178,11 +222,7 @@ func resolveMMSeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, b
 	if !found {
 		return r, NoVMA
 	}
-	var hook func()
-	if h != nil {
-		hook = h.AfterFileLoad
-	}
-	m, hasFile := mappingOf(e.vma, addr, hook)
+	m, hasFile := mappingOf(e.vma, addr, h)
 	if !hasFile {
 		return r, NoFile
 	}
@@ -219,23 +259,19 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 		return r, NoVMA
 	}
 	v := e.vma
-	gen := v.gen.Load()    // pairs with the increment in newVMA
-	vs := v.lockSeq.Load() // pairs with the store in vmaStartWrite
-	if vs == as.lock.Seq() {
+	gen := v.gen.Load()      // pairs with the increment in newVMA
+	vs := v.lockSeq.Load()   // pairs with the store in vmaStartWrite
+	if vs == as.lock.Seq() { // safety:vmaseq-refuse-locked
 		return r, VMALocked
 	}
 	if h != nil && h.AfterLockSeqLoad != nil {
 		h.AfterLockSeqLoad()
 	}
-	var hook func()
-	if h != nil {
-		hook = h.AfterFileLoad
-	}
-	m, hasFile := mappingOf(v, addr, hook)
+	m, hasFile := mappingOf(v, addr, h)
 	if !hasFile {
 		return r, NoFile
 	}
-	if addr < m.Start || addr >= m.End {
+	if addr < m.Start || addr >= m.End { // safety:vmaseq-range
 		return r, VMAChanged
 	}
 	r, ok := find(m)
@@ -245,9 +281,12 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 	if h != nil && h.NoValidate {
 		return r, FastPath
 	}
-	detached := v.refcnt.Load() == 0 && (h == nil || !h.NoDetachCheck)
-	reused := v.gen.Load() != gen && (h == nil || !h.NoGenerationCheck)
-	if v.mm.Load() != as || detached || reused || v.lockSeq.Load() != vs {
+	other := v.mm.Load() != as // safety:vmaseq-mm-check
+	rc := v.refcnt.Load()
+	detached := (rc == 0 || rc&detachFlag != 0) && (h == nil || !h.NoDetachCheck) // safety:vmaseq-detach-check
+	reused := v.gen.Load() != gen && (h == nil || !h.NoGenerationCheck)           // safety:vmaseq-generation
+	changed := v.lockSeq.Load() != vs                                             // safety:vmaseq-recheck
+	if other || detached || reused || changed {
 		var zero R
 		return zero, VMAChanged
 	}

@@ -6,7 +6,7 @@
 // both.
 //
 // A script is parsed whole before anything runs: a malformed line anywhere
-// stops the run before any output. See DESIGN.md, "Scenario scripts".
+// stops the run before any output. docs/scenario.md is the reference.
 package scenario
 
 import (
@@ -163,6 +163,10 @@ func (c Command) String() string {
 type Script struct {
 	Name     string // the file name errors are reported against
 	Commands []Command
+	// Echo makes Run print a transcript, as strace does: each command in
+	// canonical form (Command.String) followed by its output, below it for
+	// maps and breakpoints, on the same line after a space otherwise.
+	Echo bool
 }
 
 // Parse reads and parses a whole script. name is the file name used in

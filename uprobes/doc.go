@@ -66,9 +66,14 @@
 //	               cache's own mutex)
 //
 // Put may run the erase of a dying uprobe, which takes treeMu only, so it may
-// be called from anywhere that does not hold treeMu, including under mm locks;
-// the wait for a grace period runs in its own goroutine (Registry.Barrier
-// waits for those).
+// be called from anywhere that does not hold treeMu, including under mm locks.
+// A free that must wait for a grace period is queued for the registry's
+// reclaimer: one goroutine at a time per registry, started on demand, which
+// waits one grace period per batch of queued frees (call_rcu's batching) and
+// exits when the queue is empty; Registry.Barrier waits for the frees queued
+// before it. A Task that exits with return instances pending ends its lease
+// section, so no free waits LeaseTimeout for it. Misuse of a read section
+// (an Unlock outside one, a nested Lock, Close inside one) panics.
 // Hooks must not call Register or Unregister (regMu is held).
 //
 // What is not modelled: the inode size check and instruction-alignment check

@@ -45,12 +45,16 @@ type Registry struct {
 	cache  slab.Cache[Uprobe]
 	hooks  Hooks // guarded by regMu
 
-	rcu         rcu.Domain      // readers of FindRCU; a freed uprobe waits for them
-	leases      rcu.Domain      // tasks with leased return instances (uretprobes_srcu)
-	pendingMu   sync.Mutex      // frees waiting for a grace period, by ticket
-	nextTicket  uint64          // the next free's ticket
-	inflight    map[uint64]bool // tickets not yet back in the cache
-	pendingCond sync.Cond       // signalled as each completes
+	rcu    rcu.Domain // readers of FindRCU; a freed uprobe waits for them
+	leases rcu.Domain // tasks with leased return instances (uretprobes_srcu)
+	// Deferred frees (call_rcu): a queue that one reclaimer goroutine at a
+	// time drains, a batch per grace period.
+	pendingMu   sync.Mutex
+	pending     []*Uprobe // queued, waiting for the reclaimer's next batch
+	queued      uint64    // frees ever queued
+	freed       uint64    // of those, back in the cache (in queue order)
+	reclaiming  bool      // a reclaimer goroutine is running
+	pendingCond sync.Cond // signalled as each batch completes
 
 	changes atomic.Uint64
 	retries atomic.Uint64
@@ -286,31 +290,50 @@ func (r *Registry) release(u *Uprobe) {
 	// cache only after a grace period. Find's readers may still hold the
 	// pointer from an old table after that: they fail TryGet, or succeed on
 	// the next owner and fail the key recheck.
-	if r.rcu.Quiescent() && r.leases.Quiescent() {
+	if r.rcu.Quiescent() && r.leases.Quiescent() { // safety:free-quiescent
 		r.cache.Free(u)
 		return
 	}
 	r.pendingMu.Lock()
-	ticket := r.nextTicket
-	r.nextTicket++
-	if r.inflight == nil {
-		r.inflight = map[uint64]bool{}
-	}
-	r.inflight[ticket] = true
+	r.pending = append(r.pending, u)
+	r.queued++
+	start := !r.reclaiming
+	r.reclaiming = true
 	r.pendingMu.Unlock()
-	go func() {
-		// Hit sections that could have found u; then the leases they
-		// created; then the Return sections that popped a lease before it
-		// could be expired.
-		r.rcu.Synchronize()
-		r.leases.SynchronizeExpire(LeaseTimeout, expireLeases)
-		r.rcu.Synchronize()
-		r.cache.Free(u)
+	if start {
+		go r.reclaim()
+	}
+}
+
+// reclaim is the registry's reclaimer: it takes everything queued, waits one
+// grace period for the whole batch and frees it, until the queue is empty.
+// At most one runs per registry, however many frees are pending; frees
+// queued while a batch waits go in the next batch (call_rcu's batching).
+func (r *Registry) reclaim() {
+	for {
 		r.pendingMu.Lock()
-		delete(r.inflight, ticket)
+		batch := r.pending
+		r.pending = nil
+		if len(batch) == 0 {
+			r.reclaiming = false
+			r.pendingMu.Unlock()
+			return
+		}
+		r.pendingMu.Unlock()
+		// Hit sections that could have found the batch; then the leases
+		// they created; then the Return sections that popped a lease
+		// before it could be expired.
+		r.rcu.Synchronize()                                    // safety:grace-period
+		r.leases.SynchronizeExpire(LeaseTimeout, expireLeases) // safety:lease-wait
+		r.rcu.Synchronize()                                    // safety:return-section
+		for _, u := range batch {
+			r.cache.Free(u)
+		}
+		r.pendingMu.Lock()
+		r.freed += uint64(len(batch))
 		r.pendingCond.Broadcast()
 		r.pendingMu.Unlock()
-	}()
+	}
 }
 
 // RCU is the read-side domain of FindRCU: each task that resolves
@@ -330,18 +353,10 @@ func (r *Registry) Barrier() {
 		r.pendingCond.L = &r.pendingMu
 	}
 	// Only the frees queued before the call: later ones may keep coming.
-	for target := r.nextTicket; r.anyInflightBefore(target); {
+	// Batches complete in queue order.
+	for target := r.queued; r.freed < target; {
 		r.pendingCond.Wait()
 	}
-}
-
-func (r *Registry) anyInflightBefore(target uint64) bool {
-	for t := range r.inflight {
-		if t < target {
-			return true
-		}
-	}
-	return false
 }
 
 // FindRCU returns the live uprobe at (id, off) without taking a reference,

@@ -124,12 +124,19 @@ func (t *Task) Stats() TaskStats { return t.stats }
 // Depth is the number of pending return instances.
 func (t *Task) Depth() int { return int(t.depth.Load()) }
 
-// Exit drops the task's pending return instances and its readers.
+// Exit drops the task's pending return instances, ends the lease section
+// they held open (as uprobe_free_utask does at exit: a free waiting on the
+// leases must not wait LeaseTimeout for a task that is gone), and closes
+// its readers.
 func (t *Task) Exit() {
+	leased := t.Depth() > 0
 	for t.Depth() > 0 {
 		if u, stable := t.popReturn(); u != nil && stable {
 			u.Put()
 		}
+	}
+	if leased {
+		t.lease.Unlock() // safety:exit-lease
 	}
 	t.rd.Close()
 	t.lease.Close()

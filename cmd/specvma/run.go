@@ -29,9 +29,11 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr, `usage: specvma run [flags] FILE|-
 
 Runs a scenario script against the specvma model and prints each
-command's result (see examples/README.md for the language).
+command's result; with -echo, each command beside its result, as strace
+does. docs/scenario.md describes the language.
 `)
 	host := fs.Bool("host", true, "configure the model as the running kernel and this process are (mmap_min_addr, privilege, overcommit, CONFIG_ANON_VMA_NAME); false: the model's defaults")
+	echo := fs.Bool("echo", false, "print a transcript: each command (in canonical form) followed by its result")
 	noAnonNames := fs.Bool("no-anon-names", false, "model a kernel without CONFIG_ANON_VMA_NAME (anon_name fails with EINVAL)")
 	var sets []string
 	fs.Func("set", "KEY=VALUE: set one config key as the script's config command would (repeatable; keys: "+strings.Join(scenario.ConfigKeys(), ", ")+")", func(s string) error {
@@ -87,9 +89,12 @@ command's result (see examples/README.md for the language).
 	}
 	b := scenario.NewModel(cfg)
 	b.SetStrategy(st)
-	err := scenario.Run(name, in, b, stdout)
+	s, err := scenario.Parse(name, in)
 	if err == nil {
-		return 0
+		s.Echo = *echo
+		if err = s.Run(b, stdout); err == nil {
+			return 0
+		}
 	}
 	var se *scenario.Error
 	if errors.As(err, &se) {

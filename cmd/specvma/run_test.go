@@ -138,3 +138,25 @@ func TestRunConfigCommand(t *testing.T) {
 		t.Errorf("config after a call: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+func TestRunEcho(t *testing.T) {
+	p := writeScript(t, `mmap 0x200000000000 8192 rw- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE # two pages
+mprotect 0x200000001000 0x1000 r--
+process other
+maps
+process main
+maps
+`)
+	code, out, errs := runCmd("run", "-echo", p)
+	want := "mmap 0x200000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE = 0x200000000000\n" +
+		"mprotect 0x200000001000 0x1000 r-- = 0\n" +
+		"process other\n" +
+		"maps\n" +
+		"process main\n" +
+		"maps\n" +
+		"200000000000-200000001000 rw-p 00000000 00:00 0 \n" +
+		"200000001000-200000002000 r--p 00000000 00:00 0 \n"
+	if code != 0 || out != want || errs != "" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant stdout:\n%s", code, out, errs, want)
+	}
+}

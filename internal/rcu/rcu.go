@@ -63,18 +63,36 @@ func (d *Domain) NewReaderFor(owner any) *Reader {
 // Owner returns what NewReaderFor was given.
 func (r *Reader) Owner() any { return r.owner }
 
-// Close unregisters r; it must be outside a section.
+// Close unregisters r; it must be outside a section, and Close panics if it
+// is not (a section left open would hold every grace period up for good).
 func (r *Reader) Close() {
+	if r.state.Load()&1 == 1 {
+		panic("rcu: Close inside a read section")
+	}
 	r.d.mu.Lock()
 	delete(r.d.readers, r)
 	r.d.mu.Unlock()
 }
 
-// Lock enters a read section (rcu_read_lock_trace). Sections do not nest.
-func (r *Reader) Lock() { r.state.Store(r.state.Load() + 1) }
+// Lock enters a read section (rcu_read_lock_trace). Sections do not nest:
+// Lock inside a section panics, as an unbalanced Unlock does (sync.Mutex's
+// rule). The check reuses the load the increment needs.
+func (r *Reader) Lock() {
+	s := r.state.Load()
+	if s&1 == 1 {
+		panic("rcu: Lock inside a read section (sections do not nest)")
+	}
+	r.state.Store(s + 1)
+}
 
-// Unlock leaves the read section.
-func (r *Reader) Unlock() { r.state.Store(r.state.Load() + 1) }
+// Unlock leaves the read section; it panics outside one.
+func (r *Reader) Unlock() {
+	s := r.state.Load()
+	if s&1 == 0 {
+		panic("rcu: Unlock outside a read section")
+	}
+	r.state.Store(s + 1)
+}
 
 // Quiescent reports whether no reader is inside a section now: a grace
 // period that started now would already be over.

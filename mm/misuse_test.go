@@ -1,0 +1,73 @@
+package mm
+
+import (
+	"strings"
+	"testing"
+)
+
+// mustPanic runs f and fails unless it panics with a message containing want.
+func mustPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic, want one mentioning %q", want)
+		}
+		if msg, _ := r.(string); !strings.Contains(msg, want) {
+			t.Fatalf("panic %v, want one mentioning %q", r, want)
+		}
+	}()
+	f()
+}
+
+// TestMisusePanics: misuse panics, as Go's sync package does, instead of
+// corrupting the lock state: a second EndRead for one read lock (it would
+// eat the attach reference, or a writer's flag), and the write-side helpers
+// called without the mmap write lock (the sequence count is even).
+func TestMisusePanics(t *testing.T) {
+	as, addr, _ := hookCase(t, &Hooks{})
+	defer as.Exit()
+	v, fail := as.LockVMA(addr)
+	if fail != ReadOK {
+		t.Fatalf("LockVMA: %s", fail)
+	}
+	v.EndRead()
+	mustPanic(t, "EndRead without a read lock", v.EndRead)
+	v.refcnt.Store(1) // repair what the refused EndRead took
+
+	mustPanic(t, "without the mmap write lock", func() { as.vmaStartWrite(v) })
+	mustPanic(t, "without the mmap write lock", func() { as.setRange(v, v.Start(), v.End(), v.Pgoff()) })
+	mustPanic(t, "without the mmap write lock", func() { as.unlinkFree(v) })
+	mustPanic(t, "without the mmap write lock", func() { as.newVMA(0x1000, 0x2000, 0, 0, nil) })
+	if err := as.checkInvariants(); err != nil {
+		t.Fatalf("after the refused calls: %v", err)
+	}
+}
+
+// TestFindContract: a find callback that takes an mmap lock deadlocks
+// against a writer (it runs under the VMA read lock or the mmap read lock);
+// with Hooks.CheckFind it panics instead, on every strategy, whether the
+// lock is this address space's or another's with the same Hooks. A find
+// that only reads passes.
+func TestFindContract(t *testing.T) {
+	h := &Hooks{CheckFind: true}
+	as, addr, _ := hookCase(t, h)
+	defer as.Exit()
+	other := New(Config{Hooks: h})
+	for _, s := range Strategies() {
+		if _, ok, _ := Resolve(as, addr, s, identity); !ok {
+			t.Fatalf("%s: a reading find found nothing", s)
+		}
+		mustPanic(t, "find callback took an mmap lock", func() {
+			Resolve(as, addr, s, func(m Mapping) (Info, bool) { return as.Lookup(addr) })
+		})
+		mustPanic(t, "find callback took an mmap lock", func() {
+			Resolve(as, addr, s, func(m Mapping) (int, bool) { other.SetLayout(Layout{}); return 0, true })
+		})
+	}
+	// Outside find the same goroutine may take the lock.
+	if _, ok := as.Lookup(addr); !ok {
+		t.Fatal("Lookup after the checks found nothing")
+	}
+}
