@@ -23,8 +23,26 @@ type Config struct {
 	// NoAnonNames models a kernel without CONFIG_ANON_VMA_NAME: naming
 	// anonymous memory fails with EINVAL.
 	NoAnonNames bool
+	// NoMmapMinAddr models vm.mmap_min_addr = 0 (MmapMinAddr 0 takes the default).
+	NoMmapMinAddr bool
+	// LSMMmapMinAddr is CONFIG_LSM_MMAP_MIN_ADDR of a kernel with
+	// CONFIG_SECURITY: mmap hints are rounded up to the larger of it and
+	// MmapMinAddr, while only MmapMinAddr needs privilege (no LSM enforces
+	// the other here). 0: none.
+	LSMMmapMinAddr uint64
 	// Privileged models CAP_SYS_RAWIO: MAP_FIXED below MmapMinAddr is allowed.
 	Privileged bool
+	// Overcommit is vm.overcommit_memory (commit.go): OvercommitGuess (the
+	// default), OvercommitAlways or OvercommitNever.
+	Overcommit int
+	// TotalRAM and TotalSwap are the machine's memory and swap in bytes
+	// (MemTotal and SwapTotal of /proc/meminfo): OvercommitGuess refuses one
+	// accounted allocation larger than both together. Both zero: no limit.
+	TotalRAM, TotalSwap uint64
+	// CommitLimit is the commit limit in bytes under OvercommitNever
+	// (CommitLimit of /proc/meminfo); the memory this address space has
+	// committed may not pass it.
+	CommitLimit uint64
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64
@@ -56,7 +74,9 @@ func New(cfg Config) *AddressSpace {
 	if cfg.MmapBase == 0 {
 		cfg.MmapBase = 0x7ffff7fff000
 	}
-	if cfg.MmapMinAddr == 0 {
+	if cfg.NoMmapMinAddr {
+		cfg.MmapMinAddr = 0
+	} else if cfg.MmapMinAddr == 0 {
 		cfg.MmapMinAddr = DefaultMmapMinAddr
 	}
 	if cfg.MaxMapCount == 0 {

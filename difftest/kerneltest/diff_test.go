@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"specvma/mm"
+	"specvma/procfs"
 	"specvma/scenario"
 )
 
@@ -50,10 +51,12 @@ func runKernel(t *testing.T, name, script string) string {
 	return run(name, script, k)
 }
 
-// runModel runs script on a fresh model configured like this kernel
-// (CONFIG_ANON_VMA_NAME is off here).
+// runModel runs script on a fresh model configured like this kernel and
+// this process (procfs.HostConfig: privilege, mmap_min_addr, overcommit,
+// CONFIG_ANON_VMA_NAME).
 func runModel(name, script string) string {
-	return run(name, script, scenario.NewModel(mm.Config{NoAnonNames: true}))
+	cfg, _ := procfs.HostConfig()
+	return run(name, script, scenario.NewModel(cfg))
 }
 
 func skipUnlessLinux(t *testing.T) {

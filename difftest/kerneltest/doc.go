@@ -8,11 +8,15 @@
 // A sequence is a scenario script (testdata/*.vma, plus a few generated in
 // the tests). It runs twice with scenario.Run: once on the kernel backend
 // (NewKernel), which performs every call for real in the test process
-// itself, and once on a fresh model (scenario.NewModel). The two outputs
-// are compared line by line.
+// itself, and once on a fresh model (scenario.NewModel) configured as this
+// kernel and process are (procfs.HostConfig: vm.mmap_min_addr and the LSM
+// hint floor, CAP_SYS_RAWIO, the overcommit mode with memory and swap,
+// CONFIG_ANON_VMA_NAME). The two outputs are compared line by line.
+// TestLowAddresses claims a second window, the bottom 64 KiB, where
+// mmap_min_addr and privilege decide (it skips when that cannot be claimed).
 //
 // The kernel backend owns a window of the test process's address space
-// (DefaultWindow: 1 GiB at 0x500000000000). NewKernel proves the window is
+// (DefaultWindow: 1 TiB at 0x500000000000). NewKernel proves the window is
 // free by mapping all of it with MAP_FIXED_NOREPLACE, then unmaps it, so a
 // script starts from an empty window; Release unmaps it again after the
 // sequence, whatever happened. Sequences place every mapping inside the

@@ -27,6 +27,8 @@ type fixture struct {
 //	$SUBLINK        a symbolic link to the directory $DIR/sub/inner (so
 //	                $SUBLINK/.. is $DIR/sub, which holds a file1 of its own)
 //	$FIFO           a named pipe
+//	$BIG            an 8 MiB sparse file (room for whole 2 MiB-aligned
+//	                stretches: THP placement)
 //	$DIR            the temporary directory itself
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -52,7 +54,10 @@ func newFixture(t *testing.T) *fixture {
 	}
 	mk(filepath.Join("sub", "file1"), 8<<10)
 	link, sublink, fifo := filepath.Join(dir, "link"), filepath.Join(dir, "sublink"), filepath.Join(dir, "fifo")
+	big := filepath.Join(dir, "big")
 	for _, err := range []error{
+		os.WriteFile(big, nil, 0o644),
+		os.Truncate(big, 8<<20),
 		os.Symlink(file1, link),
 		os.Symlink(filepath.Join(dir, "sub", "inner"), sublink),
 		mkfifo(fifo),
@@ -65,6 +70,7 @@ func newFixture(t *testing.T) *fixture {
 		{"$SUBLINK", sublink},
 		{"$LINK", link},
 		{"$FIFO", fifo},
+		{"$BIG", big},
 		{"$FILE1", file1},
 		{"$FILE2", mk("file2", 64<<10)},
 		{"$SMALL", mk("small", 100)},

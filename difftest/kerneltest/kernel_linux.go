@@ -15,6 +15,7 @@ import (
 
 	"specvma/errno"
 	"specvma/mm"
+	"specvma/procfs"
 	"specvma/scenario"
 )
 
@@ -58,8 +59,10 @@ type kernelFile int
 // caller must call Release (for tests, in t.Cleanup) to unmap the window and
 // close what the script left open.
 func NewKernel(window Window) (*Kernel, error) {
+	// A window below vm.mmap_min_addr can be claimed only with CAP_SYS_RAWIO;
+	// the claim below fails with EPERM otherwise.
 	if window.Base&(mm.PageSize-1) != 0 || window.Size == 0 || window.Size&(mm.PageSize-1) != 0 ||
-		window.Base < mm.DefaultMmapMinAddr || !(Window{0, mm.TaskSize}).Contains(window.Base, window.Size) {
+		!(Window{0, mm.TaskSize}).Contains(window.Base, window.Size) {
 		return nil, fmt.Errorf("kerneltest: bad window %v", window)
 	}
 	if !inUse.TryLock() {
@@ -81,6 +84,22 @@ func NewKernel(window Window) (*Kernel, error) {
 		return nil, fmt.Errorf("kerneltest: unmapping window %v: %v", window, err)
 	}
 	return &Kernel{win: window, fds: map[int]bool{}, outside: map[uint64]uint64{}}, nil
+}
+
+// Configure implements scenario.Configurer: the running kernel cannot be
+// reconfigured by a script, so a config line passes only when it states
+// what the kernel already is (procfs.HostConfig) and stops the run
+// otherwise.
+func (k *Kernel) Configure(key string, value uint64) error {
+	host, _ := procfs.HostConfig()
+	have, ok := scenario.ConfigValue(host, key)
+	if !ok {
+		return fmt.Errorf("kerneltest: unknown config key %q", key)
+	}
+	if have != value {
+		return fmt.Errorf("kerneltest: the running kernel has %s %#x, not %#x", key, have, value)
+	}
+	return nil
 }
 
 // Window returns the window the backend owns.

@@ -13,14 +13,16 @@ type Window struct {
 	Base, Size uint64
 }
 
-// DefaultWindow is 1 GiB at 80 TiB (0x500000000000). Nothing in a Go
+// DefaultWindow is 1 TiB at 80 TiB (0x500000000000): large enough for
+// mappings bigger than the machine's memory (commit accounting), cheap
+// because it is claimed with one PROT_NONE MAP_NORESERVE mapping. Nothing in a Go
 // test process lives there: the Go heap stays below 1<<46 (Go 1.26 picks
 // a random base there; with -race it sits at 0x00c000000000 and the race
 // detector's shadow and metadata occupy 0x200000000000-0x400000000000),
 // and the kernel puts unhinted mappings (the runtime's other memory, the
 // loader, shared libraries) top-down from just below the stack, near
 // 0x7f0000000000. The sequences in testdata use its addresses.
-var DefaultWindow = Window{Base: 0x500000000000, Size: 1 << 30}
+var DefaultWindow = Window{Base: 0x500000000000, Size: 1 << 40}
 
 // End is the first address past the window.
 func (w Window) End() uint64 { return w.Base + w.Size }
