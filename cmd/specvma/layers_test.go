@@ -23,8 +23,9 @@ var layers = map[string]int{
 
 // TestImportLayers parses every Go file of the module and checks that each
 // import of a specvma package points to a lower layer. Tests may also
-// import internal/testsupport, and the command's tests the differential
-// harnesses, which stand beside it.
+// import internal/testsupport and, as external test packages, their own
+// package; the command's tests may import the differential harnesses,
+// which stand beside it.
 func TestImportLayers(t *testing.T) {
 	root := filepath.Join("..", "..")
 	fset := token.NewFileSet()
@@ -66,6 +67,7 @@ func TestImportLayers(t *testing.T) {
 			case !known:
 				t.Errorf("%s imports %s, which is in no layer", path, p)
 			case to < from:
+			case test && dep == pkg: // an external test package (package x_test)
 			case test && dep == "internal/testsupport":
 			case test && pkg == "cmd/specvma" && strings.HasPrefix(dep, "difftest/"):
 			default:
