@@ -178,6 +178,15 @@ func (r *runner) exec(c *Command) error {
 		return err
 	}
 	switch c.Op {
+	case OpConfig:
+		cf, ok := r.b.(Configurer)
+		if !ok {
+			return r.errorf(c, "this backend cannot be configured")
+		}
+		if err := cf.Configure(c.Name, c.Len); err != nil {
+			return r.errorf(c, "%v", err)
+		}
+		return r.result(c, nil, false, 0)
 	case OpOpen:
 		if f, ok := r.files[c.Name]; ok {
 			// Rebinding a name closes what it named, as dup2 would.

@@ -37,10 +37,6 @@ type Event struct {
 	Consumer *Consumer
 }
 
-// probeKey is what a breakpoint records as its owner: the probe point, not
-// the Uprobe pointer, whose memory may be reused.
-type probeKey = key
-
 // NewSystem returns a System with an empty registry.
 func NewSystem() *System {
 	s := &System{reg: NewRegistry(), events: map[string]*Event{}}
@@ -139,11 +135,11 @@ func (s *System) installIn(as *mm.AddressSpace, u *Uprobe) {
 	as.InstallProbe(u.Inode(), probePoint(u))
 }
 
-// probePoint is what a breakpoint of u records: the probe point as its
-// owner (not the Uprobe pointer, whose memory may be reused) and its SDT
-// semaphore.
+// probePoint is u's probe point and SDT semaphore, as mm takes them (a
+// breakpoint records the probe's key, mm.ProbeID, never the Uprobe pointer,
+// whose memory may be reused).
 func probePoint(u *Uprobe) mm.ProbePoint {
-	return mm.ProbePoint{Offset: u.Offset(), Owner: probeKey{u.Inode(), u.Offset()}, RefCtr: u.RefCtrOffset()}
+	return mm.ProbePoint{Offset: u.Offset(), RefCtr: u.RefCtrOffset()}
 }
 
 // RefCtr returns the value of the SDT semaphore at addr in as.
@@ -273,12 +269,8 @@ func (s *System) Events() []*Event {
 func (s *System) Breakpoints(as *mm.AddressSpace) []string {
 	var out []string
 	for _, bp := range as.Breakpoints() {
-		k, ok := bp.Owner.(probeKey)
-		if !ok {
-			continue
-		}
 		var names []string
-		if u := s.reg.Find(k.id, k.off); u != nil {
+		if u := s.reg.Find(bp.Probe.Inode, bp.Probe.Offset); u != nil {
 			for _, c := range u.Consumers() {
 				if c.Wants(as) {
 					names = append(names, c.Name)
