@@ -3,6 +3,7 @@ package mapsrace
 import (
 	"testing"
 
+	"specvma/internal/mmhook"
 	"specvma/mm"
 	"specvma/procfs"
 )
@@ -17,18 +18,18 @@ func TestPlantedBugs(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		reader procfs.Reader
-		plant  func(*mm.Hooks)
+		plant  func(*mmhook.Hooks)
 	}{
-		{"vmalock without the gap recheck", procfs.ReadVMALock, func(h *mm.Hooks) { h.NoGapRecheck = true }},
-		{"vmalock trusting a re-lookup during a change", procfs.ReadVMALock, func(h *mm.Hooks) { h.NoRelookupValidate = true }},
-		{"snapshot without validation", procfs.ReadSnapshot, func(h *mm.Hooks) { h.NoValidate = true }},
+		{"vmalock without the gap recheck", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.NoGapRecheck = true }},
+		{"vmalock trusting a re-lookup during a change", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.NoRelookupValidate = true }},
+		{"snapshot without validation", procfs.ReadSnapshot, func(h *mmhook.Hooks) { h.NoValidate = true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			caught := 0
 			for _, r := range []Race{Split, Remap} {
-				h := &mm.Hooks{}
+				h := &mmhook.Hooks{}
 				tc.plant(h)
-				tg, err := NewModelTarget(mm.Config{Hooks: h}, tc.reader)
+				tg, err := NewModelTarget(mm.Config{Test: h}, tc.reader)
 				if err != nil {
 					t.Fatal(err)
 				}
