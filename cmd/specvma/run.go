@@ -12,12 +12,10 @@ import (
 	"specvma/scenario"
 )
 
-func init() {
-	register(command{
-		name:    "run",
-		summary: "run a scenario script (FILE, or - for stdin) against the model",
-		run:     runScript,
-	})
+var runCommand = command{
+	name:    "run",
+	summary: "run a scenario script (FILE, or - for stdin) against the model",
+	run:     runScript,
 }
 
 // runStdin is where `specvma run -` reads its script; tests replace it.
