@@ -9,6 +9,8 @@ package uprobes
 // way are in the order that package mm's documentation states.
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -160,12 +162,34 @@ func (s *System) AddEvent(line string) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, size := f.Inode().ID(), f.Inode().Size()
+	id, size, typ := f.Inode().ID(), f.Inode().Size(), f.Inode().Type()
 	f.Put()
+	if typ != vfs.Regular {
+		// create_trace_uprobe refuses what is not a regular file (d_is_reg).
+		return nil, fmt.Errorf("%s is %s, not a regular file: %w", spec.Path, typeName(typ), errno.EINVAL)
+	}
 	if spec.Offset > uint64(size) {
-		return nil, errno.EINVAL // uprobe_register: beyond the end of the file
+		// uprobe_register refuses an offset beyond the end of the file.
+		return nil, fmt.Errorf("offset %#x is beyond the end of %s (%d bytes): %w", spec.Offset, spec.Path, size, errno.EINVAL)
 	}
 	return s.AddEventAt(spec, id)
+}
+
+// typeName names a file type as a sentence would.
+func typeName(t vfs.Type) string {
+	switch t {
+	case vfs.Directory:
+		return "a directory"
+	case vfs.CharDevice:
+		return "a character device"
+	case vfs.BlockDevice:
+		return "a block device"
+	case vfs.FIFO:
+		return "a FIFO"
+	case vfs.Socket:
+		return "a socket"
+	}
+	return "a regular file"
 }
 
 // AddEventAt defines the event of spec on the inode id, ignoring spec.Path.
@@ -179,9 +203,12 @@ func (s *System) AddEventAt(spec Spec, id vfs.InodeID) (*Event, error) {
 	}
 	s.mu.Unlock()
 	if dup {
-		return nil, errno.EEXIST
+		return nil, fmt.Errorf("event %s exists already: %w", name, errno.EEXIST)
 	}
 	u, err := s.reg.Register(id, spec.Offset, spec.RefCtrOffset, ev.Consumer)
+	if errors.Is(err, errno.EINVAL) {
+		err = s.explainRegister(spec, id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -191,6 +218,22 @@ func (s *System) AddEventAt(spec Spec, id vfs.InodeID) (*Event, error) {
 	ev.Uprobe = u
 	s.events[name] = ev
 	return ev, nil
+}
+
+// explainRegister says why Register refused spec with EINVAL.
+func (s *System) explainRegister(spec Spec, id vfs.InodeID, err error) error {
+	if spec.RefCtrOffset%2 != 0 {
+		return fmt.Errorf("reference-counter offset %#x is odd (it must be 2-byte aligned): %w", spec.RefCtrOffset, err)
+	}
+	if u := s.reg.Find(id, spec.Offset); u != nil {
+		other := u.RefCtrOffset()
+		u.Put()
+		if other != spec.RefCtrOffset {
+			return fmt.Errorf("reference-counter offset %#x differs from %#x, the one the probe already at %s:%#x has: %w",
+				spec.RefCtrOffset, other, spec.Path, spec.Offset, err)
+		}
+	}
+	return err
 }
 
 // RemoveEvent deletes the event called name (GRP/EVENT); ENOENT if none.
