@@ -17,6 +17,8 @@ func (as *AddressSpace) Munmap(addr, length uint64) error {
 }
 
 // unmapRange removes [start, end), all or nothing (do_vmi_align_munmap).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) unmapRange(start, end uint64) error {
 	if start >= end {
 		return nil // mremap's "duplicate" (old_len 0) unmaps nothing
