@@ -51,7 +51,7 @@ func (l *MmapLock) WriteLock() {
 	}
 	l.rw.Lock() // safety:writelock-order
 	l.hooks.inWriteLock()
-	l.seq.bump() // pairs with the load in SpeculateTryBegin/SpeculateRetry
+	l.seq.bump() // safety:writelock-order; pairs with the load in SpeculateTryBegin/SpeculateRetry
 }
 
 // WriteUnlock makes the sequence even, releasing every VMA write lock taken
@@ -59,7 +59,7 @@ func (l *MmapLock) WriteLock() {
 func (l *MmapLock) WriteUnlock() {
 	l.seq.bump() // safety:writeunlock-order; pairs with the loads in SpeculateRetry and vmaStartRead's recheck
 	l.hooks.inWriteUnlock()
-	l.rw.Unlock()
+	l.rw.Unlock() // safety:writeunlock-order
 }
 
 // Seq returns the current sequence count.
