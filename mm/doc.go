@@ -4,10 +4,35 @@
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //
+// # API
+//
+// For programs that model or inspect address spaces: New, then Mmap,
+// Munmap, Mprotect, Mremap, SetAnonName and Fault, with Linux's errno;
+// Lookup, VMAs and Snapshot copy VMAs out (Info) under the mmap read lock;
+// Install and SetLayout build an address space from a live process's maps.
+// Resolve (and ResolveOrTrap) maps an address to its file page with one of
+// four Strategies, three of them without the mmap lock.
+//
+// For /proc/PID/maps readers (package procfs): ReadLock and ReadUnlock (the
+// shared side of the mmap lock only) with NextVMALocked; LockNextVMA, which
+// hands out a read-locked VMA to copy with LockedInfo and release with
+// VMA.EndRead; the validated snapshot walk (SnapshotBegin, SnapshotNextVMA);
+// SpeculateTryBegin and SpeculateRetry, to validate lockless reads against
+// the mm sequence count.
+//
+// For the uprobe subsystem (package uprobes; mm does not import it), the
+// breakpoint layer (probe.go, breakpoint.go, refctr.go): SetProbeSource
+// with a ProbeSource, InstallProbe and RemoveProbe, Breakpoint,
+// HasBreakpoint and Breakpoints, RefCounter.
+//
+// For tests of this module: Config.Test (package internal/mmhook) opens
+// windows inside the lockless paths, drops validation steps and narrows the
+// sequence count; everything else tests use stays unexported (export_test.go).
+//
 // # Objects
 //
 // An AddressSpace (mm_struct) owns a VMA index, a persistent B+tree
-// published through an atomic pointer (tree.go), and a MmapLock
+// published through an atomic pointer (tree.go), and a mmapLock
 // (mmaplock.go). A VMA (vm_area_struct, vma.go) points at a vfs.File (an
 // open file description) which points at a vfs.Inode. VMA and File memory
 // comes from type-stable caches and is reused at once after a free, by any
@@ -16,12 +41,12 @@
 //
 // # Lock order
 //
-//	MmapLock (write, or read for faults)
+//	mmapLock (write, or read for faults)
 //	  VMA write lock (vmaStartWrite; only under the mmap write lock)
 //	    anonMu (anon_vma assignment in faults)
 //	      slab cache mutexes (leaf)
 //
-// VMA read locks (LockVMA) are taken without the mmap lock and nest under
+// VMA read locks (lockVMA) are taken without the mmap lock and nest under
 // nothing; a writer never waits for a reader while holding anything but the
 // mmap write lock, and readers never wait at all.
 //
@@ -54,7 +79,7 @@
 //     still attached and its lockSeq is unchanged. Writers that touch other
 //     VMAs do not disturb it; the attachment check covers a VMA detached
 //     and released before the first load, which lockSeq cannot see.
-//   - vmalock (LockVMA): take a reference that refuses detached and
+//   - vmalock (lockVMA): take a reference that refuses detached and
 //     write-draining VMAs, then recheck lockSeq against the mm sequence with
 //     the reference held; the VMA is then stable until EndRead.
 //
@@ -62,14 +87,14 @@
 // are sequentially consistent, which implies every barrier the kernel needs
 // (each is named where it would be). A Resolve find callback must not block
 // or take an address-space lock (resolve.go states the contract;
-// Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
-// Go's sync does: a second VMA.EndRead, and a write-side helper
+// mmhook.Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
+// Go's sync does: a second VMA EndRead, and a write-side helper
 // (vmaStartWrite, newVMA, link, setRange, unlinkFree) called while the
 // sequence is even, i.e. without the mmap write lock: one load of the
 // sequence, which vmaStartWrite needs anyway. Each lockless path falls back to the
 // mmap read lock and reports why (Fallback). The sequence counts are 64 bits
-// wide; Config.SeqBits narrows them for wraparound tests, and Config.Hooks
-// lets tests stop a reader inside each window or drop validation.
+// wide; Config.Test narrows them for wraparound tests and lets tests stop a
+// reader inside each window or drop validation.
 //
 // # Safety steps
 //

@@ -247,7 +247,7 @@ func linResolve(as *AddressSpace, p int, s Strategy, inodes map[*vfs.Inode]uint8
 // n > 0, a reader runs a writer step in one lockless window in n.
 func linHistory(t *testing.T, s Strategy, hooks *Hooks, inject uint32, seed uint64) []porcupine.Operation {
 	t.Helper()
-	as := New(Config{Hooks: hooks})
+	as := New(Config{Test: hooks})
 	defer as.Exit()
 	rec := &linRecorder{}
 	inodes := map[*vfs.Inode]uint8{}

@@ -33,8 +33,8 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	}
 	if flags&MapFixed == 0 {
 		addr &= PageMask // round_hint_to_min
-		if addr != 0 && addr < as.cfg.MmapMinAddr {
-			addr = as.cfg.MmapMinAddr
+		if floor := max(as.cfg.MmapMinAddr, as.cfg.LSMMmapMinAddr); addr != 0 && addr < floor {
+			addr = floor
 		}
 	}
 	length, ok := pageAlign(length)
@@ -75,7 +75,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 			return 0, einval
 		}
 	}
-	if flags&MapNoReserve != 0 {
+	if flags&MapNoReserve != 0 && as.honoursNoReserve() {
 		vmFlags |= VMNoReserve
 	}
 	v, err := as.mmapRegion(file, addr, length, vmFlags, pgoff)
@@ -157,13 +157,22 @@ func accountable(f VMFlags) bool { return f&(VMNoReserve|VMShared|VMWrite) == VM
 // a neighbour or create a new VMA. It returns the VMA covering addr.
 func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags VMFlags, pgoff uint64) (*VMA, error) {
 	end := addr + length
+	shmem := vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero)
+	switch {
+	case accountable(vmFlags):
+		if err := as.enoughMemory(length>>PageShift - as.accountedPages(addr, end)); err != nil {
+			return nil, err
+		}
+		vmFlags |= VMAccount
+	case shmem && vmFlags&VMNoReserve == 0:
+		if err := as.enoughMemory(length >> PageShift); err != nil { // shmem_acct_size
+			return nil, err
+		}
+	}
 	if err := as.unmapRange(addr, end); err != nil {
 		return nil, err
 	}
-	if accountable(vmFlags) {
-		vmFlags |= VMAccount
-	}
-	if vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero) {
+	if shmem {
 		// Shared anonymous memory and shared /dev/zero: a new shmem object
 		// (shmem_zero_setup); the offset of a /dev/zero mapping stays.
 		file = vfs.NewFile("/dev/zero", vfs.NewShmemInode(int64(length)), vfs.ORdwr)

@@ -70,6 +70,9 @@ func (as *AddressSpace) mprotectFixup(v *VMA, start, end uint64, newFlags VMFlag
 	}
 	if newFlags&VMWrite != 0 {
 		if old&(VMAccount|VMWrite|VMHugeTLB|VMShared|VMNoReserve) == 0 {
+			if err := as.enoughMemory((end - start) >> PageShift); err != nil {
+				return err
+			}
 			newFlags |= VMAccount // private memory turning writable is charged
 		}
 	} else if old&VMAccount != 0 && v.isAnon() && v.anon.Load() == nil {

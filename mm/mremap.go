@@ -34,6 +34,9 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 		return 0, err
 	}
 	if oldLen == v.End()-addr && as.expandable(v, newLen-oldLen) {
+		if err := as.chargeRemap(v, oldLen, newLen, flags); err != nil {
+			return 0, err
+		}
 		p := proposeFrom(v, v.End(), v.End()+newLen-oldLen)
 		p.pgoff = v.Pgoff() + v.pages()
 		w := as.mergeNew(&p)
@@ -172,6 +175,25 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	return as.moveVMA(v, addr, oldLen, newLen, dst, flags)
 }
 
+// chargeRemap charges what a remap of an accounted VMA adds: the growth,
+// or with MREMAP_DONTUNMAP (the old range stays charged) the whole new
+// length (vrm_calc_charge).
+func (as *AddressSpace) chargeRemap(v *VMA, oldLen, newLen uint64, flags int) error {
+	if v.Flags()&VMAccount == 0 {
+		return nil
+	}
+	pages := uint64(0)
+	if flags&MremapDontUnmap != 0 {
+		pages = newLen >> PageShift
+	} else if newLen > oldLen {
+		pages = (newLen - oldLen) >> PageShift
+	}
+	if pages == 0 {
+		return nil
+	}
+	return as.enoughMemory(pages)
+}
+
 // shrinkTail unmaps [addr+newLen, addr+oldLen) as do_vmi_munmap would:
 // a tail that runs past the address limit is EINVAL.
 func (as *AddressSpace) shrinkTail(addr, oldLen, newLen uint64) error {
@@ -221,6 +243,9 @@ func (as *AddressSpace) expandable(v *VMA, delta uint64) bool {
 func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags int) (uint64, error) {
 	if as.MapCount() >= as.cfg.MaxMapCount-3 {
 		return 0, enomem
+	}
+	if err := as.chargeRemap(v, oldLen, newLen, flags); err != nil {
+		return 0, err
 	}
 	p := proposeFrom(v, old, old+newLen) // attributes; the range is replaced below
 	p.start, p.end = dst, dst+newLen

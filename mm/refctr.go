@@ -17,8 +17,8 @@ import "specvma/vfs"
 
 type refCtrKey struct {
 	inode vfs.InodeID
-	off   uint64
-	owner any
+	off   uint64 // the counter's file offset
+	probe uint64 // the probe's file offset (the same inode)
 }
 
 // refCtrUpdate moves probe p's counter by d (update_ref_ctr).
@@ -37,7 +37,7 @@ func (as *AddressSpace) refCtrUpdate(inode vfs.InodeID, p ProbePoint, d int) {
 			return
 		}
 	}
-	k := refCtrKey{inode, p.RefCtr, p.Owner}
+	k := refCtrKey{inode, p.RefCtr, p.Offset}
 	if d > 0 {
 		if as.refDelayed == nil {
 			as.refDelayed = map[refCtrKey]bool{}

@@ -21,7 +21,7 @@ func tearVMA(v *VMA) func() {
 // and lockless readers would speculate on a half-done change.
 func TestWriteLockOrder(t *testing.T) {
 	h := &Hooks{}
-	as := New(Config{Hooks: h})
+	as := New(Config{Test: h})
 	ran := false
 	h.InWriteLock = func() {
 		ran = true
@@ -51,7 +51,7 @@ func TestWriteLockOrder(t *testing.T) {
 // readers would accept what it is changing.
 func TestWriteUnlockOrder(t *testing.T) {
 	h := &Hooks{}
-	as := New(Config{Hooks: h})
+	as := New(Config{Test: h})
 	ran := false
 	h.InWriteUnlock = func() {
 		ran = true
@@ -77,7 +77,7 @@ func TestWriteUnlockOrder(t *testing.T) {
 func TestMMSeqRefusesOdd(t *testing.T) {
 	as, addr, _ := hookCase(t, &Hooks{})
 	defer as.Exit()
-	v := as.FindRCU(addr)
+	v := as.findRCU(addr)
 	as.lock.WriteLock()
 	as.vmaStartWrite(v)
 	undo := tearVMA(v)
@@ -96,7 +96,7 @@ func TestMMSeqRefusesOdd(t *testing.T) {
 func TestVMASeqRefusesLocked(t *testing.T) {
 	as, addr, _ := hookCase(t, &Hooks{})
 	defer as.Exit()
-	v := as.FindRCU(addr)
+	v := as.findRCU(addr)
 	as.lock.WriteLock()
 	as.vmaStartWrite(v)
 	undo := tearVMA(v)
@@ -159,7 +159,7 @@ func TestVMASeqRange(t *testing.T) {
 // it returns that VMA.
 func reuseElsewhere(t *testing.T, as1, as2 *AddressSpace) *VMA {
 	t.Helper()
-	v := as1.FindRCU(concRegion(1))
+	v := as1.findRCU(concRegion(1))
 	if err := as1.Munmap(concRegion(1), 4*PageSize); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func reuseElsewhere(t *testing.T, as1, as2 *AddressSpace) *VMA {
 	if _, err := as2.Mmap(concRegion(1), 4*PageSize, ProtRead|ProtExec, MapPrivate|MapFixed, f, 0); err != nil {
 		t.Fatal(err)
 	}
-	if as2.FindRCU(concRegion(1)) != v {
+	if as2.findRCU(concRegion(1)) != v {
 		t.Fatal("the other address space did not reuse the VMA")
 	}
 	return v
@@ -194,8 +194,8 @@ func TestVMASeqMMCheck(t *testing.T) {
 // lockVMAFrom is LockVMA for a reader that walked tree version t: the
 // newest version is put back from the BeforeVMARef hook (as must have
 // Hooks), so a retry walks the real tree. Single-goroutine tests only.
-func lockVMAFrom(as *AddressSpace, t *tree, addr uint64) (*VMA, ReadFail) {
-	h := as.cfg.Hooks
+func lockVMAFrom(as *AddressSpace, t *tree, addr uint64) (*VMA, readFail) {
+	h := as.cfg.Test
 	cur := as.index.Load()
 	next := h.BeforeVMARef
 	h.BeforeVMARef = func() {
@@ -205,7 +205,7 @@ func lockVMAFrom(as *AddressSpace, t *tree, addr uint64) (*VMA, ReadFail) {
 		}
 	}
 	as.index.Store(t)
-	v, fail := as.LockVMA(addr)
+	v, fail := as.lockVMA(addr)
 	as.index.Store(cur)
 	h.BeforeVMARef = next
 	return v, fail
@@ -222,10 +222,10 @@ func TestVMALockRefusesDetached(t *testing.T) {
 	nf := replaceFile(t, as, f, false)
 	defer nf.Put()
 	v, fail := lockVMAFrom(as, stale, addr)
-	if fail == ReadOK {
+	if fail == readOK {
 		v.EndRead()
 	}
-	if fail != ReadNoVMA {
+	if fail != readNoVMA {
 		t.Fatalf("LockVMA through a stale tree: %s, want no_vma after retrying the walk", fail)
 	}
 }
@@ -241,10 +241,10 @@ func TestVMALockMMCheck(t *testing.T) {
 	stale := as.treeVersion()
 	reuseElsewhere(t, as, as2)
 	v, fail := lockVMAFrom(as, stale, addr)
-	if fail == ReadOK {
+	if fail == readOK {
 		v.EndRead()
 	}
-	if fail != ReadUnstable {
+	if fail != readUnstable {
 		t.Fatalf("LockVMA on another address space's VMA: %s, want unstable", fail)
 	}
 }
@@ -257,7 +257,7 @@ func TestVMALockRecheck(t *testing.T) {
 	h := &Hooks{}
 	as, addr, _ := hookCase(t, h)
 	defer as.Exit()
-	v := as.FindRCU(addr)
+	v := as.findRCU(addr)
 	var undo func()
 	h.BeforeVMARef = func() {
 		h.BeforeVMARef = nil
@@ -265,16 +265,16 @@ func TestVMALockRecheck(t *testing.T) {
 		as.vmaStartWrite(v)
 		undo = tearVMA(v)
 	}
-	got, fail := as.LockVMA(addr)
+	got, fail := as.lockVMA(addr)
 	if undo == nil {
 		t.Fatal("the hook never ran")
 	}
-	if fail == ReadOK {
+	if fail == readOK {
 		got.EndRead()
 	}
 	undo()
 	as.lock.WriteUnlock()
-	if fail != ReadWriteLocked {
+	if fail != readWriteLocked {
 		t.Fatalf("LockVMA on a VMA write-locked after the early check: %s, want write_locked", fail)
 	}
 }
@@ -293,12 +293,12 @@ func TestVMALockRange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	v, fail := as.LockVMA(addr)
-	if fail == ReadOK {
+	v, fail := as.lockVMA(addr)
+	if fail == readOK {
 		v.EndRead()
 		t.Fatalf("LockVMA returned [%#x, %#x) for %#x", v.Start(), v.End(), addr)
 	}
-	if fail != ReadMoved {
+	if fail != readMoved {
 		t.Fatalf("LockVMA after a split: %s, want moved", fail)
 	}
 }
@@ -339,8 +339,8 @@ func TestStartWriteDrains(t *testing.T) {
 	h := &Hooks{}
 	as, addr, _ := hookCase(t, h)
 	defer as.Exit()
-	v, fail := as.LockVMA(addr)
-	if fail != ReadOK {
+	v, fail := as.lockVMA(addr)
+	if fail != readOK {
 		t.Fatalf("LockVMA: %s", fail)
 	}
 	s1 := snapVMA(v)
@@ -364,8 +364,8 @@ func TestStartWriteExcludes(t *testing.T) {
 	h := &Hooks{}
 	as, addr, _ := hookCase(t, h)
 	defer as.Exit()
-	v, fail := as.LockVMA(addr)
-	if fail != ReadOK {
+	v, fail := as.lockVMA(addr)
+	if fail != readOK {
 		t.Fatalf("LockVMA: %s", fail)
 	}
 	waited, finish := writerWaits(t, h, func() error { return as.Mprotect(concRegion(1), PageSize, ProtRead) })
@@ -374,13 +374,13 @@ func TestStartWriteExcludes(t *testing.T) {
 		finish()
 		t.Fatal("the writer did not wait for the reader")
 	}
-	v2, fail2 := as.LockVMA(addr)
-	if fail2 == ReadOK {
+	v2, fail2 := as.lockVMA(addr)
+	if fail2 == readOK {
 		v2.EndRead()
 	}
 	v.EndRead()
 	finish()
-	if fail2 != ReadWriteLocked {
+	if fail2 != readWriteLocked {
 		t.Fatalf("a reader arriving while a writer drains got %s, want write_locked", fail2)
 	}
 }
@@ -415,9 +415,9 @@ func TestDetachWaitsForTransientReader(t *testing.T) {
 			wDone <- err
 		}
 	}
-	res := make(chan ReadFail, 1)
+	res := make(chan readFail, 1)
 	go func() {
-		_, fail := as.LockVMA(addr)
+		_, fail := as.lockVMA(addr)
 		res <- fail
 	}()
 	<-rAtRef
@@ -429,10 +429,10 @@ func TestDetachWaitsForTransientReader(t *testing.T) {
 	if !waitedFirst {
 		t.Error("the munmap freed the VMA while a reader's reference was in it")
 	}
-	if fail != ReadWriteLocked {
+	if fail != readWriteLocked {
 		t.Errorf("the transient reader got %s, want write_locked", fail)
 	}
-	if as.FindRCU(addr) != nil {
+	if as.findRCU(addr) != nil {
 		t.Error("the VMA is still mapped")
 	}
 }

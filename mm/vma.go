@@ -54,9 +54,6 @@ func LiveVMAs() (live, created, reused int64) { return vmaCache.Stats() }
 // Lockless accessors. Each is one atomic load; a caller without the mmap
 // lock or a VMA read lock must validate afterwards.
 
-// MM returns the address space the VMA belongs to (vm_mm).
-func (v *VMA) MM() *AddressSpace { return v.mm.Load() }
-
 // Start returns vm_start.
 func (v *VMA) Start() uint64 { return v.start.Load() }
 

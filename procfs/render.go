@@ -107,40 +107,58 @@ func AppendVMA(dst []byte, v *mm.Info, l *mm.Layout) []byte {
 	}
 	dst = appendHeader(dst, v.Start, v.End, flagPerms(v.Flags), off, dev, ino)
 
-	// get_vma_name, in its order.
-	switch {
-	case v.File != nil:
+	if n := vmaName(v, inode, l); !n.none() {
 		dst = pad(dst, lineStart)
-		if v.AnonName != "" {
-			dst = append(dst, anonShmemPrefix...)
-			dst = append(dst, v.AnonName...)
-			dst = append(dst, ']')
-			break
+		dst = append(dst, n.prefix...)
+		if n.isPath {
+			dst = appendPath(dst, n.body)
+		} else {
+			dst = append(dst, n.body...)
 		}
-		path := v.Path
-		if path == "" {
-			path = v.File.Path()
-		}
-		dst = appendPath(dst, path)
-		if inode != nil && inode.Deleted() {
-			dst = append(dst, deletedSuffix...)
-		}
-	case v.Special != "":
-		dst = pad(dst, lineStart)
-		dst = append(dst, v.Special...)
-	case isInitialHeap(v.Start, v.End, l):
-		dst = pad(dst, lineStart)
-		dst = append(dst, heapName...)
-	case isInitialStack(v.Start, v.End, l):
-		dst = pad(dst, lineStart)
-		dst = append(dst, stackName...)
-	case v.AnonName != "":
-		dst = pad(dst, lineStart)
-		dst = append(dst, anonPrefix...)
-		dst = append(dst, v.AnonName...)
-		dst = append(dst, ']')
+		dst = append(dst, n.suffix...)
 	}
 	return append(dst, '\n')
+}
+
+// name is a VMA's name in parts, so that printing it allocates nothing:
+// prefix + body + suffix, where body is a file's path when isPath.
+type name struct {
+	prefix, body, suffix string
+	isPath               bool
+}
+
+func (n name) String() string { return n.prefix + n.body + n.suffix }
+
+// none reports a VMA shown without a name (no padding either).
+func (n name) none() bool { return !n.isPath && n.prefix == "" && n.body == "" }
+
+// vmaName is get_vma_name: the name a VMA is shown with (empty for none).
+// A file's name is d_path's text, " (deleted)" included. inode is the
+// file's inode, nil for anonymous memory.
+func vmaName(v *mm.Info, inode *vfs.Inode, l *mm.Layout) name {
+	switch {
+	case v.File != nil:
+		if v.AnonName != "" {
+			return name{prefix: anonShmemPrefix, body: v.AnonName, suffix: "]"}
+		}
+		n := name{body: v.Path, isPath: true}
+		if n.body == "" {
+			n.body = v.File.Path()
+		}
+		if inode != nil && inode.Deleted() {
+			n.suffix = deletedSuffix
+		}
+		return n
+	case v.Special != "":
+		return name{body: v.Special}
+	case isInitialHeap(v.Start, v.End, l):
+		return name{body: heapName}
+	case isInitialStack(v.Start, v.End, l):
+		return name{body: stackName}
+	case v.AnonName != "":
+		return name{prefix: anonPrefix, body: v.AnonName, suffix: "]"}
+	}
+	return name{}
 }
 
 // isInitialHeap is vma_is_initial_heap: the VMA intersects [start_brk, brk).
@@ -151,9 +169,10 @@ func isInitialHeap(start, end uint64, l *mm.Layout) bool {
 }
 
 // isInitialStack is vma_is_initial_stack: the VMA's closed range
-// [start, end] holds start_stack.
+// [start, end] holds start_stack. An address space without a stack
+// (start_stack 0, which no process has) has none, not one at page 0.
 func isInitialStack(start, end uint64, l *mm.Layout) bool {
-	return start <= l.StartStack && end >= l.StartStack
+	return l.StartStack != 0 && start <= l.StartStack && end >= l.StartStack
 }
 
 func appendGate(dst []byte) []byte {

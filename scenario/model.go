@@ -44,6 +44,18 @@ func (m *Model) AddressSpace(name string) *mm.AddressSpace {
 	return as
 }
 
+// Configure implements Configurer: it sets key (ConfigKeys) for the
+// address spaces created from now on. Address spaces already in use keep
+// their configuration, so a script configures before its first call.
+func (m *Model) Configure(key string, value uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.spaces) != 0 {
+		return fmt.Errorf("config %s: address spaces are in use; configure before the first call", key)
+	}
+	return SetConfig(&m.cfg, key, value)
+}
+
 // Names returns the names of the address spaces created so far, sorted.
 func (m *Model) Names() []string {
 	m.mu.Lock()

@@ -6,7 +6,7 @@
 // both.
 //
 // A script is parsed whole before anything runs: a malformed line anywhere
-// stops the run before any output. See DESIGN.md, "Scenario scripts".
+// stops the run before any output. docs/scenario.md is the reference.
 package scenario
 
 import (
@@ -51,13 +51,14 @@ const (
 	OpHit                       // hit ADDR
 	OpRet                       // ret
 	OpBreakpoints               // breakpoints
+	OpConfig                    // config KEY VALUE
 )
 
 var opNames = map[Op]string{
 	OpProcess: "process", OpOpen: "open", OpClose: "close", OpMmap: "mmap",
 	OpMunmap: "munmap", OpMprotect: "mprotect", OpMremap: "mremap",
 	OpAnonName: "anon_name", OpTouch: "touch", OpMaps: "maps", OpProbe: "probe",
-	OpHit: "hit", OpRet: "ret", OpBreakpoints: "breakpoints",
+	OpHit: "hit", OpRet: "ret", OpBreakpoints: "breakpoints", OpConfig: "config",
 }
 
 var opByName = func() map[string]Op {
@@ -83,7 +84,8 @@ type Command struct {
 	Op   Op
 
 	// Name is the NAME of process, open and close; the FILE of mmap (a
-	// NAME from open or a PATH); the NAME of anon_name (unless Clear).
+	// NAME from open or a PATH); the NAME of anon_name (unless Clear); the
+	// KEY of config (whose VALUE is Len).
 	Name string
 	// Path is open's PATH.
 	Path string
@@ -147,6 +149,8 @@ func (c Command) String() string {
 		return fmt.Sprintf("touch %s %s", h(c.Addr), a)
 	case OpHit:
 		return "hit " + h(c.Addr)
+	case OpConfig:
+		return "config " + c.Name + " " + h(c.Len)
 	case OpProbe:
 		return "probe " + c.Spec
 	case OpMaps, OpRet, OpBreakpoints:
@@ -159,6 +163,10 @@ func (c Command) String() string {
 type Script struct {
 	Name     string // the file name errors are reported against
 	Commands []Command
+	// Echo makes Run print a transcript, as strace does: each command in
+	// canonical form (Command.String) followed by its output, below it for
+	// maps and breakpoints, on the same line after a space otherwise.
+	Echo bool
 }
 
 // Parse reads and parses a whole script. name is the file name used in
@@ -291,6 +299,17 @@ func parseLine(line string) (c Command, ok bool, msg string) {
 	case OpHit:
 		if p.count(args, 1, 1, "ADDR") {
 			c.Addr = p.num(args[0], "ADDR")
+		}
+	case OpConfig:
+		if p.count(args, 2, 2, "KEY VALUE") {
+			c.Name = args[0]
+			c.Len = p.num(args[1], "VALUE")
+			if p.msg == "" {
+				var scratch mm.Config
+				if err := SetConfig(&scratch, c.Name, c.Len); err != nil {
+					p.fail(err.Error())
+				}
+			}
 		}
 	case OpProbe:
 		// SPEC is the rest of the line: tracefs syntax has spaces in it.

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,7 @@ func Run(name string, script io.Reader, b Backend, stdout io.Writer) error {
 }
 
 // Run runs a parsed script against b; see the package function Run.
+// With Echo set, it prints a transcript instead (see Echo).
 //
 // Open names belong to the whole script, not to one address space. Opening
 // a name that is open closes what it named first (as dup2 would). As mmap's
@@ -62,7 +64,7 @@ func (s *Script) Run(b Backend, stdout io.Writer) (err error) {
 	}
 	w := bufio.NewWriter(stdout)
 	r := &runner{
-		s: s, b: b, up: up, w: w, cur: "main",
+		s: s, b: b, up: up, w: &bytes.Buffer{}, cur: "main",
 		files: map[string]FileRef{}, known: map[string]bool{},
 	}
 	defer func() {
@@ -72,11 +74,32 @@ func (s *Script) Run(b Backend, stdout io.Writer) (err error) {
 		}
 	}()
 	for i := range s.Commands {
-		if err := r.exec(&s.Commands[i]); err != nil {
+		c := &s.Commands[i]
+		err := r.exec(c)
+		if s.Echo {
+			echo(w, c, r.w.Bytes())
+		} else {
+			w.Write(r.w.Bytes())
+		}
+		r.w.Reset()
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// echo prints one transcript entry: the command in canonical form, then
+// its output: a listing (maps, breakpoints) on the lines below, anything
+// else (a call's "= RESULT", hit's events) on the same line after a space.
+func echo(w *bufio.Writer, c *Command, out []byte) {
+	w.WriteString(c.String())
+	if c.Op != OpMaps && c.Op != OpBreakpoints && len(out) > 0 {
+		w.WriteByte(' ')
+	} else {
+		w.WriteByte('\n')
+	}
+	w.Write(out)
 }
 
 func isUprobeOp(op Op) bool {
@@ -87,9 +110,9 @@ type runner struct {
 	s     *Script
 	b     Backend
 	up    UprobeBackend
-	w     *bufio.Writer
-	cur   string // the current address space's name
-	space Space  // the current address space, nil until first needed
+	w     *bytes.Buffer // the current command's output
+	cur   string        // the current address space's name
+	space Space         // the current address space, nil until first needed
 	files map[string]FileRef
 	known map[string]bool // every NAME open has bound, open or not now
 }
@@ -155,6 +178,15 @@ func (r *runner) exec(c *Command) error {
 		return err
 	}
 	switch c.Op {
+	case OpConfig:
+		cf, ok := r.b.(Configurer)
+		if !ok {
+			return r.errorf(c, "this backend cannot be configured")
+		}
+		if err := cf.Configure(c.Name, c.Len); err != nil {
+			return r.errorf(c, "%v", err)
+		}
+		return r.result(c, nil, false, 0)
 	case OpOpen:
 		if f, ok := r.files[c.Name]; ok {
 			// Rebinding a name closes what it named, as dup2 would.

@@ -289,6 +289,21 @@ func (f *File) Get() *File {
 	return f
 }
 
+// TryGet takes a reference unless the count is already zero (the try-get
+// of get_file_rcu): a lockless reader pins a File it found this way and
+// then checks that the pointer it followed still leads to it.
+func (f *File) TryGet() bool {
+	for {
+		n := f.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // Put drops a reference (fput); the last one frees the File for reuse.
 func (f *File) Put() {
 	switch n := f.refs.Add(-1); {

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func writeLitmus(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "t.litmus")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The herd7 output for the kernel's MP+pooncerelease+poacquireonce, line
+// for line apart from the timing.
+func TestLitmusHerdOutput(t *testing.T) {
+	code, out, errs := runCmd("litmus", "../../litmus/testdata/kernel/MP+pooncerelease+poacquireonce.litmus")
+	want := `Test MP+pooncerelease+poacquireonce Allowed
+States 3
+1:r0=0; 1:r1=0;
+1:r0=0; 1:r1=1;
+1:r0=1; 1:r1=1;
+No
+Witnesses
+Positive: 0 Negative: 3
+Condition exists (1:r0=1 /\ 1:r1=0)
+Observation MP+pooncerelease+poacquireonce Never 0 3
+Time MP+pooncerelease+poacquireonce 0.00
+`
+	out = regexp.MustCompile(`(?m)^(Time \S+) [0-9.]+$`).ReplaceAllString(out, "$1 0.00")
+	if code != 0 || strings.TrimSpace(out) != strings.TrimSpace(want) || errs != "" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, out, errs, want)
+	}
+}
+
+func TestLitmusWitness(t *testing.T) {
+	code, out, _ := runCmd("litmus", "-model", "armv8", "-witness", "../../litmus/testdata/kernel/MP+poonceonces.litmus")
+	for _, want := range []string{
+		"Observation MP+poonceonces Sometimes 1 3",
+		"Witness under armv8: final state 1:r0=1; 1:r1=0;",
+		"reads flag=1 from P0's WRITE_ONCE(*flag, 1) (line 15)",
+		"reads buf=0 from the initial value buf=0",
+		"armv8 does not order this store->store pair",
+		"armv8 does not order this load->load pair",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	// Under sc the condition cannot be met: the witness flag says so.
+	_, out, _ = runCmd("litmus", "-model", "sc", "-witness", "../../litmus/testdata/kernel/MP+poonceonces.litmus")
+	if !strings.Contains(out, "No witness: no allowed execution meets the condition under sc.") {
+		t.Errorf("sc witness output:\n%s", out)
+	}
+}
+
+func TestLitmusBadInput(t *testing.T) {
+	p := writeLitmus(t, "C t\n{}\nP0(int *x)\n{\n\tREAD_TWICE(*x);\n}\nexists (x=0)\n")
+	code, out, errs := runCmd("litmus", p)
+	if code != 2 || out != "" || errs != p+":5: unknown primitive READ_TWICE()\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	code, _, errs = runCmd("litmus", "-model", "power", p)
+	if code != 2 || !strings.Contains(errs, `unknown model "power"`) {
+		t.Errorf("bad model: exit %d, stderr %q", code, errs)
+	}
+	code, _, _ = runCmd("litmus")
+	if code != 2 {
+		t.Errorf("no file: exit %d", code)
+	}
+}
+
+func TestLitmusMaxStates(t *testing.T) {
+	code, out, errs := runCmd("litmus", "-max-states", "5", "../../litmus/testdata/kernel/IRIW+poonceonces+OnceOnce.litmus")
+	if code != 1 || out != "" || !strings.Contains(errs, "stopped after 5 states (-max-states 5)") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}

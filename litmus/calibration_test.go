@@ -1,0 +1,123 @@
+package litmus
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// calibration lists our copies of the kernel's litmus tests with the
+// result each model must give. lkmm is the Result line the kernel's file
+// states (checked against the file's own comment below); sc, tso and armv8
+// are the standard results for those hardware models (SC forbids every
+// non-interleaving outcome; x86-TSO allows only store->load reordering, so
+// SB and R; multi-copy-atomic ARMv8 allows every po reordering not held by
+// a dependency, barrier or acquire/release, but no IRIW once the loads are
+// ordered).
+var calibration = []struct {
+	file                 string
+	lkmm, sc, tso, armv8 string
+}{
+	{"2+2W+fencembonceonces", "Never", "Never", "Never", "Never"},
+	{"2+2W+poonceonces", "Sometimes", "Never", "Never", "Sometimes"},
+	{"CoRR+poonceonce+Once", "Never", "Never", "Never", "Never"},
+	{"CoRW+poonceonce+Once", "Never", "Never", "Never", "Never"},
+	{"CoWR+poonceonce+Once", "Never", "Never", "Never", "Never"},
+	{"CoWW+poonceonce", "Never", "Never", "Never", "Never"},
+	{"IRIW+fencembonceonces+OnceOnce", "Never", "Never", "Never", "Never"},
+	{"IRIW+poonceonces+OnceOnce", "Sometimes", "Never", "Never", "Sometimes"},
+	{"ISA2+poonceonces", "Sometimes", "Never", "Never", "Sometimes"},
+	{"ISA2+pooncerelease+poacquirerelease+poacquireonce", "Never", "Never", "Never", "Never"},
+	{"LB+datas", "Never", "Never", "Never", "Never"},
+	{"LB+fencembonceonce+ctrlonceonce", "Never", "Never", "Never", "Never"},
+	{"LB+poacquireonce+pooncerelease", "Never", "Never", "Never", "Never"},
+	{"LB+poonceonces", "Sometimes", "Never", "Never", "Sometimes"},
+	{"MP+fencewmbonceonce+fencermbonceonce", "Never", "Never", "Never", "Never"},
+	{"MP+onceassign+derefonce", "Never", "Never", "Never", "Never"},
+	{"MP+poonceonces", "Sometimes", "Never", "Never", "Sometimes"},
+	{"MP+pooncerelease+poacquireonce", "Never", "Never", "Never", "Never"},
+	{"R+fencembonceonces", "Never", "Never", "Never", "Never"},
+	{"R+poonceonces", "Sometimes", "Never", "Sometimes", "Sometimes"},
+	{"S+fencewmbonceonce+poacquireonce", "Never", "Never", "Never", "Never"},
+	{"S+poonceonces", "Sometimes", "Never", "Never", "Sometimes"},
+	{"SB+fencembonceonces", "Never", "Never", "Never", "Never"},
+	{"SB+poonceonces", "Sometimes", "Never", "Sometimes", "Sometimes"},
+	{"SB+rfionceonce-poonceonces", "Sometimes", "Never", "Sometimes", "Sometimes"},
+	{"WRC+poonceonces+Once", "Sometimes", "Never", "Never", "Sometimes"},
+	{"WRC+pooncerelease+fencermbonceonce+Once", "Never", "Never", "Never", "Never"},
+	// The LKMM is weaker than every hardware model here.
+	{"Z6.0+pooncerelease+poacquirerelease+fencembonceonce", "Sometimes", "Never", "Never", "Never"},
+	{"atomic-inc-count", "Never", "Never", "Never", "Never"},
+	{"atomic-xchg-SB", "Never", "Never", "Never", "Never"},
+}
+
+var resultLine = regexp.MustCompile(`Result:\s*(Never|Sometimes|Always)`)
+
+func loadTest(t *testing.T, path string, defs map[string]int64) *Program {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tst, err := Parse(path, string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := Compile(tst, defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pg
+}
+
+func TestCalibration(t *testing.T) {
+	files, _ := filepath.Glob("testdata/kernel/*.litmus")
+	if len(files) != len(calibration) {
+		t.Errorf("%d files in testdata/kernel, %d in the table: every file needs its expected results", len(files), len(calibration))
+	}
+	for _, c := range calibration {
+		path := filepath.Join("testdata/kernel", c.file+".litmus")
+		pg := loadTest(t, path, nil)
+		m := resultLine.FindStringSubmatch(pg.Test.Comment)
+		if m == nil || m[1] != c.lkmm {
+			t.Errorf("%s: the file states %v, the table says lkmm %s", c.file, m, c.lkmm)
+		}
+		for model, want := range map[string]string{"lkmm": c.lkmm, "sc": c.sc, "tso": c.tso, "armv8": c.armv8} {
+			r, err := Explore(pg, Options{Model: models[model]})
+			if err != nil {
+				t.Fatalf("%s under %s: %v", c.file, model, err)
+			}
+			if got := r.Verdict(); got != want {
+				t.Errorf("%s under %s: %s (%d %d), want %s", c.file, model, got, r.Positive, r.Negative, want)
+			}
+		}
+	}
+}
+
+// Every model allows at least what sequential consistency allows: each
+// final state sc reaches, tso, armv8 and lkmm reach too. Checked on the
+// state sets of every calibration test.
+func TestModelsNest(t *testing.T) {
+	for _, c := range calibration {
+		pg := loadTest(t, filepath.Join("testdata/kernel", c.file+".litmus"), nil)
+		sets := map[string]map[string]bool{}
+		for _, model := range []string{"sc", "tso", "armv8", "lkmm"} {
+			r, err := Explore(pg, Options{Model: models[model]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sets[model] = map[string]bool{}
+			for _, s := range r.States {
+				sets[model][s.Text] = true
+			}
+		}
+		for _, pair := range [][2]string{{"sc", "tso"}, {"sc", "armv8"}, {"sc", "lkmm"}} {
+			for s := range sets[pair[0]] {
+				if !sets[pair[1]][s] {
+					t.Errorf("%s: %s allows %q but %s does not", c.file, pair[0], s, pair[1])
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package litmus
+
+// The compiled form of a process: a flat list of instructions with forward
+// jumps only (loops are unrolled at compile time), over register slots.
+
+// Ann is the ordering annotation of a memory access.
+type Ann uint8
+
+const (
+	AnnOnce     Ann = iota // READ_ONCE, WRITE_ONCE, relaxed RMWs
+	AnnAcquire             // smp_load_acquire, the read of an _acquire RMW
+	AnnRelease             // smp_store_release, the write of a _release RMW
+	AnnNoreturn            // the read of a non-value-returning atomic (atomic_inc)
+)
+
+// FenceKind is a barrier primitive.
+type FenceKind uint8
+
+const (
+	FenceMb           FenceKind = iota // smp_mb (and around fully ordered RMWs)
+	FenceRmb                           // smp_rmb
+	FenceWmb                           // smp_wmb
+	FenceBeforeAtomic                  // smp_mb__before_atomic
+	FenceAfterAtomic                   // smp_mb__after_atomic
+)
+
+var fenceNames = [...]string{"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"}
+
+func (f FenceKind) String() string { return fenceNames[f] }
+
+type opKind uint8
+
+const (
+	opSet    opKind = iota // Dst = Val
+	opLoad                 // Dst = load(Addr)
+	opStore                // store(Addr, Val)
+	opRMW                  // Dst = rmw(Addr, Val[, Val2])
+	opFence                // Fence
+	opBranch               // if Val == 0 goto Target (a conditional: control dependency)
+	opJump                 // goto Target
+)
+
+// rmwKind says what a read-modify-write computes.
+type rmwKind uint8
+
+const (
+	rmwXchg    rmwKind = iota // new = Val; result = old
+	rmwAdd                    // new = old + Val; result = old (fetch) or new (return)
+	rmwCmpxchg                // if old == Val then new = Val2; result = old
+)
+
+// Instr is one compiled instruction.
+type Instr struct {
+	op        opKind
+	Line      int
+	Text      string // the primitive as written, for witnesses
+	dst       int    // register slot, or -1
+	addr      *cexpr
+	val, val2 *cexpr
+	readAnn   Ann
+	writeAnn  Ann
+	rmw       rmwKind
+	retNew    bool // rmwAdd: the result is the new value (_return), not the old (fetch_)
+	fullFence bool // a fully ordered RMW: smp_mb before and after
+	fence     FenceKind
+	target    int
+}
+
+// cexpr is a compiled expression over register slots and constants.
+type cexpr struct {
+	op   string // "const", "reg", or a C operator
+	num  int64
+	slot int
+	x, y *cexpr
+}
+
+// Program is a compiled test.
+type Program struct {
+	Test  *Test
+	Vars  []string // shared variables, index = location
+	Init  []int64  // initial value per location
+	Procs []*ProcCode
+	Defs  map[string]int64 // the -D values it was compiled with
+}
+
+// ProcCode is one compiled process.
+type ProcCode struct {
+	ID      int
+	Code    []Instr
+	Regs    []string // slot names; temporaries are named "" and never printed
+	RegInit []int64
+}
+
+// addrBase is where address values start: the address of location i is
+// addrBase+i. Litmus values are 32-bit, so the two never meet.
+const addrBase int64 = 1 << 40
+
+func isAddr(v int64, nvars int) bool { return v >= addrBase && v < addrBase+int64(nvars) }

@@ -1,0 +1,287 @@
+package litmus
+
+import "fmt"
+
+// The kernel primitives the explorer understands, and how each compiles.
+// The semantics follow the LKMM's definitions: fully ordered RMWs behave as
+// smp_mb(); read; write; smp_mb(), _acquire and _release RMWs put the
+// annotation on their read or write, non-value-returning atomics are
+// unordered and their read is marked Noreturn.
+
+type primKind uint8
+
+const (
+	pLoad primKind = iota
+	pStore
+	pFence
+	pRMW
+	pNop
+	pUnsupported
+)
+
+type prim struct {
+	kind     primKind
+	deref    bool // the location argument is written *p (READ_ONCE style), not p
+	ann      Ann  // loads and stores
+	fence    FenceKind
+	trailMb  bool // smp_store_mb: a store then smp_mb
+	rmw      rmwKind
+	order    string // RMW ordering: "mb", "once", "acquire", "release"
+	noreturn bool
+	retNew   bool
+	valFirst bool  // atomic_add(v, p) style
+	sub      bool  // subtract the operand
+	constOp  int64 // inc/dec: the operand is this constant (1)
+	hasConst bool
+	test     string // "==0" or "<0": *_and_test, add_negative
+	why      string // pUnsupported: the reason
+}
+
+var primitives = map[string]prim{
+	"READ_ONCE":           {kind: pLoad, deref: true, ann: AnnOnce},
+	"rcu_dereference":     {kind: pLoad, deref: true, ann: AnnOnce},
+	"smp_load_acquire":    {kind: pLoad, ann: AnnAcquire},
+	"atomic_read":         {kind: pLoad, ann: AnnOnce},
+	"atomic_read_acquire": {kind: pLoad, ann: AnnAcquire},
+
+	"WRITE_ONCE":         {kind: pStore, deref: true, ann: AnnOnce},
+	"rcu_assign_pointer": {kind: pStore, deref: true, ann: AnnRelease},
+	"smp_store_release":  {kind: pStore, ann: AnnRelease},
+	"smp_store_mb":       {kind: pStore, deref: true, ann: AnnOnce, trailMb: true},
+	"atomic_set":         {kind: pStore, ann: AnnOnce},
+	"atomic_set_release": {kind: pStore, ann: AnnRelease},
+
+	"smp_mb":                {kind: pFence, fence: FenceMb},
+	"smp_rmb":               {kind: pFence, fence: FenceRmb},
+	"smp_wmb":               {kind: pFence, fence: FenceWmb},
+	"smp_mb__before_atomic": {kind: pFence, fence: FenceBeforeAtomic},
+	"smp_mb__after_atomic":  {kind: pFence, fence: FenceAfterAtomic},
+	"barrier":               {kind: pNop},
+	"rcu_read_lock":         {kind: pNop},
+	"rcu_read_unlock":       {kind: pNop},
+
+	"spin_lock":              {kind: pUnsupported, why: "locks are not modelled"},
+	"spin_unlock":            {kind: pUnsupported, why: "locks are not modelled"},
+	"spin_trylock":           {kind: pUnsupported, why: "locks are not modelled"},
+	"spin_is_locked":         {kind: pUnsupported, why: "locks are not modelled"},
+	"smp_mb__after_spinlock": {kind: pUnsupported, why: "locks are not modelled"},
+	"synchronize_rcu":        {kind: pUnsupported, why: "RCU grace periods are not modelled"},
+	"srcu_read_lock":         {kind: pUnsupported, why: "SRCU is not modelled"},
+	"srcu_read_unlock":       {kind: pUnsupported, why: "SRCU is not modelled"},
+	"synchronize_srcu":       {kind: pUnsupported, why: "SRCU is not modelled"},
+}
+
+func init() {
+	orders := map[string]string{"": "mb", "_relaxed": "once", "_acquire": "acquire", "_release": "release"}
+	for sfx, ord := range orders {
+		primitives["xchg"+sfx] = prim{kind: pRMW, rmw: rmwXchg, order: ord}
+		primitives["atomic_xchg"+sfx] = prim{kind: pRMW, rmw: rmwXchg, order: ord}
+		primitives["cmpxchg"+sfx] = prim{kind: pRMW, rmw: rmwCmpxchg, order: ord}
+		primitives["atomic_cmpxchg"+sfx] = prim{kind: pRMW, rmw: rmwCmpxchg, order: ord}
+		for _, op := range []string{"add", "sub", "inc", "dec"} {
+			p := prim{kind: pRMW, rmw: rmwAdd, order: ord, sub: op == "sub" || op == "dec"}
+			if op == "inc" || op == "dec" {
+				p.constOp, p.hasConst = 1, true
+			} else {
+				p.valFirst = true
+			}
+			ret := p
+			ret.retNew = true
+			primitives["atomic_"+op+"_return"+sfx] = ret
+			primitives["atomic_fetch_"+op+sfx] = p
+		}
+	}
+	for _, op := range []string{"add", "sub", "inc", "dec"} {
+		p := prim{kind: pRMW, rmw: rmwAdd, order: "once", noreturn: true, sub: op == "sub" || op == "dec"}
+		if op == "inc" || op == "dec" {
+			p.constOp, p.hasConst = 1, true
+		} else {
+			p.valFirst = true
+		}
+		primitives["atomic_"+op] = p
+	}
+	for _, op := range []string{"sub", "inc", "dec"} {
+		p := prim{kind: pRMW, rmw: rmwAdd, order: "mb", retNew: true, test: "==0", sub: op != "inc"}
+		if op == "sub" {
+			p.valFirst = true
+		} else {
+			p.constOp, p.hasConst = 1, true
+		}
+		primitives["atomic_"+op+"_and_test"] = p
+	}
+	primitives["atomic_add_negative"] = prim{kind: pRMW, rmw: rmwAdd, order: "mb", retNew: true, test: "<0", valFirst: true}
+}
+
+// call compiles a primitive call; dst is the result slot or -1. It reports
+// whether the primitive returns a value.
+func (c *compiler) call(e *Expr, dst int) (bool, error) {
+	p, ok := primitives[e.Name]
+	if !ok {
+		return false, c.errf(e.Line, "unknown primitive %s()", e.Name)
+	}
+	want := map[primKind]int{pLoad: 1, pStore: 2, pFence: 0, pNop: 0}
+	nargs := -1
+	switch p.kind {
+	case pUnsupported:
+		return false, c.errf(e.Line, "unsupported primitive %s(): %s", e.Name, p.why)
+	case pRMW:
+		switch {
+		case p.rmw == rmwCmpxchg:
+			nargs = 3
+		case p.hasConst:
+			nargs = 1
+		default:
+			nargs = 2
+		}
+	default:
+		nargs = want[p.kind]
+	}
+	if len(e.Args) != nargs {
+		return false, c.errf(e.Line, "%s() takes %d argument(s), found %d", e.Name, nargs, len(e.Args))
+	}
+	text := exprString(e)
+	switch p.kind {
+	case pNop:
+		return false, nil
+	case pFence:
+		return false, c.emit(Instr{op: opFence, Line: e.Line, Text: text, dst: -1, fence: p.fence})
+	case pLoad:
+		a, err := c.location(e.Name, e.Args[0], p.deref)
+		if err != nil {
+			return false, err
+		}
+		if dst < 0 {
+			dst = c.temp()
+		}
+		return true, c.emit(Instr{op: opLoad, Line: e.Line, Text: text, dst: dst, addr: a, readAnn: p.ann})
+	case pStore:
+		a, err := c.location(e.Name, e.Args[0], p.deref)
+		if err != nil {
+			return false, err
+		}
+		v, err := c.expr(e.Args[1])
+		if err != nil {
+			return false, err
+		}
+		if dst >= 0 {
+			return false, nil
+		}
+		if err := c.emit(Instr{op: opStore, Line: e.Line, Text: text, dst: -1, addr: a, val: v, writeAnn: p.ann}); err != nil {
+			return false, err
+		}
+		if p.trailMb {
+			return false, c.emit(Instr{op: opFence, Line: e.Line, Text: text, dst: -1, fence: FenceMb})
+		}
+		return false, nil
+	}
+	// RMW.
+	locArg, valArg := e.Args[0], (*Expr)(nil)
+	if p.valFirst {
+		locArg, valArg = e.Args[1], e.Args[0]
+	} else if !p.hasConst {
+		valArg = e.Args[1]
+	}
+	a, err := c.location(e.Name, locArg, false)
+	if err != nil {
+		return false, err
+	}
+	var v, v2 *cexpr
+	if p.hasConst {
+		v = &cexpr{op: "const", num: p.constOp}
+	} else if v, err = c.expr(valArg); err != nil {
+		return false, err
+	}
+	if p.sub {
+		v = &cexpr{op: "u-", x: v}
+	}
+	if p.rmw == rmwCmpxchg {
+		if v2, err = c.expr(e.Args[2]); err != nil {
+			return false, err
+		}
+	}
+	in := Instr{op: opRMW, Line: e.Line, Text: text, dst: dst, addr: a, val: v, val2: v2, rmw: p.rmw, retNew: p.retNew}
+	switch p.order {
+	case "mb":
+		in.fullFence = true
+	case "acquire":
+		in.readAnn = AnnAcquire
+	case "release":
+		in.writeAnn = AnnRelease
+	}
+	if p.noreturn {
+		in.readAnn = AnnNoreturn
+	}
+	if p.noreturn && dst >= 0 {
+		return false, nil
+	}
+	if in.dst < 0 {
+		in.dst = c.temp()
+	}
+	if p.test != "" {
+		res := in.dst
+		if err := c.emit(in); err != nil {
+			return false, err
+		}
+		op := "=="
+		if p.test == "<0" {
+			op = "<"
+		}
+		final := dst
+		if final < 0 {
+			final = c.temp()
+		}
+		return true, c.emit(Instr{op: opSet, Line: e.Line, dst: final, val: &cexpr{op: op, x: &cexpr{op: "reg", slot: res}, y: &cexpr{op: "const"}}})
+	}
+	return !p.noreturn, c.emit(in)
+}
+
+// location compiles the location argument of a primitive: *p for the
+// READ_ONCE family, p for the others. p is a pointer parameter or a
+// register holding an address (an address dependency).
+func (c *compiler) location(name string, a *Expr, deref bool) (*cexpr, error) {
+	if deref {
+		if a.Kind != EDeref {
+			return nil, c.errf(a.Line, "%s() wants *p, found %s", name, exprString(a))
+		}
+		a = a.X
+	} else if a.Kind == EDeref {
+		return nil, c.errf(a.Line, "%s() wants a pointer p, not *p", name)
+	}
+	if a.Kind == EName {
+		if _, isReg := c.slots[a.Name]; !isReg && !c.params[a.Name] {
+			if _, isVar := c.index[a.Name]; isVar {
+				return nil, c.errf(a.Line, "%s is not a parameter of P%d", a.Name, c.pc.ID)
+			}
+			return nil, c.errf(a.Line, "undeclared register or parameter %s", a.Name)
+		}
+	}
+	return c.expr(a)
+}
+
+// exprString prints an expression back in C syntax, for witnesses.
+func exprString(e *Expr) string {
+	switch e.Kind {
+	case ENum:
+		return fmt.Sprint(e.Num)
+	case EName:
+		return e.Name
+	case EDeref:
+		return "*" + exprString(e.X)
+	case EAddr:
+		return "&" + e.Name
+	case EUnary:
+		return e.Op + exprString(e.X)
+	case EBinary:
+		return exprString(e.X) + " " + e.Op + " " + exprString(e.Y)
+	case ECall:
+		s := e.Name + "("
+		for i, a := range e.Args {
+			if i > 0 {
+				s += ", "
+			}
+			s += exprString(a)
+		}
+		return s + ")"
+	}
+	return "?"
+}

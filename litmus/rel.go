@@ -1,0 +1,291 @@
+package litmus
+
+import "math/bits"
+
+// Relations over the events of one candidate execution, as bit matrices:
+// row i holds the set of j with i -> j. n is small (tens to a few hundred
+// events), so the cubic closures cost microseconds.
+
+// set is a bitset of event IDs.
+type set []uint64
+
+func newSet(n int) set { return make(set, (n+63)/64) }
+
+func (s set) has(i int) bool { return i/64 < len(s) && s[i/64]&(1<<(uint(i)%64)) != 0 }
+
+func (s set) add(i int) { s[i/64] |= 1 << (uint(i) % 64) }
+
+// union returns s ∪ t as a new set, sized for the larger.
+func (s set) union(t set) set {
+	if len(t) > len(s) {
+		s, t = t, s
+	}
+	out := append(set(nil), s...)
+	for i, w := range t {
+		out[i] |= w
+	}
+	return out
+}
+
+func (s set) empty() bool {
+	for _, w := range s {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// each calls f for every member in increasing order.
+func (s set) each(f func(int)) {
+	for wi, w := range s {
+		for w != 0 {
+			b := bits.TrailingZeros64(w)
+			f(wi*64 + b)
+			w &= w - 1
+		}
+	}
+}
+
+type rel struct {
+	n, w int
+	b    []uint64
+}
+
+func newRel(n int) *rel {
+	w := (n + 63) / 64
+	return &rel{n: n, w: w, b: make([]uint64, n*w)}
+}
+
+func (r *rel) row(i int) []uint64 { return r.b[i*r.w : (i+1)*r.w] }
+
+func (r *rel) add(i, j int) { r.b[i*r.w+j/64] |= 1 << (uint(j) % 64) }
+
+func (r *rel) has(i, j int) bool { return r.b[i*r.w+j/64]&(1<<(uint(j)%64)) != 0 }
+
+func (r *rel) clone() *rel { return &rel{n: r.n, w: r.w, b: append([]uint64(nil), r.b...)} }
+
+// or adds every edge of each argument to r and returns r.
+func (r *rel) or(rs ...*rel) *rel {
+	for _, s := range rs {
+		for i := range r.b {
+			r.b[i] |= s.b[i]
+		}
+	}
+	return r
+}
+
+// union returns a new relation with the edges of all arguments.
+func union(rs ...*rel) *rel { return rs[0].clone().or(rs[1:]...) }
+
+// seq is relational composition r;s.
+func seq(r, s *rel) *rel {
+	out := newRel(r.n)
+	for i := 0; i < r.n; i++ {
+		ri := r.row(i)
+		oi := out.row(i)
+		for wi, w := range ri {
+			for w != 0 {
+				k := wi*64 + bits.TrailingZeros64(w)
+				w &= w - 1
+				sk := s.row(k)
+				for x := range oi {
+					oi[x] |= sk[x]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// plus is the transitive closure r+ (Warshall over bit rows).
+func plus(r *rel) *rel {
+	out := r.clone()
+	for k := 0; k < out.n; k++ {
+		kw, kb := k/64, uint64(1)<<(uint(k)%64)
+		rk := out.row(k)
+		for i := 0; i < out.n; i++ {
+			ri := out.row(i)
+			if ri[kw]&kb != 0 {
+				for x := range ri {
+					ri[x] |= rk[x]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// star is the reflexive-transitive closure r*.
+func star(r *rel) *rel {
+	out := plus(r)
+	for i := 0; i < r.n; i++ {
+		out.add(i, i)
+	}
+	return out
+}
+
+// opt is r? = r ∪ id.
+func opt(r *rel) *rel {
+	out := r.clone()
+	for i := 0; i < r.n; i++ {
+		out.add(i, i)
+	}
+	return out
+}
+
+// inverse is r^-1.
+func inverse(r *rel) *rel {
+	out := newRel(r.n)
+	r.each(func(i, j int) { out.add(j, i) })
+	return out
+}
+
+// each calls f for every edge.
+func (r *rel) each(f func(i, j int)) {
+	for i := 0; i < r.n; i++ {
+		for wi, w := range r.row(i) {
+			for w != 0 {
+				f(i, wi*64+bits.TrailingZeros64(w))
+				w &= w - 1
+			}
+		}
+	}
+}
+
+// filter keeps the edges i->j with keep(i, j).
+func (r *rel) filter(keep func(i, j int) bool) *rel {
+	out := newRel(r.n)
+	r.each(func(i, j int) {
+		if keep(i, j) {
+			out.add(i, j)
+		}
+	})
+	return out
+}
+
+// restrict is [dom] ; r ; [ran]; a nil set means all events.
+func (r *rel) restrict(dom, ran set) *rel {
+	out := newRel(r.n)
+	for i := 0; i < r.n; i++ {
+		if dom != nil && !dom.has(i) {
+			continue
+		}
+		ri, oi := r.row(i), out.row(i)
+		for x := range ri {
+			if ran == nil {
+				oi[x] = ri[x]
+			} else {
+				oi[x] = ri[x] & ran[x]
+			}
+		}
+	}
+	return out
+}
+
+// and is r ∩ s.
+func and(r, s *rel) *rel {
+	out := r.clone()
+	for i := range out.b {
+		out.b[i] &= s.b[i]
+	}
+	return out
+}
+
+// minus is r \ s.
+func minus(r, s *rel) *rel {
+	out := r.clone()
+	for i := range out.b {
+		out.b[i] &^= s.b[i]
+	}
+	return out
+}
+
+func (r *rel) isEmpty() bool {
+	for _, w := range r.b {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// acyclic reports whether r has no cycle (Kahn's algorithm).
+func acyclic(r *rel) bool {
+	indeg := make([]int, r.n)
+	r.each(func(_, j int) { indeg[j]++ })
+	stack := make([]int, 0, r.n)
+	for i, d := range indeg {
+		if d == 0 {
+			stack = append(stack, i)
+		}
+	}
+	seen := 0
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		seen++
+		for wi, w := range r.row(i) {
+			for w != 0 {
+				j := wi*64 + bits.TrailingZeros64(w)
+				w &= w - 1
+				indeg[j]--
+				if indeg[j] == 0 {
+					stack = append(stack, j)
+				}
+			}
+		}
+	}
+	return seen == r.n
+}
+
+// irreflexive reports whether r has no edge i->i.
+func irreflexive(r *rel) bool {
+	for i := 0; i < r.n; i++ {
+		if r.has(i, i) {
+			return false
+		}
+	}
+	return true
+}
+
+// findCycle returns the events of one cycle of r, in order, or nil.
+func findCycle(r *rel) []int {
+	color := make([]int8, r.n)
+	parent := make([]int, r.n)
+	var cyc []int
+	var dfs func(i int) bool
+	dfs = func(i int) bool {
+		color[i] = 1
+		for wi, w := range r.row(i) {
+			for w != 0 {
+				j := wi*64 + bits.TrailingZeros64(w)
+				w &= w - 1
+				if color[j] == 1 {
+					cyc = []int{j}
+					for k := i; k != j; k = parent[k] {
+						cyc = append(cyc, k)
+					}
+					for a, b := 1, len(cyc)-1; a < b; a, b = a+1, b-1 {
+						cyc[a], cyc[b] = cyc[b], cyc[a]
+					}
+					return true
+				}
+				if color[j] == 0 {
+					parent[j] = i
+					if dfs(j) {
+						return true
+					}
+				}
+			}
+		}
+		color[i] = 2
+		return false
+	}
+	for i := 0; i < r.n; i++ {
+		if color[i] == 0 && dfs(i) {
+			return cyc
+		}
+	}
+	return nil
+}

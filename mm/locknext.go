@@ -1,0 +1,255 @@
+package mm
+
+// Walking the address space one VMA at a time without holding the mmap lock
+// across the walk: what /proc/PID/maps readers and PROCMAP_QUERY need. Two
+// designs are here, both answering "the first VMA that ends above from":
+//
+//   - LockNextVMA (lock_next_vma, merged in 6.17): the VMA comes back
+//     read-locked, so it cannot change until EndRead.
+//   - SnapshotNextVMA (get_vma_snapshot, the earlier RCU proposal): the VMA
+//     is copied without any lock and the copy is validated with the mm
+//     sequence count.
+//
+// NextVMALocked is the plain version for a caller holding the mmap lock.
+
+// WalkEvent is something a lockless walk step did besides answering at once.
+type WalkEvent int
+
+// Walk events. The Retry ones repeat the lookup without a lock; the
+// Fallback ones take the mmap read lock for that step.
+const (
+	WalkRetryDetached    WalkEvent = iota // lock_next_vma: the VMA found had been detached; looked up again
+	WalkFallbackLocked                    // lock_next_vma: the VMA was write-locked (or being drained)
+	WalkFallbackUnstable                  // lock_next_vma: the VMA memory belonged to another address space
+	WalkFallbackBehind                    // lock_next_vma: the VMA now ends at or below from (it shrank or moved)
+	WalkFallbackGap                       // lock_next_vma: a gap before the VMA was not confirmed by a re-lookup
+	WalkGapConfirmed                      // lock_next_vma: a gap after a change, confirmed by the re-lookup (no fallback)
+	WalkRetrySeq                          // snapshot: the sequence moved; the lock re-recorded it
+	WalkRetryFile                         // snapshot: the File could not be pinned (its last reference went)
+	NumWalkEvents
+)
+
+var walkEventNames = [...]string{"retry_detached", "fallback_locked", "fallback_unstable",
+	"fallback_behind", "fallback_gap", "gap_confirmed", "retry_seq", "retry_file"}
+
+func (e WalkEvent) String() string { return walkEventNames[e] }
+
+// WalkStats counts walk events by kind. A nil *WalkStats counts nothing.
+type WalkStats [NumWalkEvents]uint64
+
+func (s *WalkStats) add(e WalkEvent) {
+	if s != nil {
+		s[e]++
+	}
+}
+
+// Add adds o's counts to s.
+func (s *WalkStats) Add(o *WalkStats) {
+	for i := range s {
+		s[i] += o[i]
+	}
+}
+
+// Layout returns the layout (brk, stack, gate) under the mmap read lock.
+func (as *AddressSpace) Layout() Layout {
+	as.lock.ReadLock()
+	defer as.lock.ReadUnlock()
+	return Layout{as.startBrk, as.brk, as.startStack, as.gate}
+}
+
+// NextVMALocked returns a copy of the first VMA that ends above from
+// (find_vma). The caller holds the mmap lock, in either mode.
+func (as *AddressSpace) NextVMALocked(from uint64) (Info, bool) {
+	if e, ok := as.index.Load().findVMA(from); ok {
+		return e.vma.info(), true
+	}
+	return Info{}, false
+}
+
+// LockNextVMA returns the first VMA that ends above from, read-locked, or
+// nil when there is none (lock_next_vma). The caller reads it with
+// LockedInfo and releases it with EndRead. It takes no lock on its fast
+// path; st counts the retries and fallbacks.
+//
+// The steps, each needed:
+//  1. record the mm sequence before the lookup (a writer that completes
+//     between lookup and lock must show up as a change);
+//  2. look up the first entry ending above from in the published tree and
+//     read-lock its VMA; a detached VMA means a newer tree exists: look up
+//     again; a write-locked one falls back to the mmap lock;
+//  3. with the lock held, the VMA's range is stable: if it now ends at or
+//     below from it moved behind the reader: fall back;
+//  4. if it starts above from there is a gap in front of it. The gap is
+//     real if nothing changed since step 1; otherwise look up from again:
+//     only if the tree now gives the same VMA is the gap confirmed, else
+//     fall back. Unlike the maple tree, whose range stores replace old
+//     entries with new ones in one step, the model's writer publishes
+//     intermediate tree versions (a removal, then an insertion), one of
+//     which can show a gap that neither the old nor the new layout has; so
+//     the re-lookup itself is accepted only from a tree that no writer was
+//     changing (an even sequence, unchanged across the lookup).
+func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
+	h := as.hooks()
+	for {
+		seq, unlocked := as.lock.SpeculateTryBegin()
+		if h != nil && h.SeqAfterLookup {
+			seq, unlocked = 0, false
+		}
+		e, ok := as.index.Load().findVMA(from)
+		if !ok {
+			return nil
+		}
+		v := e.vma
+		if h != nil && h.AfterNextLookup != nil {
+			h.AfterNextLookup()
+		}
+		if h != nil && h.SeqAfterLookup {
+			seq, unlocked = as.lock.SpeculateTryBegin()
+		}
+		switch as.vmaStartRead(v) {
+		case readOK:
+		case readDetached:
+			st.add(WalkRetryDetached)
+			continue
+		case readUnstable:
+			st.add(WalkFallbackUnstable)
+			return as.lockNextVMASlow(from)
+		default:
+			st.add(WalkFallbackLocked)
+			return as.lockNextVMASlow(from)
+		}
+		if from >= v.End() && (h == nil || !h.NoBehindCheck) {
+			v.EndRead()
+			st.add(WalkFallbackBehind)
+			return as.lockNextVMASlow(from)
+		}
+		if from < v.Start() && (h == nil || !h.NoGapRecheck) {
+			if !unlocked || as.lock.SpeculateRetry(seq) {
+				if !as.gapConfirmed(from, v) {
+					v.EndRead()
+					st.add(WalkFallbackGap)
+					return as.lockNextVMASlow(from)
+				}
+				st.add(WalkGapConfirmed)
+			}
+		}
+		return v
+	}
+}
+
+// gapConfirmed reports whether a tree that no writer was changing gives v
+// as the first VMA ending above from.
+func (as *AddressSpace) gapConfirmed(from uint64, v *VMA) bool {
+	seq, ok := as.lock.SpeculateTryBegin()
+	if !ok {
+		return false
+	}
+	e, found := as.index.Load().findVMA(from)
+	if as.hooks() == nil || !as.hooks().NoRelookupValidate {
+		if as.lock.SpeculateRetry(seq) {
+			return false
+		}
+	}
+	return found && e.vma == v
+}
+
+// lockNextVMASlow is lock_next_vma_under_mmap_lock: find the VMA under the
+// mmap read lock, read-lock it (no writer can hold it now) and drop the
+// mmap lock again.
+func (as *AddressSpace) lockNextVMASlow(from uint64) *VMA {
+	as.lock.ReadLock()
+	defer as.lock.ReadUnlock()
+	e, ok := as.index.Load().findVMA(from)
+	if !ok {
+		return nil
+	}
+	e.vma.refcnt.Add(1) // vma_start_read_locked: attached, and no writer can drain it now
+	return e.vma
+}
+
+// LockedInfo copies v; the caller holds v's read lock (LockNextVMA).
+func (v *VMA) LockedInfo() Info { return v.info() }
+
+// SnapshotBegin records the mm sequence for SnapshotNextVMA. When a writer
+// holds the mmap lock it waits for it, taking the read lock just long
+// enough to record an even value.
+func (as *AddressSpace) SnapshotBegin() uint64 {
+	if seq, ok := as.lock.SpeculateTryBegin(); ok {
+		return seq
+	}
+	return as.recordSeqLocked()
+}
+
+func (as *AddressSpace) recordSeqLocked() uint64 {
+	as.lock.ReadLock()
+	seq := as.lock.Seq() // even: no writer while we hold the read lock
+	as.lock.ReadUnlock()
+	return seq
+}
+
+// SnapshotNextVMA copies the first VMA that ends above from without taking
+// any lock (get_vma_snapshot). The copy is kept only if the mm sequence
+// still equals *seq afterwards: then no writer ran since *seq was recorded,
+// and the copy is one consistent state. Otherwise it takes the mmap read
+// lock only to record the current sequence in *seq, and tries again. The
+// copy's File, if any, is pinned (a try-get that refuses a File whose last
+// reference is gone): the caller drops it with ReleaseSnapshot.
+func (as *AddressSpace) SnapshotNextVMA(from uint64, seq *uint64, st *WalkStats) (Info, bool) {
+	h := as.hooks()
+	for {
+		e, found := as.index.Load().findVMA(from)
+		var in Info
+		pinned := true
+		if found {
+			in, pinned = snapshotVMA(e.vma)
+		}
+		if h != nil && h.AfterTryBegin != nil {
+			h.AfterTryBegin()
+		}
+		changed := as.lock.SpeculateRetry(*seq) && (h == nil || !h.NoValidate)
+		if pinned && !changed {
+			return in, found
+		}
+		ReleaseSnapshot(&in)
+		if !pinned && !changed {
+			st.add(WalkRetryFile)
+		} else {
+			st.add(WalkRetrySeq)
+		}
+		*seq = as.recordSeqLocked()
+	}
+}
+
+// snapshotVMA copies v's fields with single loads and pins its File. It
+// reports false when the File could not be pinned.
+func snapshotVMA(v *VMA) (Info, bool) {
+	in := Info{
+		Start: v.start.Load(), End: v.end.Load(), Pgoff: v.pgoff.Load(),
+		Flags: VMFlags(v.flags.Load()), AnonVMA: v.anon.Load(),
+	}
+	if f := v.file.Load(); f != nil {
+		if !f.TryGet() {
+			return Info{}, false
+		}
+		if v.file.Load() != f { // the File we pinned is no longer this VMA's
+			f.Put()
+			return Info{}, false
+		}
+		in.File, in.Inode, in.Path = f, f.Inode(), f.Path()
+	}
+	if p := v.name.Load(); p != nil {
+		in.AnonName = *p
+	}
+	if p := v.special.Load(); p != nil {
+		in.Special = *p
+	}
+	return in, true
+}
+
+// ReleaseSnapshot drops the File pin SnapshotNextVMA took.
+func ReleaseSnapshot(in *Info) {
+	if in.File != nil {
+		in.File.Put()
+		in.File = nil
+	}
+}

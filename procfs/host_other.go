@@ -1,0 +1,9 @@
+//go:build !linux
+
+package procfs
+
+const hostIsLinux = false
+
+func stackRlimit() uint64 { return 0 }
+
+func anonNamesSupported() bool { return true }

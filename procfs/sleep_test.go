@@ -1,0 +1,5 @@
+package procfs
+
+import "time"
+
+func sleepMillis(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
