@@ -32,6 +32,16 @@ type Config struct {
 	LSMMmapMinAddr uint64
 	// Privileged models CAP_SYS_RAWIO: MAP_FIXED below MmapMinAddr is allowed.
 	Privileged bool
+	// NoKSM models a kernel without CONFIG_KSM: MADV_MERGEABLE and
+	// MADV_UNMERGEABLE fail with EINVAL.
+	NoKSM bool
+	// IPCLock models CAP_IPC_LOCK: mlock ignores MemlockRlimit.
+	IPCLock bool
+	// MemlockRlimit is RLIMIT_MEMLOCK in bytes (mlock.go); 0 takes Linux's
+	// default, 8 MiB. NoMemlock models a limit of 0 (mlock is EPERM
+	// without IPCLock).
+	MemlockRlimit uint64
+	NoMemlock     bool
 	// Overcommit is vm.overcommit_memory (commit.go): OvercommitGuess (the
 	// default), OvercommitAlways or OvercommitNever.
 	Overcommit int
@@ -62,6 +72,7 @@ type AddressSpace struct {
 
 	// Written and read under the mmap lock.
 	startBrk, brk, startStack uint64
+	defFlags                  VMFlags                            // mm->def_flags: VM_LOCKED after mlockall(MCL_FUTURE)
 	gate                      bool                               // has the [vsyscall] gate area
 	bps                       atomic.Pointer[map[uint64]ProbeID] // breakpoints by address (breakpoint.go)
 	probes                    ProbeSource
@@ -84,6 +95,11 @@ func New(cfg Config) *AddressSpace {
 	}
 	if cfg.StackGuardGap == 0 {
 		cfg.StackGuardGap = StackGuardGap
+	}
+	if cfg.NoMemlock {
+		cfg.MemlockRlimit = 0
+	} else if cfg.MemlockRlimit == 0 {
+		cfg.MemlockRlimit = 8 << 20
 	}
 	if cfg.StackRlimit == 0 {
 		cfg.StackRlimit = 8 << 20
@@ -232,6 +248,8 @@ func (as *AddressSpace) Install(in Info) error {
 
 // newVMA takes a VMA from the cache and initialises it, write-locked and
 // detached; file's reference passes to the VMA. Caller holds the write lock.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vfs.File) *VMA {
 	v := vmaCache.Alloc()
 	v.gen.Add(1)
@@ -252,6 +270,8 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 }
 
 // link publishes a new VMA in the tree (vma_link).
+//
+// Preconditions: the mmap write lock is held; v is write-locked and detached.
 func (as *AddressSpace) link(v *VMA) {
 	as.writeSeq()
 	v.markAttached()
@@ -260,6 +280,8 @@ func (as *AddressSpace) link(v *VMA) {
 
 // unlinkFree removes v from the tree, waits out transient readers and frees
 // it, dropping its file reference (remove_vma). v is write-locked.
+//
+// Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite).
 func (as *AddressSpace) unlinkFree(v *VMA) {
 	as.writeSeq()
 	as.index.Store(as.index.Load().remove(v.Start()))
@@ -271,6 +293,8 @@ func (as *AddressSpace) unlinkFree(v *VMA) {
 }
 
 // freeVMA releases a detached VMA's references and returns it to the cache.
+//
+// Preconditions: the mmap write lock is held; v is detached.
 func (as *AddressSpace) freeVMA(v *VMA) {
 	if f := v.file.Load(); f != nil {
 		f.Put()
@@ -280,6 +304,8 @@ func (as *AddressSpace) freeVMA(v *VMA) {
 
 // setRange changes v's range in place and republishes its tree entry
 // (vma_adjust/vma_set_range). v is write-locked.
+//
+// Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite).
 func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
 	as.writeSeq()
 	old := v.Start()
@@ -290,6 +316,8 @@ func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
 }
 
 // vmaAt returns the VMA covering addr in the writer's view.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) vmaAt(addr uint64) *VMA {
 	if e, ok := as.index.Load().lookup(addr); ok {
 		return e.vma
@@ -298,6 +326,8 @@ func (as *AddressSpace) vmaAt(addr uint64) *VMA {
 }
 
 // findVMA returns the first VMA ending above addr (find_vma), or nil.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) findVMA(addr uint64) *VMA {
 	if e, ok := as.index.Load().findVMA(addr); ok {
 		return e.vma
@@ -306,6 +336,8 @@ func (as *AddressSpace) findVMA(addr uint64) *VMA {
 }
 
 // prevVMA returns the last VMA that starts below addr, or nil.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) prevVMA(addr uint64) *VMA {
 	if addr == 0 {
 		return nil
@@ -318,6 +350,8 @@ func (as *AddressSpace) prevVMA(addr uint64) *VMA {
 }
 
 // nextVMA returns the first VMA starting at or after addr, or nil.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) nextVMA(addr uint64) *VMA {
 	var c cursor
 	if c.seekGE(as.index.Load(), addr) {
@@ -327,6 +361,8 @@ func (as *AddressSpace) nextVMA(addr uint64) *VMA {
 }
 
 // overlapping returns the VMAs intersecting [start, end) in order.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) overlapping(start, end uint64) []*VMA {
 	var out []*VMA
 	var c cursor

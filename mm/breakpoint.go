@@ -44,6 +44,8 @@ func (as *AddressSpace) bpTable() map[uint64]ProbeID {
 }
 
 // editBreakpoints publishes a changed copy of the table (under the write lock).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) editBreakpoints(edit func(m map[uint64]ProbeID)) {
 	old := as.bpTable()
 	m := make(map[uint64]ProbeID, len(old)+1)
@@ -74,6 +76,8 @@ func (as *AddressSpace) Breakpoints() []BreakpointAt {
 }
 
 // poke installs one breakpoint; false if one is already there.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) poke(v *VMA, addr uint64, id ProbeID) bool {
 	if _, ok := as.bpTable()[addr]; ok {
 		return false
@@ -84,6 +88,8 @@ func (as *AddressSpace) poke(v *VMA, addr uint64, id ProbeID) bool {
 }
 
 // dropBreakpoints forgets the breakpoints in [start, end): their pages are gone.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) dropBreakpoints(start, end uint64) {
 	if !as.anyBreakpoint(start, end) {
 		return
@@ -97,6 +103,7 @@ func (as *AddressSpace) dropBreakpoints(start, end uint64) {
 	})
 }
 
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) anyBreakpoint(start, end uint64) bool {
 	for a := range as.bpTable() {
 		if a >= start && a < end {
@@ -108,6 +115,8 @@ func (as *AddressSpace) anyBreakpoint(start, end uint64) bool {
 
 // moveBreakpoints carries the breakpoints of [old, old+n) to new (mremap
 // moves the page tables, traps included).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) moveBreakpoints(old, n, new uint64) {
 	if !as.anyBreakpoint(old, old+n) {
 		return

@@ -22,6 +22,8 @@ const (
 
 // enoughMemory is __vm_enough_memory for pages about to be charged: nil,
 // or ENOMEM.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) enoughMemory(pages uint64) error {
 	switch as.cfg.Overcommit {
 	case OvercommitAlways:
@@ -45,6 +47,8 @@ func (as *AddressSpace) honoursNoReserve() bool { return as.cfg.Overcommit != Ov
 
 // committedPages is what this address space has charged: its VM_ACCOUNT
 // pages and the size of each reserved shmem object it maps.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) committedPages() uint64 {
 	var n uint64
 	seen := map[any]bool{}
@@ -65,6 +69,8 @@ func (as *AddressSpace) committedPages() uint64 {
 
 // accountedPages counts the VM_ACCOUNT pages of [start, end): what a
 // MAP_FIXED mapping over them gives back before it charges its own.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) accountedPages(start, end uint64) uint64 {
 	var n uint64
 	for _, v := range as.overlapping(start, end) {

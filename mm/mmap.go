@@ -24,6 +24,8 @@ func (as *AddressSpace) Mmap(addr, length uint64, prot, flags int, file *vfs.Fil
 }
 
 // doMmap is do_mmap: validation, flag computation, placement, then mmapRegion.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.File, pgoff uint64) (uint64, error) {
 	if length == 0 {
 		return 0, einval
@@ -47,7 +49,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if as.MapCount() > as.cfg.MaxMapCount {
 		return 0, enomem
 	}
-	vmFlags := protToVM(prot) | mapToVM(flags) | VMMayRead | VMMayWrite | VMMayExec
+	vmFlags := protToVM(prot) | mapToVM(flags) | as.defFlags | VMMayRead | VMMayWrite | VMMayExec
 	addr, err := as.getUnmappedArea(file, addr, length, pgoff, flags)
 	if err != nil {
 		return 0, err
@@ -82,7 +84,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if err != nil {
 		return 0, err
 	}
-	if vmFlags&VMLocked != 0 || flags&(MapPopulate|MapNonBlock) == MapPopulate {
+	if vmFlags&vmLockedMask == VMLocked || flags&(MapPopulate|MapNonBlock) == MapPopulate {
 		as.populate(v, addr, addr+length)
 	}
 	as.probeMapped(v)
@@ -155,6 +157,8 @@ func accountable(f VMFlags) bool { return f&(VMNoReserve|VMShared|VMWrite) == VM
 
 // mmapRegion is __mmap_region: unmap what the range covers, then merge with
 // a neighbour or create a new VMA. It returns the VMA covering addr.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags VMFlags, pgoff uint64) (*VMA, error) {
 	end := addr + length
 	shmem := vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero)
@@ -197,6 +201,8 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 // memory is written, which gives it an anon_vma; the rest is only read,
 // which gives private anonymous memory one too (faultIn); inaccessible
 // memory is skipped.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) populate(v *VMA, start, end uint64) {
 	f := v.Flags()
 	if f&vmAccessFlags == 0 {

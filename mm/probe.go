@@ -104,6 +104,8 @@ func (as *AddressSpace) RemoveProbe(inode vfs.InodeID, p ProbePoint) []uint64 {
 
 // eachMappingOf calls fn for every VMA mapping (inode, off) and the address
 // where it does.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) eachMappingOf(inode vfs.InodeID, off uint64, fn func(v *VMA, addr uint64)) {
 	var c cursor
 	for ok := c.seekFirst(as.index.Load()); ok; ok = c.next() {
@@ -124,6 +126,8 @@ func (as *AddressSpace) eachMappingOf(inode vfs.InodeID, off uint64, fn func(v *
 // writable mapping may be the SDT semaphore that probes registered earlier
 // are waiting for; an eligible one gets the breakpoints of every probe on
 // its file range.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) probeMapped(v *VMA) {
 	f := v.File()
 	if as.probes == nil || f == nil {

@@ -69,12 +69,6 @@ func (v *VMA) Flags() VMFlags { return VMFlags(v.flags.Load()) }
 // File returns vm_file, or nil for anonymous memory.
 func (v *VMA) File() *vfs.File { return v.file.Load() }
 
-// LockSeq returns vm_lock_seq.
-func (v *VMA) LockSeq() uint64 { return v.lockSeq.Load() }
-
-// Generation counts how many times this VMA's memory was handed out.
-func (v *VMA) Generation() uint64 { return v.gen.Load() }
-
 // Info is a copy of a VMA's attributes, taken under a lock.
 type Info struct {
 	Start, End uint64

@@ -49,6 +49,8 @@ func (r readFail) String() string { return readFailNames[r] }
 
 // vmaStartWrite write-locks v (vma_start_write). The caller holds the mmap
 // write lock; it returns at once if v is already write-locked in this hold.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) vmaStartWrite(v *VMA) {
 	seq := as.writeSeq()
 	if v.lockSeq.Load() == seq {
@@ -109,6 +111,8 @@ func (v *VMA) markAttached() { v.refcnt.Store(1) }
 // leave (vma_mark_detached). v is write-locked and out of the tree, so every
 // reader that got in will fail its recheck and drop its reference; until it
 // has, v must not be freed: its EndRead would land on the VMA's next life.
+//
+// Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite), and out of the tree.
 func (as *AddressSpace) markDetached(v *VMA) {
 	for {
 		old := v.refcnt.Load()

@@ -5,8 +5,8 @@ package uprobes
 // address space whose filter accepts it, and every removal takes them out
 // again, each under that address space's mmap write lock
 // (register_for_each_vma); new file mappings get the probes already
-// registered through mm.ProbeSource (uprobe_mmap). Lock order:
-// Registry.regMu -> System.mu -> mmap locks -> Registry.treeMu.
+// registered through mm.ProbeSource (uprobe_mmap). The locks taken on the
+// way are in the order that package mm's documentation states.
 
 import (
 	"errors"

@@ -129,9 +129,14 @@ func (u *Uprobe) Get() *Uprobe {
 	return u
 }
 
-// Put drops a reference. The last one erases u from its registry and frees
-// it to the cache, where the next registration may reuse it at once. Put must
-// not be called with the registry's tree lock held.
+// Put drops a reference. The last one erases u from its registry (taking
+// the tree lock) and frees it: at once, to be reused by the next
+// registration, when no read section or lease section of the registry is
+// open; otherwise the registry's reclaimer frees it after a grace period.
+// Put never waits for a grace period, so it may be called inside a read
+// section and under the mmap locks.
+//
+// Preconditions: the registry's tree lock is not held.
 func (u *Uprobe) Put() {
 	if u.dec() {
 		u.reg.Load().release(u)
@@ -149,7 +154,9 @@ func (u *Uprobe) dec() bool {
 	return false
 }
 
-// setConsumers publishes a new consumer list (under regMu).
+// setConsumers publishes a new consumer list.
+//
+// Preconditions: the registry's regMu is held.
 func (u *Uprobe) setConsumers(cs []*Consumer) {
 	if len(cs) == 0 {
 		u.consumers.Store(nil)
