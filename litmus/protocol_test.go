@@ -35,9 +35,9 @@ func firstRound(t *testing.T, file, model string, defs map[string]int64, from, u
 // does); loading mm_lock_seq first is an algorithmic race that even
 // sequential consistency shows.
 var protocolCases = []struct {
-	file   string
-	first  map[string]int // model -> first torn round count, 0 = never
-	upTo   int
+	file  string
+	first map[string]int // model -> first torn round count, 0 = never
+	upTo  int
 }{
 	{"vma-spec", map[string]int{"lkmm": 0, "armv8": 0, "tso": 0, "sc": 0}, 3},
 	{"vma-spec-no-wmb", map[string]int{"lkmm": 1, "armv8": 1, "tso": 0, "sc": 0}, 2},
