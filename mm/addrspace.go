@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"specvma/errno"
+	"specvma/internal/mmhook"
 	"specvma/vfs"
 )
 
@@ -22,21 +23,47 @@ type Config struct {
 	// NoAnonNames models a kernel without CONFIG_ANON_VMA_NAME: naming
 	// anonymous memory fails with EINVAL.
 	NoAnonNames bool
+	// NoMmapMinAddr models vm.mmap_min_addr = 0 (MmapMinAddr 0 takes the default).
+	NoMmapMinAddr bool
+	// LSMMmapMinAddr is CONFIG_LSM_MMAP_MIN_ADDR of a kernel with
+	// CONFIG_SECURITY: mmap hints are rounded up to the larger of it and
+	// MmapMinAddr, while only MmapMinAddr needs privilege (no LSM enforces
+	// the other here). 0: none.
+	LSMMmapMinAddr uint64
 	// Privileged models CAP_SYS_RAWIO: MAP_FIXED below MmapMinAddr is allowed.
 	Privileged bool
+	// NoKSM models a kernel without CONFIG_KSM: MADV_MERGEABLE and
+	// MADV_UNMERGEABLE fail with EINVAL.
+	NoKSM bool
+	// IPCLock models CAP_IPC_LOCK: mlock ignores MemlockRlimit.
+	IPCLock bool
+	// MemlockRlimit is RLIMIT_MEMLOCK in bytes (mlock.go); 0 takes Linux's
+	// default, 8 MiB. NoMemlock models a limit of 0 (mlock is EPERM
+	// without IPCLock).
+	MemlockRlimit uint64
+	NoMemlock     bool
+	// Overcommit is vm.overcommit_memory (commit.go): OvercommitGuess (the
+	// default), OvercommitAlways or OvercommitNever.
+	Overcommit int
+	// TotalRAM and TotalSwap are the machine's memory and swap in bytes
+	// (MemTotal and SwapTotal of /proc/meminfo): OvercommitGuess refuses one
+	// accounted allocation larger than both together. Both zero: no limit.
+	TotalRAM, TotalSwap uint64
+	// CommitLimit is the commit limit in bytes under OvercommitNever
+	// (CommitLimit of /proc/meminfo); the memory this address space has
+	// committed may not pass it.
+	CommitLimit uint64
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64
-	// Hooks are test-only windows into the lockless paths (resolve.go).
-	Hooks *Hooks
-	// SeqBits narrows the sequence counts to this many bits (tests of
-	// wraparound); 0 means 64.
-	SeqBits int
+	// Test holds test-only knobs (windows into the lockless paths, a
+	// narrowed sequence count); nil outside this module's tests.
+	Test *mmhook.Hooks
 }
 
 // AddressSpace is a process address space (mm_struct).
 type AddressSpace struct {
-	lock  MmapLock
+	lock  mmapLock
 	index atomic.Pointer[tree] // the VMA tree; written under the mmap write lock
 	// anonMu serialises anon_vma assignment, which page faults do under the
 	// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
@@ -45,8 +72,9 @@ type AddressSpace struct {
 
 	// Written and read under the mmap lock.
 	startBrk, brk, startStack uint64
-	gate                      bool                           // has the [vsyscall] gate area
-	bps                       atomic.Pointer[map[uint64]any] // breakpoints by address (breakpoint.go)
+	defFlags                  VMFlags                            // mm->def_flags: VM_LOCKED after mlockall(MCL_FUTURE)
+	gate                      bool                               // has the [vsyscall] gate area
+	bps                       atomic.Pointer[map[uint64]ProbeID] // breakpoints by address (breakpoint.go)
 	probes                    ProbeSource
 	refCtrs                   map[uint64]int     // SDT semaphores by address (refctr.go)
 	refDelayed                map[refCtrKey]bool // parked semaphore increments
@@ -57,7 +85,9 @@ func New(cfg Config) *AddressSpace {
 	if cfg.MmapBase == 0 {
 		cfg.MmapBase = 0x7ffff7fff000
 	}
-	if cfg.MmapMinAddr == 0 {
+	if cfg.NoMmapMinAddr {
+		cfg.MmapMinAddr = 0
+	} else if cfg.MmapMinAddr == 0 {
 		cfg.MmapMinAddr = DefaultMmapMinAddr
 	}
 	if cfg.MaxMapCount == 0 {
@@ -66,33 +96,64 @@ func New(cfg Config) *AddressSpace {
 	if cfg.StackGuardGap == 0 {
 		cfg.StackGuardGap = StackGuardGap
 	}
+	if cfg.NoMemlock {
+		cfg.MemlockRlimit = 0
+	} else if cfg.MemlockRlimit == 0 {
+		cfg.MemlockRlimit = 8 << 20
+	}
 	if cfg.StackRlimit == 0 {
 		cfg.StackRlimit = 8 << 20
 	}
 	as := &AddressSpace{cfg: cfg}
 	as.lock.seq.mask = ^uint64(0)
-	as.lock.hooks = cfg.Hooks
-	if cfg.SeqBits > 0 && cfg.SeqBits < 64 {
-		as.lock.seq.mask = 1<<cfg.SeqBits - 1
-	}
 	as.index.Store(&tree{})
+	if cfg.Test != nil {
+		as.applyTestKnobs(cfg.Test)
+	}
 	return as
 }
 
 // Config returns the tunables in force.
 func (as *AddressSpace) Config() Config { return as.cfg }
 
-// Lock returns the mmap lock.
-func (as *AddressSpace) Lock() *MmapLock { return &as.lock }
+// ReadLock takes the mmap lock shared (mmap_read_lock), for a reader that
+// copies several VMAs out under one hold (NextVMALocked), as the locked
+// /proc/PID/maps reader does. Writers wait until ReadUnlock. Only the
+// shared side is exported: every change goes through this package's calls,
+// which take the write side themselves.
+//
+// Preconditions: the caller holds no mmap lock of as, and runs no Resolve
+// find callback (lock order, doc.go).
+func (as *AddressSpace) ReadLock() { as.lock.ReadLock() }
+
+// ReadUnlock releases a ReadLock hold.
+func (as *AddressSpace) ReadUnlock() { as.lock.ReadUnlock() }
+
+// SpeculateTryBegin starts a speculative read of as without the mmap lock
+// (mmap_lock_speculate_try_begin): it returns the mm sequence count, and ok
+// is false when a writer holds the lock now. Whatever the caller then reads
+// without a lock (Resolve's paths, the lockless /proc/PID/maps walk) is
+// trustworthy only if SpeculateRetry(seq) reports false afterwards.
+//
+// Preconditions: none (lockless).
+func (as *AddressSpace) SpeculateTryBegin() (seq uint64, ok bool) { return as.lock.SpeculateTryBegin() }
+
+// SpeculateRetry reports whether a speculative read begun at seq must be
+// thrown away: a writer took the mmap lock since (mmap_lock_speculate_retry).
+//
+// Preconditions: none (lockless).
+func (as *AddressSpace) SpeculateRetry(seq uint64) bool { return as.lock.SpeculateRetry(seq) }
 
 // MapCount returns the number of VMAs (map_count).
 func (as *AddressSpace) MapCount() int { return as.index.Load().size }
 
-// FindRCU walks the newest published tree version for the VMA covering
+// findRCU walks the newest published tree version for the VMA covering
 // addr, taking no lock (vma_lookup under rcu_read_lock). The VMA may be
 // changing, detached or reused by the time the caller reads it: the caller
 // validates with the mmap sequence count or the VMA's lockSeq.
-func (as *AddressSpace) FindRCU(addr uint64) *VMA {
+//
+// Preconditions: none (lockless).
+func (as *AddressSpace) findRCU(addr uint64) *VMA {
 	if e, ok := as.index.Load().lookup(addr); ok {
 		return e.vma
 	}
@@ -187,6 +248,8 @@ func (as *AddressSpace) Install(in Info) error {
 
 // newVMA takes a VMA from the cache and initialises it, write-locked and
 // detached; file's reference passes to the VMA. Caller holds the write lock.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vfs.File) *VMA {
 	v := vmaCache.Alloc()
 	v.gen.Add(1)
@@ -207,6 +270,8 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 }
 
 // link publishes a new VMA in the tree (vma_link).
+//
+// Preconditions: the mmap write lock is held; v is write-locked and detached.
 func (as *AddressSpace) link(v *VMA) {
 	as.writeSeq()
 	v.markAttached()
@@ -215,10 +280,12 @@ func (as *AddressSpace) link(v *VMA) {
 
 // unlinkFree removes v from the tree, waits out transient readers and frees
 // it, dropping its file reference (remove_vma). v is write-locked.
+//
+// Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite).
 func (as *AddressSpace) unlinkFree(v *VMA) {
 	as.writeSeq()
 	as.index.Store(as.index.Load().remove(v.Start()))
-	if h := as.cfg.Hooks; h != nil && h.BeforeDetach != nil {
+	if h := as.hooks(); h != nil && h.BeforeDetach != nil {
 		h.BeforeDetach()
 	}
 	as.markDetached(v)
@@ -226,6 +293,8 @@ func (as *AddressSpace) unlinkFree(v *VMA) {
 }
 
 // freeVMA releases a detached VMA's references and returns it to the cache.
+//
+// Preconditions: the mmap write lock is held; v is detached.
 func (as *AddressSpace) freeVMA(v *VMA) {
 	if f := v.file.Load(); f != nil {
 		f.Put()
@@ -235,6 +304,8 @@ func (as *AddressSpace) freeVMA(v *VMA) {
 
 // setRange changes v's range in place and republishes its tree entry
 // (vma_adjust/vma_set_range). v is write-locked.
+//
+// Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite).
 func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
 	as.writeSeq()
 	old := v.Start()
@@ -245,6 +316,8 @@ func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
 }
 
 // vmaAt returns the VMA covering addr in the writer's view.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) vmaAt(addr uint64) *VMA {
 	if e, ok := as.index.Load().lookup(addr); ok {
 		return e.vma
@@ -253,6 +326,8 @@ func (as *AddressSpace) vmaAt(addr uint64) *VMA {
 }
 
 // findVMA returns the first VMA ending above addr (find_vma), or nil.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) findVMA(addr uint64) *VMA {
 	if e, ok := as.index.Load().findVMA(addr); ok {
 		return e.vma
@@ -261,6 +336,8 @@ func (as *AddressSpace) findVMA(addr uint64) *VMA {
 }
 
 // prevVMA returns the last VMA that starts below addr, or nil.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) prevVMA(addr uint64) *VMA {
 	if addr == 0 {
 		return nil
@@ -273,6 +350,8 @@ func (as *AddressSpace) prevVMA(addr uint64) *VMA {
 }
 
 // nextVMA returns the first VMA starting at or after addr, or nil.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) nextVMA(addr uint64) *VMA {
 	var c cursor
 	if c.seekGE(as.index.Load(), addr) {
@@ -282,6 +361,8 @@ func (as *AddressSpace) nextVMA(addr uint64) *VMA {
 }
 
 // overlapping returns the VMAs intersecting [start, end) in order.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) overlapping(start, end uint64) []*VMA {
 	var out []*VMA
 	var c cursor

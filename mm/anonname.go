@@ -78,6 +78,8 @@ func validNameChar(c byte) bool {
 // walkRange calls visit for each VMA piece of [start, end) in order, like
 // madvise_walk_vmas: holes are skipped and reported as ENOMEM at the end; a
 // visit error stops the walk. visit may split or merge the VMA it is given.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) walkRange(start, end uint64, visit func(v *VMA, start, end uint64) error) error {
 	var unmapped error
 	v := as.findVMA(start)

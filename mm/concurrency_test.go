@@ -192,7 +192,7 @@ type concResult struct {
 	errs     []string
 	answered [numStrategies]int64
 	why      [numStrategies][NumFallbacks]int64
-	locked   int64 // LockVMA successes
+	locked   int64 // lockVMA successes
 	checks   int64
 }
 
@@ -215,8 +215,8 @@ type vmaSnap struct {
 }
 
 func snapVMA(v *VMA) vmaSnap {
-	s := vmaSnap{start: v.Start(), end: v.End(), pgoff: v.Pgoff(), seq: v.LockSeq(), flags: v.Flags(),
-		file: v.File(), mm: v.MM(), gen: v.Generation()}
+	s := vmaSnap{start: v.Start(), end: v.End(), pgoff: v.Pgoff(), seq: v.lockSeq.Load(), flags: v.Flags(),
+		file: v.File(), mm: v.mm.Load(), gen: v.gen.Load()}
 	if s.file != nil {
 		s.inode = s.file.Inode()
 	}
@@ -231,8 +231,8 @@ func concReader(as *AddressSpace, space int, seed uint64, stop *atomic.Bool, res
 	for i := 0; !stop.Load(); i++ {
 		addr := concBase + r.Uint64N(concEnd-concBase)
 		if i%5 == 4 {
-			v, fail := as.LockVMA(addr)
-			if fail != ReadOK {
+			v, fail := as.lockVMA(addr)
+			if fail != readOK {
 				continue
 			}
 			s1 := snapVMA(v)
@@ -253,7 +253,7 @@ func concReader(as *AddressSpace, space int, seed uint64, stop *atomic.Bool, res
 			m := Mapping{Start: s1.start, End: s1.end, File: s1.file, Inode: s1.inode,
 				Offset: s1.pgoff<<PageShift + addr - s1.start}
 			if err := checkAnswer(space, addr, m, true); err != nil {
-				res.fail("LockVMA: %v", err)
+				res.fail("lockVMA: %v", err)
 			}
 			continue
 		}
@@ -302,7 +302,7 @@ func TestConcurrentResolve(t *testing.T) {
 	if testing.Short() {
 		dur = 100 * time.Millisecond
 	}
-	res := runConcurrent(t, dur, []Config{{}, {Hooks: widenedHooks(4, false)}}, true)
+	res := runConcurrent(t, dur, []Config{{}, {Test: widenedHooks(4, false)}}, true)
 	for _, e := range res.errs {
 		t.Error(e)
 	}
@@ -320,7 +320,7 @@ func TestConcurrentResolveNoValidate(t *testing.T) {
 	caught := map[string]int{}
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) && (caught["mmseq"] == 0 || caught["vmaseq"] == 0) {
-		res := runConcurrent(t, 100*time.Millisecond, []Config{{Hooks: widenedHooks(1, true)}, {Hooks: widenedHooks(1, true)}}, false)
+		res := runConcurrent(t, 100*time.Millisecond, []Config{{Test: widenedHooks(1, true)}, {Test: widenedHooks(1, true)}}, false)
 		for _, e := range res.errs {
 			caught[strings.Fields(e)[0]]++
 		}
@@ -337,8 +337,7 @@ func TestConcurrentResolveNoValidate(t *testing.T) {
 // logStats it logs what the readers saw.
 func runConcurrent(t *testing.T, dur time.Duration, cfgs []Config, logStats bool) *concResult {
 	t.Helper()
-	liveVMAs, _, _ := LiveVMAs()
-	liveFiles, _, _ := vfs.LiveFiles()
+	base := takeCacheBaseline()
 
 	var spaces []*AddressSpace
 	for _, c := range cfgs {
@@ -403,12 +402,7 @@ func runConcurrent(t *testing.T, dur time.Duration, cfgs []Config, logStats bool
 	for _, w := range writers {
 		w.closeAll()
 	}
-	if live, _, _ := LiveVMAs(); live != liveVMAs {
-		t.Errorf("live VMAs %d, %d before the test", live, liveVMAs)
-	}
-	if live, _, _ := vfs.LiveFiles(); live != liveFiles {
-		t.Errorf("live Files %d, %d before the test", live, liveFiles)
-	}
+	base.CheckCaches(t)
 	return res
 }
 
@@ -417,7 +411,7 @@ func runConcurrent(t *testing.T, dur time.Duration, cfgs []Config, logStats bool
 // the mapping.
 func hookCase(t *testing.T, h *Hooks) (*AddressSpace, uint64, *vfs.File) {
 	t.Helper()
-	as := New(Config{Hooks: h})
+	as := New(Config{Test: h})
 	f := concOpen(1, 1)
 	if _, err := as.Mmap(concRegion(1), 4*PageSize, ProtRead|ProtExec, MapPrivate|MapFixed, f, 0); err != nil {
 		t.Fatal(err)
@@ -431,7 +425,7 @@ func hookCase(t *testing.T, h *Hooks) (*AddressSpace, uint64, *vfs.File) {
 // with remap, map it at its own region (reusing the VMA's memory too).
 func replaceFile(t *testing.T, as *AddressSpace, old *vfs.File, remap bool) *vfs.File {
 	t.Helper()
-	v := as.FindRCU(concRegion(1))
+	v := as.findRCU(concRegion(1))
 	if err := as.Munmap(concRegion(1), 4*PageSize); err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +437,7 @@ func replaceFile(t *testing.T, as *AddressSpace, old *vfs.File, remap bool) *vfs
 		if _, err := as.Mmap(concRegion(3)+4*PageSize, 8*PageSize, ProtRead, MapPrivate|MapFixed, nf, 4*PageSize); err != nil {
 			t.Fatal(err)
 		}
-		if as.FindRCU(concRegion(3)+4*PageSize) != v {
+		if as.findRCU(concRegion(3)+4*PageSize) != v {
 			t.Fatal("the VMA's memory was not reused")
 		}
 	}
@@ -467,8 +461,7 @@ func TestResolveValidationMatters(t *testing.T) {
 		{"vmaseq/file-load/reused-file", VMASeq, func(h *Hooks, f func()) { h.AfterFileLoad = f }, false, VMAChanged},
 		{"vmaseq/lockseq-load/reused-file", VMASeq, func(h *Hooks, f func()) { h.AfterLockSeqLoad = f }, false, VMAChanged},
 	}
-	liveVMAs, _, _ := LiveVMAs()
-	liveFiles, _, _ := vfs.LiveFiles()
+	base := takeCacheBaseline()
 	for _, c := range cases {
 		for _, noValidate := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/novalidate=%v", c.name, noValidate), func(t *testing.T) {
@@ -503,12 +496,7 @@ func TestResolveValidationMatters(t *testing.T) {
 			})
 		}
 	}
-	if live, _, _ := LiveVMAs(); live != liveVMAs {
-		t.Errorf("live VMAs %d, %d before", live, liveVMAs)
-	}
-	if live, _, _ := vfs.LiveFiles(); live != liveFiles {
-		t.Errorf("live Files %d, %d before", live, liveFiles)
-	}
+	base.CheckCaches(t)
 }
 
 // TestResolveAfterTryBegin: a writer between mmseq's lookup and its retry
@@ -570,9 +558,9 @@ func TestVMASeqNeedsDetachCheck(t *testing.T) {
 // writer's change lands only after EndRead.
 func TestVMALockStable(t *testing.T) {
 	as, addr, _ := hookCase(t, &Hooks{})
-	v, fail := as.LockVMA(addr)
-	if fail != ReadOK {
-		t.Fatalf("LockVMA: %s", fail)
+	v, fail := as.lockVMA(addr)
+	if fail != readOK {
+		t.Fatalf("lockVMA: %s", fail)
 	}
 	s1 := snapVMA(v)
 	done := make(chan error)
@@ -585,7 +573,7 @@ func TestVMALockStable(t *testing.T) {
 	if s2 := snapVMA(v); s1 != s2 {
 		t.Fatalf("VMA changed under its read lock: %+v then %+v", s1, s2)
 	}
-	if _, fail := as.LockVMA(addr); fail != ReadWriteLocked {
+	if _, fail := as.lockVMA(addr); fail != readWriteLocked {
 		t.Fatalf("a second reader got %s while a writer waits, want write_locked", fail)
 	}
 	v.EndRead()
@@ -620,7 +608,7 @@ func TestVMASeqCrossMMReuse(t *testing.T) {
 }
 
 func crossMMReuse(t *testing.T, noGen bool) {
-	as1 := New(Config{Hooks: &Hooks{NoGenerationCheck: noGen}})
+	as1 := New(Config{Test: &Hooks{NoGenerationCheck: noGen}})
 	as2 := New(Config{})
 	region, addr := concRegion(1), concRegion(1)+2*PageSize+0x10
 	mapFile := func(as *AddressSpace, space int) {
@@ -635,21 +623,21 @@ func crossMMReuse(t *testing.T, noGen bool) {
 		_ = as2.Munmap(PageSize, TaskSize-PageSize)
 	}()
 	mapFile(as1, 1)
-	v := as1.FindRCU(addr)
+	v := as1.findRCU(addr)
 	stale := as1.treeVersion()
 	if err := as1.Munmap(region, 4*PageSize); err != nil {
 		t.Fatal(err)
 	}
 	// Address space 2, its count ahead of 1's, maps the same range and gets v.
-	for as2.Lock().Seq() < as1.Lock().Seq()+10 {
-		as2.Lock().WriteLock()
-		as2.Lock().WriteUnlock()
+	for as2.lock.Seq() < as1.lock.Seq()+10 {
+		as2.lock.WriteLock()
+		as2.lock.WriteUnlock()
 	}
 	mapFile(as2, 2)
-	if as2.FindRCU(addr) != v {
+	if as2.findRCU(addr) != v {
 		t.Fatal("address space 2 did not reuse the VMA")
 	}
-	lockSeq := v.LockSeq()
+	lockSeq := v.lockSeq.Load()
 
 	armed, planned := true, false
 	find := func(m Mapping) (Mapping, bool) {
@@ -663,12 +651,12 @@ func crossMMReuse(t *testing.T, noGen bool) {
 		if err := as2.Munmap(region, 4*PageSize); err != nil {
 			t.Error(err)
 		}
-		for as1.Lock().Seq()+1 < lockSeq {
-			as1.Lock().WriteLock()
-			as1.Lock().WriteUnlock()
+		for as1.lock.Seq()+1 < lockSeq {
+			as1.lock.WriteLock()
+			as1.lock.WriteUnlock()
 		}
 		mapFile(as1, 1)
-		planned = as1.FindRCU(addr) == v && v.LockSeq() == lockSeq
+		planned = as1.findRCU(addr) == v && v.lockSeq.Load() == lockSeq
 		return m, true
 	}
 	m, ok, why := resolveVMASeqFrom(as1, stale, addr, find)

@@ -4,26 +4,87 @@
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //
+// # API
+//
+// For programs that model or inspect address spaces: New, then Mmap,
+// Munmap, Mprotect, Mremap, SetAnonName and Fault, with Linux's errno;
+// Lookup, VMAs and Snapshot copy VMAs out (Info) under the mmap read lock;
+// Install and SetLayout build an address space from a live process's maps.
+// Resolve (and ResolveOrTrap) maps an address to its file page with one of
+// four Strategies, three of them without the mmap lock.
+//
+// For /proc/PID/maps readers (package procfs): ReadLock and ReadUnlock (the
+// shared side of the mmap lock only) with NextVMALocked; LockNextVMA, which
+// hands out a read-locked VMA to copy with LockedInfo and release with
+// VMA.EndRead; the validated snapshot walk (SnapshotBegin, SnapshotNextVMA);
+// SpeculateTryBegin and SpeculateRetry, to validate lockless reads against
+// the mm sequence count.
+//
+// For the uprobe subsystem (package uprobes; mm does not import it), the
+// breakpoint layer (probe.go, breakpoint.go, refctr.go): SetProbeSource
+// with a ProbeSource, InstallProbe and RemoveProbe, Breakpoint,
+// HasBreakpoint and Breakpoints, RefCounter.
+//
+// For tests of this module: Config.Test (package internal/mmhook) opens
+// windows inside the lockless paths, drops validation steps and narrows the
+// sequence count; everything else tests use stays unexported (export_test.go).
+//
 // # Objects
 //
 // An AddressSpace (mm_struct) owns a VMA index, a persistent B+tree
-// published through an atomic pointer (tree.go), and a MmapLock
+// published through an atomic pointer (tree.go), and a mmapLock
 // (mmaplock.go). A VMA (vm_area_struct, vma.go) points at a vfs.File (an
 // open file description) which points at a vfs.Inode. VMA and File memory
 // comes from type-stable caches and is reused at once after a free, by any
 // address space: a pointer read without a lock may name a different object
 // by the time it is used.
 //
-// # Lock order
+// # Lock order (the whole system)
 //
-//	MmapLock (write, or read for faults)
-//	  VMA write lock (vmaStartWrite; only under the mmap write lock)
-//	    anonMu (anon_vma assignment in faults)
-//	      slab cache mutexes (leaf)
+// This is the one statement of the lock order for every package of
+// specvma; uprobes, procfs and the rest point here. A lock may be taken
+// while holding the locks above it in this tree, never one below it:
 //
-// VMA read locks (LockVMA) are taken without the mmap lock and nest under
-// nothing; a writer never waits for a reader while holding anything but the
-// mmap write lock, and readers never wait at all.
+//	uprobes.Registry.regMu      register/unregister, consumer lists, System.Attach (register_rwsem)
+//	  uprobes.System.mu         attached address spaces and events (Detach holds it across SetProbeSource)
+//	    mmap lock               write: every change (Mmap ... InstallProbe, RemoveProbe, SetProbeSource);
+//	      |                     read: faults, Lookup/VMAs/Snapshot, ReadLock, Resolve's locked path
+//	      VMA write lock        vmaStartWrite: only under the mmap write lock; drains the VMA's readers
+//	      ProbeSource.ProbesIn  called by Mmap and Mremap under the mmap write lock (uprobe_mmap);
+//	        |                   uprobes answers with lockless registry lookups, then Uprobe.Put, which
+//	        uprobes.Registry.treeMu   may erase a dying uprobe under treeMu (uprobes_treelock)
+//	      anonMu                anon_vma assignment, under the mmap read lock in faults
+//	        slab cache mutexes  internal/slab: VMA, File and Uprobe caches (leaves)
+//	uprobes.Registry.pendingMu, rcu.Domain's mutex   leaves: never held while taking another lock
+//
+// Cross-package edges, each where the lower package calls up through an
+// interface or a callback:
+//
+//   - mm -> uprobes: ProbeSource.ProbesIn runs under the mmap write lock of
+//     the address space being changed. It must not call back into that
+//     address space, must not take regMu or System.mu (above the mmap lock),
+//     and may take treeMu (below it) through Uprobe.Put.
+//   - uprobes -> mm: the registry's OnInstall/OnRemove hooks (System's)
+//     run under regMu and take System.mu, then each address space's mmap
+//     write lock (InstallProbe, RemoveProbe), one at a time.
+//   - Resolve's find callback runs under a VMA read lock or the mmap read
+//     lock: it must not block and must take no mmap lock (mmhook.Hooks.
+//     CheckFind turns a violation into a panic in tests).
+//
+// Not locks in this order: VMA read locks (lockVMA, LockNextVMA) are taken
+// without the mmap lock and never wait, and a writer waits for them only
+// while it holds nothing but the mmap write lock; RCU read sections and
+// return-instance leases (internal/rcu) never block a writer, so a task may
+// take the mmap read lock inside one (Task.Hit's fallback). What must never
+// happen inside a read section, or under any lock above, is waiting for a
+// grace period (rcu.Domain.Synchronize, uprobes.Registry.Barrier).
+//
+// Functions state what they require with a "Preconditions:" line, or by a
+// Locked suffix: in mm the caller holds the mmap lock, either mode
+// (vmasLocked, NextVMALocked); in uprobes' registry it holds treeMu
+// (eraseLocked). Exported functions without either take what they need
+// themselves and must be called with no mmap lock of that address space
+// held.
 //
 // # Writers
 //
@@ -49,25 +110,56 @@
 //     sequence; read VMA, File, inode and offset; accept only if the
 //     sequence is unchanged. No writer ran, so nothing read was changed,
 //     freed or reused.
-//   - vmaseq: load the VMA's lockSeq, refuse if it equals the mm sequence;
-//     read; accept only if the VMA still belongs to this address space, is
-//     still attached and its lockSeq is unchanged. Writers that touch other
-//     VMAs do not disturb it; the attachment check covers a VMA detached
-//     and released before the first load, which lockSeq cannot see.
-//   - vmalock (LockVMA): take a reference that refuses detached and
+//   - vmaseq: load the VMA's generation, then its lockSeq, and refuse if
+//     lockSeq equals the mm sequence; read; accept only if the VMA still
+//     belongs to this address space, is still attached, has the same
+//     generation and the same lockSeq. Writers that touch other VMAs do not
+//     disturb it. lockSeq alone is not enough: the attachment check covers
+//     a VMA detached and released before the first load, which lockSeq
+//     cannot see, and the generation check covers VMA memory reused by
+//     another address space and back, whose lockSeq (a per-mm count) can
+//     come back to the very value loaded.
+//   - vmalock (lockVMA): take a reference that refuses detached and
 //     write-draining VMAs, then recheck lockSeq against the mm sequence with
 //     the reference held; the VMA is then stable until EndRead.
 //
-// Every field such readers touch is a sync/atomic value, and Go's atomics
-// are sequentially consistent, which implies every barrier the kernel needs
-// (each is named where it would be). A Resolve find callback must not block
+// Every field such readers touch is a sync/atomic value. Go's atomics are
+// sequentially consistent, so a pair of accesses stays in program order;
+// what the arguments need is that each pair below is written in this order
+// (the kernel gets the same from the barrier named in parentheses):
+//
+//   - lockSeq before the other fields (vmaStartWrite, newVMA): a reader that
+//     finds lockSeq unchanged after its reads read one state (the writer's
+//     smp_wmb after vm_lock_seq).
+//   - generation before lockSeq, on both sides: newVMA increments the
+//     generation and then stores lockSeq, and vmaseq loads the generation
+//     and then lockSeq. A reader that saw the new lockSeq therefore saw the
+//     new generation too, and one that saw the old generation fails the
+//     generation recheck even when the new lockSeq equals the old.
+//   - attach before insert (link): markAttached comes before the tree
+//     store, so a VMA found in any tree version is attached unless it has
+//     since been removed; refcnt 0 then means "removed" to vmaseq's
+//     attachment check and to lockVMA's retry (vma_mark_attached before
+//     vma_iter_store).
+//   - remove before detach (unlinkFree): the tree store without the VMA
+//     comes before markDetached, so a reader that finds the VMA detached
+//     knows a newer tree lacks it and retries the walk, and the wait for
+//     readers to leave covers every reader that got a reference.
+//   - reference before recheck (vmaStartRead): the read reference is in
+//     place before lockSeq is compared again, so a writer that has not yet
+//     stored lockSeq must wait for this reader (the smp_mb in
+//     vma_start_read).
+//   - sequence bump before unlock, lock before bump (mmapLock): the odd
+//     count is visible before any change, the even one only after the last.
+//
+// A Resolve find callback must not block
 // or take an address-space lock (resolve.go states the contract;
-// Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
-// Go's sync does: a second VMA.EndRead, and a write-side helper
+// mmhook.Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
+// Go's sync does: a second VMA EndRead, and a write-side helper
 // (vmaStartWrite, newVMA, link, setRange, unlinkFree) called while the
 // sequence is even, i.e. without the mmap write lock: one load of the
 // sequence, which vmaStartWrite needs anyway. Each lockless path falls back to the
 // mmap read lock and reports why (Fallback). The sequence counts are 64 bits
-// wide; Config.SeqBits narrows them for wraparound tests, and Config.Hooks
-// lets tests stop a reader inside each window or drop validation.
+// wide; Config.Test narrows them for wraparound tests and lets tests stop a
+// reader inside each window or drop validation.
 package mm

@@ -11,7 +11,20 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"specvma/internal/mmhook"
+	"specvma/internal/testsupport"
+	"specvma/vfs"
 )
+
+// Hooks are the lockless paths' test windows (Config.Test).
+type Hooks = mmhook.Hooks
+
+// takeCacheBaseline records the live VMAs and Files, for a leak check.
+func takeCacheBaseline() testsupport.Baseline {
+	return testsupport.TakeBaseline(testsupport.Cache{Name: "VMAs", Stats: LiveVMAs},
+		testsupport.Cache{Name: "Files", Stats: vfs.LiveFiles})
+}
 
 var rapidNoFailFile sync.Once
 
@@ -164,11 +177,11 @@ func (as *AddressSpace) checkInvariants() error {
 			return fmt.Errorf("VMA [%#x, %#x) overlaps the previous one ending at %#x", e.start, e.end, prevEnd)
 		case v.Start() != e.start || v.End() != e.end:
 			return fmt.Errorf("entry [%#x, %#x) names a VMA with range [%#x, %#x)", e.start, e.end, v.Start(), v.End())
-		case v.MM() != as:
+		case v.mm.Load() != as:
 			return fmt.Errorf("VMA [%#x, %#x) belongs to another address space", e.start, e.end)
 		case v.refcnt.Load() != 1:
 			return fmt.Errorf("VMA [%#x, %#x) has refcnt %d with no reader", e.start, e.end, v.refcnt.Load())
-		case v.LockSeq() == as.lock.Seq():
+		case v.lockSeq.Load() == as.lock.Seq():
 			return fmt.Errorf("VMA [%#x, %#x) still write-locked", e.start, e.end)
 		}
 		if f := v.File(); f != nil && f.Refs() < 1 {
@@ -185,11 +198,11 @@ func (as *AddressSpace) checkInvariants() error {
 // the writers since then. The lockless attempt is resolveVMASeq itself; t is
 // published only for its tree walk and the newest version is put back at
 // once after it (from the AfterLockSeqLoad hook, which as must have: pass a
-// Config with Hooks set), so writers running from the other hooks or from
+// Config with Test set), so writers running from the other hooks or from
 // find see the real tree. The fallback, like Resolve's, takes the mmap read
 // lock. Single-goroutine tests only.
 func resolveVMASeqFrom[R any](as *AddressSpace, t *tree, addr uint64, find func(Mapping) (R, bool)) (r R, ok bool, why Fallback) {
-	h := as.cfg.Hooks
+	h := as.cfg.Test
 	cur := as.index.Load()
 	restored := false
 	restore := func() {

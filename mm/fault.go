@@ -32,6 +32,8 @@ func (as *AddressSpace) Fault(addr uint64, write bool) error {
 }
 
 // faultIn checks the access against v and records its effects.
+//
+// Preconditions: the mmap read lock is held (or the write lock, for MAP_POPULATE).
 func (as *AddressSpace) faultIn(v *VMA, addr uint64, write bool) error {
 	f := v.Flags()
 	if write && f&VMWrite == 0 || !write && f&vmAccessFlags == 0 {
@@ -57,6 +59,8 @@ func (as *AddressSpace) faultIn(v *VMA, addr uint64, write bool) error {
 
 // expandStack grows the VM_GROWSDOWN VMA v down to cover addr
 // (expand_downwards). The caller holds the mmap write lock.
+//
+// Preconditions: the mmap read lock is held (or the write lock).
 func (as *AddressSpace) expandStack(v *VMA, addr uint64) error {
 	addr &= PageMask
 	if addr < as.cfg.MmapMinAddr {
@@ -81,6 +85,8 @@ func (as *AddressSpace) expandStack(v *VMA, addr uint64) error {
 
 // anonVMAPrepare gives v an anon_vma if it has none: a compatible
 // neighbour's, or a new one (anon_vma_prepare, find_mergeable_anon_vma).
+//
+// Preconditions: the mmap lock is held, either mode (anonMu is taken here).
 func (as *AddressSpace) anonVMAPrepare(v *VMA) {
 	as.anonMu.Lock()
 	defer as.anonMu.Unlock()

@@ -89,7 +89,7 @@ func (as *AddressSpace) NextVMALocked(from uint64) (Info, bool) {
 //     the re-lookup itself is accepted only from a tree that no writer was
 //     changing (an even sequence, unchanged across the lookup).
 func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
-	h := as.cfg.Hooks
+	h := as.hooks()
 	for {
 		seq, unlocked := as.lock.SpeculateTryBegin()
 		if h != nil && h.SeqAfterLookup {
@@ -107,11 +107,11 @@ func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 			seq, unlocked = as.lock.SpeculateTryBegin()
 		}
 		switch as.vmaStartRead(v) {
-		case ReadOK:
-		case ReadDetached:
+		case readOK:
+		case readDetached:
 			st.add(WalkRetryDetached)
 			continue
-		case ReadUnstable:
+		case readUnstable:
 			st.add(WalkFallbackUnstable)
 			return as.lockNextVMASlow(from)
 		default:
@@ -145,7 +145,7 @@ func (as *AddressSpace) gapConfirmed(from uint64, v *VMA) bool {
 		return false
 	}
 	e, found := as.index.Load().findVMA(from)
-	if as.cfg.Hooks == nil || !as.cfg.Hooks.NoRelookupValidate {
+	if as.hooks() == nil || !as.hooks().NoRelookupValidate {
 		if as.lock.SpeculateRetry(seq) {
 			return false
 		}
@@ -195,7 +195,7 @@ func (as *AddressSpace) recordSeqLocked() uint64 {
 // copy's File, if any, is pinned (a try-get that refuses a File whose last
 // reference is gone): the caller drops it with ReleaseSnapshot.
 func (as *AddressSpace) SnapshotNextVMA(from uint64, seq *uint64, st *WalkStats) (Info, bool) {
-	h := as.cfg.Hooks
+	h := as.hooks()
 	for {
 		e, found := as.index.Load().findVMA(from)
 		var in Info

@@ -10,7 +10,7 @@ const lnBase uint64 = 0x200000000000
 // N = [base+12p, base+16p) r-x: three VMAs that do not merge.
 func lnSpace(t *testing.T, h *Hooks) *AddressSpace {
 	t.Helper()
-	as := New(Config{Hooks: h})
+	as := New(Config{Test: h})
 	if _, err := as.Mmap(lnBase, 4*PageSize, ProtRead|ProtWrite, MapPrivate|MapAnonymous|MapFixed, nil, 0); err != nil {
 		t.Fatal(err)
 	}

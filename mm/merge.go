@@ -64,6 +64,8 @@ func adoptAnon(dst, src *VMA) {
 }
 
 // neighbours returns the VMAs that end exactly at start and begin exactly at end.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) neighbours(start, end uint64) (prev, next *VMA) {
 	if p := as.prevVMA(start); p != nil && p.End() == start {
 		prev = p
@@ -76,6 +78,8 @@ func (as *AddressSpace) neighbours(start, end uint64) (prev, next *VMA) {
 
 // mergeNew tries to cover the unmapped range p by extending its neighbours
 // (vma_merge_new_range). It returns the VMA now covering p, or nil.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mergeNew(p *proposal) *VMA {
 	prev, next := as.neighbours(p.start, p.end)
 	left := canMergeAfter(prev, p)
@@ -104,6 +108,8 @@ func (as *AddressSpace) mergeNew(p *proposal) *VMA {
 // mergeExisting tries to give [p.start, p.end) of middle the attributes of p
 // by merging it into a neighbour (vma_merge_existing_range). It returns the
 // VMA now covering the range, or nil when no merge applies.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mergeExisting(middle *VMA, p *proposal) *VMA {
 	leftSide, rightSide := p.start == middle.Start(), p.end == middle.End()
 	if middle.Flags()&VMSpecial != 0 || (!leftSide && !rightSide) {
@@ -154,6 +160,8 @@ func (as *AddressSpace) mergeExisting(middle *VMA, p *proposal) *VMA {
 // split cuts v at addr (split_vma). The VMA returned is the new one: the
 // lower part when newBelow, else the upper part; v keeps the rest. It fails
 // with ENOMEM at the map count limit.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) split(v *VMA, addr uint64, newBelow bool) (*VMA, error) {
 	if as.MapCount() >= as.cfg.MaxMapCount {
 		return nil, enomem
@@ -163,6 +171,8 @@ func (as *AddressSpace) split(v *VMA, addr uint64, newBelow bool) (*VMA, error) 
 
 // splitUnchecked is __split_vma: split without the map count check, for
 // callers that checked already.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) splitUnchecked(v *VMA, addr uint64, newBelow bool) *VMA {
 	as.vmaStartWrite(v)
 	start, end, pgoff := v.Start(), v.End(), v.Pgoff()
@@ -180,6 +190,8 @@ func (as *AddressSpace) splitUnchecked(v *VMA, addr uint64, newBelow bool) *VMA 
 }
 
 // cloneVMA makes a detached copy of v's attributes over a new range (vm_area_dup).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) cloneVMA(v *VMA, start, end, pgoff uint64) *VMA {
 	f := v.File()
 	if f != nil {
@@ -195,6 +207,8 @@ func (as *AddressSpace) cloneVMA(v *VMA, start, end, pgoff uint64) *VMA {
 // isolate returns the VMA covering exactly [start, end) of v with p's
 // attributes applied by merging if possible, else by splitting v
 // (vma_modify). The caller then changes the returned VMA's attributes.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) isolate(v *VMA, p *proposal) (vma *VMA, merged bool, err error) {
 	if m := as.mergeExisting(v, p); m != nil {
 		return m, true, nil

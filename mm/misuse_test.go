@@ -28,9 +28,9 @@ func mustPanic(t *testing.T, want string, f func()) {
 func TestMisusePanics(t *testing.T) {
 	as, addr, _ := hookCase(t, &Hooks{})
 	defer as.Exit()
-	v, fail := as.LockVMA(addr)
-	if fail != ReadOK {
-		t.Fatalf("LockVMA: %s", fail)
+	v, fail := as.lockVMA(addr)
+	if fail != readOK {
+		t.Fatalf("lockVMA: %s", fail)
 	}
 	v.EndRead()
 	mustPanic(t, "EndRead without a read lock", v.EndRead)
@@ -54,7 +54,7 @@ func TestFindContract(t *testing.T) {
 	h := &Hooks{CheckFind: true}
 	as, addr, _ := hookCase(t, h)
 	defer as.Exit()
-	other := New(Config{Hooks: h})
+	other := New(Config{Test: h})
 	for _, s := range Strategies() {
 		if _, ok, _ := Resolve(as, addr, s, identity); !ok {
 			t.Fatalf("%s: a reading find found nothing", s)

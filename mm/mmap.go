@@ -24,6 +24,8 @@ func (as *AddressSpace) Mmap(addr, length uint64, prot, flags int, file *vfs.Fil
 }
 
 // doMmap is do_mmap: validation, flag computation, placement, then mmapRegion.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.File, pgoff uint64) (uint64, error) {
 	if length == 0 {
 		return 0, einval
@@ -33,8 +35,8 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	}
 	if flags&MapFixed == 0 {
 		addr &= PageMask // round_hint_to_min
-		if addr != 0 && addr < as.cfg.MmapMinAddr {
-			addr = as.cfg.MmapMinAddr
+		if floor := max(as.cfg.MmapMinAddr, as.cfg.LSMMmapMinAddr); addr != 0 && addr < floor {
+			addr = floor
 		}
 	}
 	length, ok := pageAlign(length)
@@ -47,7 +49,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if as.MapCount() > as.cfg.MaxMapCount {
 		return 0, enomem
 	}
-	vmFlags := protToVM(prot) | mapToVM(flags) | VMMayRead | VMMayWrite | VMMayExec
+	vmFlags := protToVM(prot) | mapToVM(flags) | as.defFlags | VMMayRead | VMMayWrite | VMMayExec
 	addr, err := as.getUnmappedArea(file, addr, length, pgoff, flags)
 	if err != nil {
 		return 0, err
@@ -75,14 +77,14 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 			return 0, einval
 		}
 	}
-	if flags&MapNoReserve != 0 {
+	if flags&MapNoReserve != 0 && as.honoursNoReserve() {
 		vmFlags |= VMNoReserve
 	}
 	v, err := as.mmapRegion(file, addr, length, vmFlags, pgoff)
 	if err != nil {
 		return 0, err
 	}
-	if vmFlags&VMLocked != 0 || flags&(MapPopulate|MapNonBlock) == MapPopulate {
+	if vmFlags&vmLockedMask == VMLocked || flags&(MapPopulate|MapNonBlock) == MapPopulate {
 		as.populate(v, addr, addr+length)
 	}
 	as.probeMapped(v)
@@ -155,15 +157,26 @@ func accountable(f VMFlags) bool { return f&(VMNoReserve|VMShared|VMWrite) == VM
 
 // mmapRegion is __mmap_region: unmap what the range covers, then merge with
 // a neighbour or create a new VMA. It returns the VMA covering addr.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags VMFlags, pgoff uint64) (*VMA, error) {
 	end := addr + length
+	shmem := vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero)
+	switch {
+	case accountable(vmFlags):
+		if err := as.enoughMemory(length>>PageShift - as.accountedPages(addr, end)); err != nil {
+			return nil, err
+		}
+		vmFlags |= VMAccount
+	case shmem && vmFlags&VMNoReserve == 0:
+		if err := as.enoughMemory(length >> PageShift); err != nil { // shmem_acct_size
+			return nil, err
+		}
+	}
 	if err := as.unmapRange(addr, end); err != nil {
 		return nil, err
 	}
-	if accountable(vmFlags) {
-		vmFlags |= VMAccount
-	}
-	if vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero) {
+	if shmem {
 		// Shared anonymous memory and shared /dev/zero: a new shmem object
 		// (shmem_zero_setup); the offset of a /dev/zero mapping stays.
 		file = vfs.NewFile("/dev/zero", vfs.NewShmemInode(int64(length)), vfs.ORdwr)
@@ -188,6 +201,8 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 // memory is written, which gives it an anon_vma; the rest is only read,
 // which gives private anonymous memory one too (faultIn); inaccessible
 // memory is skipped.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) populate(v *VMA, start, end uint64) {
 	f := v.Flags()
 	if f&vmAccessFlags == 0 {

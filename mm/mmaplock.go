@@ -3,11 +3,14 @@ package mm
 import (
 	"sync"
 	"sync/atomic"
+
+	"specvma/internal/mmhook"
 )
 
 // seqCount is the mm's sequence count (mm_lock_seq): even while no writer
 // holds the mmap lock, odd while one does. It is 64 bits wide; a test may
-// narrow it (AddressSpace option SeqBits) to show what wraparound breaks.
+// narrow it (mmhook.Hooks.SeqBits, through Config.Test) to show what
+// wraparound breaks.
 type seqCount struct {
 	v    atomic.Uint64
 	mask uint64
@@ -19,57 +22,53 @@ func (s *seqCount) load() uint64 { return s.v.Load() }
 // plain load followed by a store is the single-writer seqcount update.
 func (s *seqCount) bump() { s.v.Store((s.v.Load() + 1) & s.mask) }
 
-// MmapLock is the address space's mmap_lock: a readers/writer lock plus the
+// mmapLock is the address space's mmap_lock: a readers/writer lock plus the
 // sequence count that write locking makes odd and write unlocking makes even.
 //
 // The sequence count is also the release of every per-VMA write lock: a
 // writer write-locks a VMA by storing the (odd) current count into its
-// VMLockSeq, and the even count that WriteUnlock stores no longer matches
+// lockSeq, and the even count that WriteUnlock stores no longer matches
 // any of them (vma_end_write_all).
-type MmapLock struct {
+type mmapLock struct {
 	rw    sync.RWMutex
 	seq   seqCount
-	hooks *Hooks // Config.Hooks, for tests
+	hooks *mmhook.Hooks // Config.Test, for tests
 }
 
 // ReadLock takes the lock shared (mmap_read_lock).
-func (l *MmapLock) ReadLock() {
-	if l.hooks != nil {
-		l.hooks.checkNotInFind()
-	}
+func (l *mmapLock) ReadLock() {
+	l.hooks.CheckNotInFind()
 	l.rw.RLock()
 }
 
 // ReadUnlock releases a shared hold.
-func (l *MmapLock) ReadUnlock() { l.rw.RUnlock() }
+func (l *mmapLock) ReadUnlock() { l.rw.RUnlock() }
 
 // WriteLock takes the lock exclusive and makes the sequence odd
 // (mmap_write_lock: down_write, then mm_lock_seqcount_begin).
-func (l *MmapLock) WriteLock() {
-	if l.hooks != nil {
-		l.hooks.checkNotInFind()
-	}
+func (l *mmapLock) WriteLock() {
+	l.hooks.CheckNotInFind()
 	l.rw.Lock() // safety:writelock-order
-	l.hooks.inWriteLock()
+	l.hooks.RunInWriteLock()
 	l.seq.bump() // pairs with the load in SpeculateTryBegin/SpeculateRetry
 }
 
 // WriteUnlock makes the sequence even, releasing every VMA write lock taken
 // under this hold, then releases the lock (vma_end_write_all, up_write).
-func (l *MmapLock) WriteUnlock() {
+func (l *mmapLock) WriteUnlock() {
 	l.seq.bump() // safety:writeunlock-order; pairs with the loads in SpeculateRetry and vmaStartRead's recheck
-	l.hooks.inWriteUnlock()
+	l.hooks.RunInWriteUnlock()
 	l.rw.Unlock()
 }
 
 // Seq returns the current sequence count.
-func (l *MmapLock) Seq() uint64 { return l.seq.load() }
+func (l *mmapLock) Seq() uint64 { return l.seq.load() }
 
 // SpeculateTryBegin starts a speculative read section
 // (mmap_lock_speculate_try_begin). It fails when a writer holds the lock:
 // waiting for it would cost as much as taking the lock, so the caller goes
 // to its locked path instead.
-func (l *MmapLock) SpeculateTryBegin() (seq uint64, ok bool) {
+func (l *mmapLock) SpeculateTryBegin() (seq uint64, ok bool) {
 	seq = l.seq.load()
 	return seq, seq&1 == 0 // safety:mmseq-refuse-odd
 }
@@ -79,6 +78,6 @@ func (l *MmapLock) SpeculateTryBegin() (seq uint64, ok bool) {
 // mmap_lock_speculate_retry). Go's atomics are sequentially consistent, so
 // every load the caller made in the section is ordered before this one (the
 // kernel's read_seqcount_retry needs an smp_rmb here).
-func (l *MmapLock) SpeculateRetry(seq uint64) bool {
+func (l *mmapLock) SpeculateRetry(seq uint64) bool {
 	return l.seq.load() != seq // safety:mmseq-retry
 }

@@ -43,11 +43,16 @@ func (as *AddressSpace) Mprotect(addr, length uint64, prot int) error {
 }
 
 // mprotectWalk applies prot to each VMA of [start, end) in turn.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mprotectWalk(start, end uint64, prot int) error {
 	for pos := start; pos < end; {
 		v := as.findVMA(pos)
 		if v == nil || v.Start() > pos {
 			return enomem
+		}
+		if v.Flags()&VMSealed != 0 {
+			return eperm
 		}
 		newFlags := protToVM(prot) | v.Flags()&^vmAccessFlags
 		if newFlags&^(newFlags>>4)&vmAccessFlags != 0 {
@@ -63,6 +68,8 @@ func (as *AddressSpace) mprotectWalk(start, end uint64, prot int) error {
 }
 
 // mprotectFixup gives [start, end) of v the flags newFlags (mprotect_fixup).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mprotectFixup(v *VMA, start, end uint64, newFlags VMFlags) error {
 	old := v.Flags()
 	if newFlags == old {
@@ -70,6 +77,9 @@ func (as *AddressSpace) mprotectFixup(v *VMA, start, end uint64, newFlags VMFlag
 	}
 	if newFlags&VMWrite != 0 {
 		if old&(VMAccount|VMWrite|VMHugeTLB|VMShared|VMNoReserve) == 0 {
+			if err := as.enoughMemory((end - start) >> PageShift); err != nil {
+				return err
+			}
 			newFlags |= VMAccount // private memory turning writable is charged
 		}
 	} else if old&VMAccount != 0 && v.isAnon() && v.anon.Load() == nil {

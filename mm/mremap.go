@@ -34,6 +34,9 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 		return 0, err
 	}
 	if oldLen == v.End()-addr && as.expandable(v, newLen-oldLen) {
+		if err := as.chargeRemap(v, oldLen, newLen, flags); err != nil {
+			return 0, err
+		}
 		p := proposeFrom(v, v.End(), v.End()+newLen-oldLen)
 		p.pgoff = v.Pgoff() + v.pages()
 		w := as.mergeNew(&p)
@@ -94,6 +97,8 @@ func remapMapFlags(v *VMA, flags int) int {
 // gaps between them (Linux 6.17+: a pure MREMAP_FIXED move may span several
 // VMAs). The range must start inside a VMA; each piece is moved on its own,
 // so a failure leaves the pieces moved so far where they went.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint64, error) {
 	end := addr + length
 	target, lastEnd := newAddr, uint64(0)
@@ -133,6 +138,8 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 }
 
 // mremapTo moves to a caller-chosen place (mremap_to).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int) (uint64, error) {
 	// Linux 6.18's order: the source is checked first (with the length it
 	// will have after any shrink), so a failed check changes nothing; then
@@ -172,8 +179,31 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	return as.moveVMA(v, addr, oldLen, newLen, dst, flags)
 }
 
+// chargeRemap charges what a remap of an accounted VMA adds: the growth,
+// or with MREMAP_DONTUNMAP (the old range stays charged) the whole new
+// length (vrm_calc_charge).
+//
+// Preconditions: the mmap write lock is held.
+func (as *AddressSpace) chargeRemap(v *VMA, oldLen, newLen uint64, flags int) error {
+	if v.Flags()&VMAccount == 0 {
+		return nil
+	}
+	pages := uint64(0)
+	if flags&MremapDontUnmap != 0 {
+		pages = newLen >> PageShift
+	} else if newLen > oldLen {
+		pages = (newLen - oldLen) >> PageShift
+	}
+	if pages == 0 {
+		return nil
+	}
+	return as.enoughMemory(pages)
+}
+
 // shrinkTail unmaps [addr+newLen, addr+oldLen) as do_vmi_munmap would:
 // a tail that runs past the address limit is EINVAL.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) shrinkTail(addr, oldLen, newLen uint64) error {
 	start, n := addr+newLen, oldLen-newLen
 	if start > TaskSize || n > TaskSize-start {
@@ -183,11 +213,15 @@ func (as *AddressSpace) shrinkTail(addr, oldLen, newLen uint64) error {
 }
 
 // vmaToResize finds the VMA being remapped and checks the request against it.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) vmaToResize(addr, oldLen, newLen uint64, flags int) (*VMA, error) {
 	v := as.vmaAt(addr)
 	switch {
 	case v == nil:
 		return nil, efault
+	case v.Flags()&VMSealed != 0:
+		return nil, eperm
 	case oldLen == 0 && v.Flags()&(VMShared|VMMayShare) == 0:
 		return nil, einval // "duplicating" private memory makes no sense
 	case flags&MremapDontUnmap != 0 && v.Flags()&(VMDontExpand|VMPFNMap) != 0:
@@ -208,6 +242,8 @@ func (as *AddressSpace) vmaToResize(addr, oldLen, newLen uint64, flags int) (*VM
 }
 
 // expandable reports whether v can grow by delta bytes in place.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) expandable(v *VMA, delta uint64) bool {
 	end := v.End() + delta
 	if end < v.End() || end > TaskSize {
@@ -218,9 +254,14 @@ func (as *AddressSpace) expandable(v *VMA, delta uint64) bool {
 }
 
 // moveVMA moves [old, old+oldLen) of v to dst, newLen bytes long (move_vma).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags int) (uint64, error) {
 	if as.MapCount() >= as.cfg.MaxMapCount-3 {
 		return 0, enomem
+	}
+	if err := as.chargeRemap(v, oldLen, newLen, flags); err != nil {
+		return 0, err
 	}
 	p := proposeFrom(v, old, old+newLen) // attributes; the range is replaced below
 	p.start, p.end = dst, dst+newLen

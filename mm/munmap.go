@@ -17,6 +17,8 @@ func (as *AddressSpace) Munmap(addr, length uint64) error {
 }
 
 // unmapRange removes [start, end), all or nothing (do_vmi_align_munmap).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) unmapRange(start, end uint64) error {
 	if start >= end {
 		return nil // mremap's "duplicate" (old_len 0) unmaps nothing
@@ -24,6 +26,11 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 	vmas := as.overlapping(start, end)
 	if len(vmas) == 0 {
 		return nil
+	}
+	for _, v := range vmas {
+		if v.Flags()&VMSealed != 0 {
+			return eperm // mseal: nothing is unmapped
+		}
 	}
 	first, last := vmas[0], vmas[len(vmas)-1]
 	if first.Start() < start {

@@ -660,8 +660,8 @@ func (m *propModel) checkAll(t *rapid.T) {
 		if ok != found || (ok && got != vmas[i]) {
 			t.Fatalf("Lookup(%#x) = %s %v, VMA list says %v\n%s", addr, fmtInfo(got), ok, found, m.dump())
 		}
-		if rv := m.as.FindRCU(addr); (rv != nil) != found || (rv != nil && rv.Start() != got.Start) {
-			t.Fatalf("FindRCU(%#x) disagrees with Lookup", addr)
+		if rv := m.as.findRCU(addr); (rv != nil) != found || (rv != nil && rv.Start() != got.Start) {
+			t.Fatalf("findRCU(%#x) disagrees with Lookup", addr)
 		}
 	}
 	// The merge Linux guarantees: a new or changed range merges with an

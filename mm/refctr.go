@@ -17,11 +17,13 @@ import "specvma/vfs"
 
 type refCtrKey struct {
 	inode vfs.InodeID
-	off   uint64
-	owner any
+	off   uint64 // the counter's file offset
+	probe uint64 // the probe's file offset (the same inode)
 }
 
 // refCtrUpdate moves probe p's counter by d (update_ref_ctr).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) refCtrUpdate(inode vfs.InodeID, p ProbePoint, d int) {
 	if p.RefCtr == 0 {
 		return
@@ -37,7 +39,7 @@ func (as *AddressSpace) refCtrUpdate(inode vfs.InodeID, p ProbePoint, d int) {
 			return
 		}
 	}
-	k := refCtrKey{inode, p.RefCtr, p.Owner}
+	k := refCtrKey{inode, p.RefCtr, p.Offset}
 	if d > 0 {
 		if as.refDelayed == nil {
 			as.refDelayed = map[refCtrKey]bool{}
@@ -49,6 +51,8 @@ func (as *AddressSpace) refCtrUpdate(inode vfs.InodeID, p ProbePoint, d int) {
 }
 
 // refCtrAddr finds where the counter at file offset off lives in as.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) refCtrAddr(inode vfs.InodeID, off uint64) (uint64, bool) {
 	var at uint64
 	found := false
@@ -62,6 +66,8 @@ func (as *AddressSpace) refCtrAddr(inode vfs.InodeID, off uint64) (uint64, bool)
 
 // refCtrDelayed applies the parked increments that the new private writable
 // mapping v of inode makes possible (delayed_ref_ctr_inc).
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) refCtrDelayed(v *VMA, inode vfs.InodeID) {
 	lo := v.Pgoff() << PageShift
 	for k := range as.refDelayed {
@@ -86,6 +92,8 @@ func (as *AddressSpace) RefCounter(addr uint64) int {
 
 // dropRefCtrs forgets the counters in [start, end); moveRefCtrs carries
 // those of [old, old+n) to new.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) dropRefCtrs(start, end uint64) {
 	for a := range as.refCtrs {
 		if a >= start && a < end {
@@ -94,6 +102,7 @@ func (as *AddressSpace) dropRefCtrs(start, end uint64) {
 	}
 }
 
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) moveRefCtrs(old, n, new uint64) {
 	moved := map[uint64]int{}
 	for a, c := range as.refCtrs {

@@ -1,8 +1,7 @@
 package mm
 
 import (
-	"sync"
-
+	"specvma/internal/mmhook"
 	"specvma/vfs"
 )
 
@@ -76,47 +75,6 @@ type Mapping struct {
 	Offset     uint64     // byte offset of the address in the file
 }
 
-// Hooks are test-only: functions run inside the windows of the lockless
-// paths and at the ordering points of the writers, so a test can force a
-// writer in or stop one at the right moment; switches that drop validation,
-// so a test can show that its checks are what make answers right; and
-// CheckFind, which makes a find callback that takes an mmap lock panic
-// instead of deadlocking. Production code leaves Config.Hooks nil.
-type Hooks struct {
-	AfterTryBegin    func() // mmseq: between try_begin and the retry check
-	AfterLockSeqLoad func() // vmaseq: between the vm_lock_seq load and its recheck
-	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode
-	AfterStartLoad   func() // mmseq, vmaseq: between reading vm_start and vm_pgoff
-	BeforeVMARef     func() // vmalock: after the early vm_lock_seq check, before the reference
-	AfterVMARef      func() // vmalock: with the reference taken, before the rechecks
-	BeforeDetach     func() // writer: a removed VMA is out of the tree, not yet marked detached
-	WaitRefs         func() // writer: about to wait for a VMA's readers (once per wait)
-	InWriteLock      func() // between taking the mmap write lock and the sequence bump
-	InWriteUnlock    func() // between the sequence bump and releasing the mmap write lock
-	// CheckFind makes Resolve note the goroutine running find, and the
-	// mmap lock panic when that goroutine takes it (any mode, any address
-	// space with these Hooks): find runs under the VMA read lock or the
-	// mmap read lock, where taking the mmap lock deadlocks against a
-	// writer or against itself.
-	CheckFind     bool
-	NoValidate    bool // skip every validation step: a planted bug
-	NoDetachCheck bool // vmaseq without the attachment check
-	// NoGenerationCheck drops vmaseq's generation recheck: vm_lock_seq
-	// values come from per-mm counters, so a VMA reused by another address
-	// space and then by this one can show the value the reader loaded.
-	NoGenerationCheck bool
-
-	// LockNextVMA (locknext.go): a window between the lookup and the VMA
-	// read lock, and planted bugs that each drop one step.
-	AfterNextLookup    func()
-	SeqAfterLookup     bool // record the sequence after the lookup, not before
-	NoBehindCheck      bool // accept a VMA that now ends at or below the position
-	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
-	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
-
-	inFind sync.Map // goroutine ids inside a checked find
-}
-
 // Resolve maps addr to its file page with strategy s and hands it to find,
 // which looks up what the caller keeps per file page (a uprobe, a symbol
 // table) and reports whether it found anything.
@@ -127,7 +85,7 @@ type Hooks struct {
 // under the VMA read lock (vmalock) or the mmap read lock (locked, and
 // every fallback): a writer of this address space waits for it while
 // readers queue behind the writer, so a find that takes the mmap lock
-// deadlocks. Tests can set Hooks.CheckFind to turn that deadlock into a
+// deadlocks. Tests can set mmhook.Hooks.CheckFind to turn that deadlock into a
 // panic. On the lockless paths find may be shown a Mapping that is stale
 // or torn, built from a VMA or File that has since been reused: it must
 // only read, and its result is returned only once the read is validated. Any failure falls back to the
@@ -149,7 +107,7 @@ func ResolveOrTrap[R any](as *AddressSpace, addr uint64, s Strategy, find func(M
 }
 
 func resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping) (R, bool), wantTrap bool) (r R, ok bool, why Fallback, trap bool) {
-	if h := as.cfg.Hooks; h != nil && h.CheckFind {
+	if h := as.hooks(); h != nil && h.CheckFind {
 		find = guardFind(h, find)
 	}
 	switch s {
@@ -173,7 +131,7 @@ func resolve[R any](as *AddressSpace, addr uint64, s Strategy, find func(Mapping
 // mappingOf reads v's fields for addr. On the lockless paths the caller
 // validates afterwards and passes its hooks (h), which mark the windows
 // between the loads; the locked path passes nil.
-func mappingOf(v *VMA, addr uint64, h *Hooks) (Mapping, bool) {
+func mappingOf(v *VMA, addr uint64, h *mmhook.Hooks) (Mapping, bool) {
 	f := v.file.Load() // READ_ONCE(vma->vm_file): the File may be reused under us
 	if f == nil {
 		return Mapping{}, false
@@ -213,7 +171,7 @@ func resolveLocked[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 // sequence did not move. Any writer of this address space moves it, so the
 // VMA, its File and the File's inode were all stable across the reads.
 func resolveMMSeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, why Fallback) {
-	h := as.cfg.Hooks
+	h := as.hooks()
 	seq, ok := as.lock.SpeculateTryBegin()
 	if !ok {
 		return r, SeqBusy
@@ -253,7 +211,7 @@ func resolveMMSeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, b
 // another address space whose (independent) count left in vm_lock_seq the
 // very value this address space stores when it gets the VMA back.
 func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, why Fallback) {
-	h := as.cfg.Hooks
+	h := as.hooks()
 	e, found := as.index.Load().lookup(addr)
 	if !found {
 		return r, NoVMA
@@ -296,12 +254,12 @@ func resolveVMASeq[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, 
 // resolveVMALock: read-lock the VMA without the mmap lock; while held, the
 // VMA cannot change, so the read needs no validation.
 func resolveVMALock[R any](as *AddressSpace, addr uint64, find func(Mapping) (R, bool)) (r R, why Fallback) {
-	v, fail := as.LockVMA(addr)
+	v, fail := as.lockVMA(addr)
 	switch fail {
-	case ReadOK:
-	case ReadNoVMA:
+	case readOK:
+	case readNoVMA:
 		return r, NoVMA
-	case ReadWriteLocked:
+	case readWriteLocked:
 		return r, VMALocked
 	default:
 		return r, VMAChanged

@@ -438,11 +438,11 @@ func TestTreeLookupAllocs(t *testing.T) {
 		_, ok2 := tr.findVMA(a)
 		var c cursor
 		ok3 := c.seekFloor(tr, a) && c.next() && c.prev()
-		ok4 := as.FindRCU(a) != nil
+		ok4 := as.findRCU(a) != nil
 		sink = sink != (ok1 && ok2 && ok3 && ok4)
 	})
 	if allocs != 0 {
-		t.Fatalf("lookup, findVMA, cursor and FindRCU allocate %v times per call", allocs)
+		t.Fatalf("lookup, findVMA, cursor and findRCU allocate %v times per call", allocs)
 	}
 	_ = sink
 }

@@ -12,6 +12,8 @@ const (
 
 // vmStartGap is where the free space below v ends: a VM_GROWSDOWN VMA keeps
 // the stack guard gap free below it (vm_start_gap).
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) vmStartGap(v *VMA) uint64 {
 	s := v.Start()
 	if v.Flags()&VMGrowsDown != 0 {
@@ -30,6 +32,8 @@ func (as *AddressSpace) vmStartGap(v *VMA) uint64 {
 // and xfs files and private /dev/zero; the plain search for other files,
 // tmpfs and shared memory included), and for private anonymous memory
 // without a hint whose length is a multiple of 2 MiB, THP alignment.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) getUnmappedArea(file *vfs.File, addr, length, pgoff uint64, flags int) (uint64, error) {
 	if length > TaskSize {
 		return 0, enomem
@@ -75,6 +79,8 @@ func thpFile(file *vfs.File, flags int) bool {
 
 // topDown honours a free, in-range hint, else takes the highest free gap
 // below the mmap base (arch_get_unmapped_area_topdown).
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) topDown(hint, length uint64) (uint64, error) {
 	if hint != 0 {
 		hint &= PageMask
@@ -92,6 +98,8 @@ func (as *AddressSpace) topDown(hint, length uint64) (uint64, error) {
 
 // highestGap finds the highest address a with [a, a+length) free, inside
 // [low, high) and clear of stack guard gaps (unmapped_area_topdown).
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 	if high < length || high-length < low {
 		return 0, false
@@ -119,6 +127,8 @@ func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 
 // bottomUp is the legacy search from TASK_UNMAPPED_BASE upwards, the
 // fallback when the top-down search fails.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) bottomUp(length uint64) (uint64, error) {
 	addr := uint64(taskUnmappedBase)
 	var c cursor
@@ -150,6 +160,8 @@ func (as *AddressSpace) bottomUp(length uint64) (uint64, error) {
 // it is; when the padded search fails, the plain search runs. The offset
 // arithmetic is signed (loff_t), as in the kernel, so offsets at or past
 // 2^63 wrap negative.
+//
+// Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) thpUnmappedArea(hint, length, pgoff uint64) (uint64, error) {
 	off := int64(pgoff << PageShift)
 	offEnd := off + int64(length)

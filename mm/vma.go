@@ -54,9 +54,6 @@ func LiveVMAs() (live, created, reused int64) { return vmaCache.Stats() }
 // Lockless accessors. Each is one atomic load; a caller without the mmap
 // lock or a VMA read lock must validate afterwards.
 
-// MM returns the address space the VMA belongs to (vm_mm).
-func (v *VMA) MM() *AddressSpace { return v.mm.Load() }
-
 // Start returns vm_start.
 func (v *VMA) Start() uint64 { return v.start.Load() }
 
@@ -71,12 +68,6 @@ func (v *VMA) Flags() VMFlags { return VMFlags(v.flags.Load()) }
 
 // File returns vm_file, or nil for anonymous memory.
 func (v *VMA) File() *vfs.File { return v.file.Load() }
-
-// LockSeq returns vm_lock_seq.
-func (v *VMA) LockSeq() uint64 { return v.lockSeq.Load() }
-
-// Generation counts how many times this VMA's memory was handed out.
-func (v *VMA) Generation() uint64 { return v.gen.Load() }
 
 // Info is a copy of a VMA's attributes, taken under a lock.
 type Info struct {

@@ -30,25 +30,27 @@ const (
 	refLimit    = detachFlag - 1
 )
 
-// ReadFail says why a VMA read lock was refused.
-type ReadFail int
+// readFail says why a VMA read lock was refused.
+type readFail int
 
 // Reasons a per-VMA read lock is refused.
 const (
-	ReadOK          ReadFail = iota
-	ReadNoVMA                // no VMA at the address in the tree version read
-	ReadWriteLocked          // lockSeq equals the mm sequence, or a writer is draining readers
-	ReadDetached             // the VMA left the tree (refcnt 0): retry the walk
-	ReadUnstable             // the VMA memory now belongs to another address space
-	ReadMoved                // the VMA no longer covers the address
+	readOK          readFail = iota
+	readNoVMA                // no VMA at the address in the tree version read
+	readWriteLocked          // lockSeq equals the mm sequence, or a writer is draining readers
+	readDetached             // the VMA left the tree (refcnt 0): retry the walk
+	readUnstable             // the VMA memory now belongs to another address space
+	readMoved                // the VMA no longer covers the address
 )
 
 var readFailNames = [...]string{"ok", "no_vma", "write_locked", "detached", "unstable", "moved"}
 
-func (r ReadFail) String() string { return readFailNames[r] }
+func (r readFail) String() string { return readFailNames[r] }
 
 // vmaStartWrite write-locks v (vma_start_write). The caller holds the mmap
 // write lock; it returns at once if v is already write-locked in this hold.
+//
+// Preconditions: the mmap write lock is held.
 func (as *AddressSpace) vmaStartWrite(v *VMA) {
 	seq := as.writeSeq()
 	if v.lockSeq.Load() == seq {
@@ -92,7 +94,7 @@ func (v *VMA) addNotZero(n uint32) bool {
 // vma_writer_wait). Readers hold a VMA only for one lookup, so yielding is
 // enough. The WaitRefs hook tells a test that the writer is waiting.
 func (as *AddressSpace) waitRefs(v *VMA, want uint32) {
-	for h := as.cfg.Hooks; v.refcnt.Load() != want; {
+	for h := as.hooks(); v.refcnt.Load() != want; {
 		if h != nil && h.WaitRefs != nil {
 			h.WaitRefs()
 			h = nil // once per wait
@@ -109,6 +111,8 @@ func (v *VMA) markAttached() { v.refcnt.Store(1) }
 // leave (vma_mark_detached). v is write-locked and out of the tree, so every
 // reader that got in will fail its recheck and drop its reference; until it
 // has, v must not be freed: its EndRead would land on the VMA's next life.
+//
+// Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite), and out of the tree.
 func (as *AddressSpace) markDetached(v *VMA) {
 	for {
 		old := v.refcnt.Load()
@@ -127,10 +131,10 @@ func (as *AddressSpace) markDetached(v *VMA) {
 }
 
 // vmaStartRead tries to read-lock v without the mmap lock (vma_start_read).
-func (as *AddressSpace) vmaStartRead(v *VMA) ReadFail {
-	h := as.cfg.Hooks
+func (as *AddressSpace) vmaStartRead(v *VMA) readFail {
+	h := as.hooks()
 	if v.lockSeq.Load() == as.lock.Seq() { // early, pessimistic check
-		return ReadWriteLocked
+		return readWriteLocked
 	}
 	if h != nil && h.BeforeVMARef != nil {
 		h.BeforeVMARef()
@@ -138,10 +142,10 @@ func (as *AddressSpace) vmaStartRead(v *VMA) ReadFail {
 	for { // refcount_inc_not_zero_limited
 		old := v.refcnt.Load()
 		if old == 0 || old&detachFlag != 0 { // safety:vmalock-refuse-detached
-			return ReadDetached
+			return readDetached
 		}
 		if old >= refLimit { // safety:vmalock-exclude
-			return ReadWriteLocked
+			return readWriteLocked
 		}
 		if v.refcnt.CompareAndSwap(old, old+1) {
 			break
@@ -152,19 +156,19 @@ func (as *AddressSpace) vmaStartRead(v *VMA) ReadFail {
 	}
 	if v.mm.Load() != as { // safety:vmalock-mm-check
 		v.EndRead()
-		return ReadUnstable
+		return readUnstable
 	}
 	// The reference is in place: a writer can no longer set lockSeq without
 	// waiting for us, so an unequal value now means "unlocked" for certain.
 	if v.lockSeq.Load() == as.lock.Seq() && (h == nil || !h.NoValidate) { // safety:vmalock-recheck
 		v.EndRead()
-		return ReadWriteLocked
+		return readWriteLocked
 	}
-	return ReadOK
+	return readOK
 }
 
 // EndRead drops a VMA read lock (vma_end_read). It panics when no read
-// reference is there to drop (a second EndRead for one LockVMA): the
+// reference is there to drop (a second EndRead for one lockVMA): the
 // count would otherwise eat the attach reference or a writer's flag, and a
 // writer would wait forever or free a VMA that a reader still uses.
 func (v *VMA) EndRead() {
@@ -178,27 +182,27 @@ func (v *VMA) EndRead() {
 	}
 }
 
-// LockVMA read-locks the VMA covering addr without the mmap lock
+// lockVMA read-locks the VMA covering addr without the mmap lock
 // (lock_vma_under_rcu). On success the VMA cannot change until EndRead; on
 // failure the caller falls back to the mmap read lock, and the reason says why.
-func (as *AddressSpace) LockVMA(addr uint64) (*VMA, ReadFail) {
+func (as *AddressSpace) lockVMA(addr uint64) (*VMA, readFail) {
 	for {
 		e, ok := as.index.Load().lookup(addr)
 		if !ok {
-			return nil, ReadNoVMA
+			return nil, readNoVMA
 		}
 		v := e.vma
 		switch r := as.vmaStartRead(v); r {
-		case ReadOK:
-		case ReadDetached:
+		case readOK:
+		case readDetached:
 			continue // a newer tree version no longer holds it
 		default:
 			return nil, r
 		}
 		if addr < v.Start() || addr >= v.End() { // safety:vmalock-range
 			v.EndRead()
-			return nil, ReadMoved
+			return nil, readMoved
 		}
-		return v, ReadOK
+		return v, readOK
 	}
 }

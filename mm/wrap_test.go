@@ -20,8 +20,8 @@ func TestSeqWraparound(t *testing.T) {
 		bits      int
 		wantStale bool
 	}{{0, false}, {4, true}} {
-		hooks := &Hooks{}
-		as := New(Config{SeqBits: tc.bits, Hooks: hooks})
+		hooks := &Hooks{SeqBits: tc.bits}
+		as := New(Config{Test: hooks})
 		fa := vfs.NewFile("/a", vfs.InodeFor(inoA), vfs.ORdonly)
 		fb := vfs.NewFile("/b", vfs.InodeFor(inoB), vfs.ORdonly)
 		if _, err := as.Mmap(base, PageSize, ProtRead|ProtExec, MapPrivate|MapFixed, fa, 0); err != nil {

@@ -8,27 +8,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-func requireProc(t *testing.T) {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skipf("needs Linux's /proc/PID/maps; this is %s", runtime.GOOS)
-	}
-	if _, err := os.Stat("/proc/self/maps"); err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
-}
+	"specvma/internal/testsupport"
+)
 
 // TestRoundTripSelf parses this process's maps, loads it into the model and
 // renders it back: the text must come back byte for byte.
 func TestRoundTripSelf(t *testing.T) {
-	requireProc(t)
+	testsupport.RequireProcMaps(t)
 	text, err := ReadMaps(0)
 	if err != nil {
 		t.Fatal(err)
@@ -86,11 +77,8 @@ func checkLoad(t *testing.T, pid int) string {
 // deleted files and shared anonymous memory, and checks Maps(Load(pid))
 // against its /proc/PID/maps.
 func TestLoadChild(t *testing.T) {
-	requireProc(t)
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		t.Skip("gcc not found; the child program cannot be built")
-	}
+	testsupport.RequireProcMaps(t)
+	gcc := testsupport.RequireTool(t, "gcc", "the child program is built with it")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "maps_child")
 	if out, err := exec.Command(gcc, "-O1", "-o", bin, filepath.Join("testdata", "maps_child.c")).CombinedOutput(); err != nil {
@@ -164,7 +152,7 @@ func waitSettled(t *testing.T, pid int) {
 // TestLoadSleep loads a sleep(1) process: a dynamically linked program
 // with the usual heap, stack, vdso and libraries.
 func TestLoadSleep(t *testing.T) {
-	requireProc(t)
+	testsupport.RequireProcMaps(t)
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Skip("no sleep program")
@@ -179,7 +167,7 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := Load(-1); err == nil {
 		t.Error("Load(-1) succeeded")
 	}
-	requireProc(t)
+	testsupport.RequireProcMaps(t)
 	if _, err := Load(1 << 30); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load of a process that does not exist: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"specvma/internal/testsupport"
 	"specvma/mm"
 	"specvma/vfs"
 )
@@ -160,14 +161,10 @@ func TestLoadFromReleases(t *testing.T) {
 	bad := mustParse(t, sampleMaps)
 	bad = append(bad[:len(bad)-1], Entry{Start: 0x7fff00000000, End: 0x7fff00001000, Perms: PermRead, Dev: vfs.Dev{Major: 8, Minor: 1}, Inode: 4, Name: "/y"},
 		Entry{Start: 0x7fff00000000, End: 0x7fff00001000, Perms: PermRead})
-	vmas0, _, _ := mm.LiveVMAs()
-	files0, _, _ := vfs.LiveFiles()
+	base := testsupport.TakeBaseline(testsupport.Cache{Name: "VMAs", Stats: mm.LiveVMAs},
+		testsupport.Cache{Name: "Files", Stats: vfs.LiveFiles})
 	if _, err := LoadFrom(bad); err == nil {
 		t.Fatal("an overlapping load succeeded")
 	}
-	vmas1, _, _ := mm.LiveVMAs()
-	files1, _, _ := vfs.LiveFiles()
-	if vmas1 != vmas0 || files1 != files0 {
-		t.Errorf("live VMAs %d -> %d, files %d -> %d", vmas0, vmas1, files0, files1)
-	}
+	base.CheckCaches(t)
 }

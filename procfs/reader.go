@@ -151,8 +151,8 @@ func (f *MapsFile) walk(emit func([]byte) error) error {
 	as := f.as
 	switch f.reader {
 	case ReadLocked:
-		as.Lock().ReadLock()
-		defer as.Lock().ReadUnlock()
+		as.ReadLock()
+		defer as.ReadUnlock()
 		f.Stats.PageLocks++
 		for {
 			in, ok := as.NextVMALocked(f.lastPos)

@@ -169,9 +169,10 @@ func isInitialHeap(start, end uint64, l *mm.Layout) bool {
 }
 
 // isInitialStack is vma_is_initial_stack: the VMA's closed range
-// [start, end] holds start_stack.
+// [start, end] holds start_stack. An address space without a stack
+// (start_stack 0, which no process has) has none, not one at page 0.
 func isInitialStack(start, end uint64, l *mm.Layout) bool {
-	return start <= l.StartStack && end >= l.StartStack
+	return l.StartStack != 0 && start <= l.StartStack && end >= l.StartStack
 }
 
 func appendGate(dst []byte) []byte {

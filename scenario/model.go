@@ -44,6 +44,18 @@ func (m *Model) AddressSpace(name string) *mm.AddressSpace {
 	return as
 }
 
+// Configure implements Configurer: it sets key (ConfigKeys) for the
+// address spaces created from now on. Address spaces already in use keep
+// their configuration, so a script configures before its first call.
+func (m *Model) Configure(key string, value uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.spaces) != 0 {
+		return fmt.Errorf("config %s: address spaces are in use; configure before the first call", key)
+	}
+	return SetConfig(&m.cfg, key, value)
+}
+
 // Names returns the names of the address spaces created so far, sorted.
 func (m *Model) Names() []string {
 	m.mu.Lock()
@@ -106,6 +118,24 @@ func (s modelSpace) Mremap(old, oldLen, newLen uint64, flags int, newAddr uint64
 
 func (s modelSpace) SetAnonName(addr, length uint64, name *string) error {
 	return s.as.SetAnonName(addr, length, name)
+}
+
+func (s modelSpace) Madvise(addr, length uint64, advice int) error {
+	return s.as.Madvise(addr, length, advice)
+}
+
+func (s modelSpace) Mlock2(addr, length uint64, flags int) error {
+	return s.as.Mlock2(addr, length, flags)
+}
+
+func (s modelSpace) Munlock(addr, length uint64) error { return s.as.Munlock(addr, length) }
+
+func (s modelSpace) Mlockall(flags int) error { return s.as.Mlockall(flags) }
+
+func (s modelSpace) Munlockall() error { return s.as.Munlockall() }
+
+func (s modelSpace) Mseal(addr, length uint64, flags int) error {
+	return s.as.Mseal(addr, length, flags)
 }
 
 func (s modelSpace) Touch(addr uint64, write bool) error { return s.as.Fault(addr, write) }

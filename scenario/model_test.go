@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"specvma/errno"
+	"specvma/internal/testsupport"
 	"specvma/mm"
 	"specvma/vfs"
 )
@@ -14,7 +15,7 @@ import (
 // mmap, names left open are closed at the end, and unmapping drops the
 // mappings' references.
 func TestModelFileReferences(t *testing.T) {
-	before, _, _ := vfs.LiveFiles()
+	base := testsupport.TakeBaseline(testsupport.Cache{Name: "Files", Stats: vfs.LiveFiles})
 	b := NewModel(mm.Config{})
 	script := `open a /etc/passwd
 open b /etc/passwd
@@ -33,9 +34,7 @@ open b /etc/passwd
 	if want := "= 0\n= 0\n= 0x200000000000\n= 0x200000001000\n= 0x200000002000\n= 0\n= 0\n= 0\n= 0\n"; out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
 	}
-	if after, _, _ := vfs.LiveFiles(); after != before {
-		t.Errorf("%d open file descriptions before the run, %d after", before, after)
-	}
+	base.CheckCaches(t)
 }
 
 func TestModelBackend(t *testing.T) {

@@ -178,6 +178,15 @@ func (r *runner) exec(c *Command) error {
 		return err
 	}
 	switch c.Op {
+	case OpConfig:
+		cf, ok := r.b.(Configurer)
+		if !ok {
+			return r.errorf(c, "this backend cannot be configured")
+		}
+		if err := cf.Configure(c.Name, c.Len); err != nil {
+			return r.errorf(c, "%v", err)
+		}
+		return r.result(c, nil, false, 0)
 	case OpOpen:
 		if f, ok := r.files[c.Name]; ok {
 			// Rebinding a name closes what it named, as dup2 would.
@@ -238,6 +247,18 @@ func (r *runner) exec(c *Command) error {
 		return r.result(c, sp.SetAnonName(c.Addr, c.Len, name), false, 0)
 	case OpTouch:
 		return r.result(c, sp.Touch(c.Addr, c.Write), false, 0)
+	case OpMadvise:
+		return r.result(c, sp.Madvise(c.Addr, c.Len, c.Flags), false, 0)
+	case OpMlock, OpMlock2:
+		return r.result(c, sp.Mlock2(c.Addr, c.Len, c.Flags), false, 0)
+	case OpMunlock:
+		return r.result(c, sp.Munlock(c.Addr, c.Len), false, 0)
+	case OpMlockall:
+		return r.result(c, sp.Mlockall(c.Flags), false, 0)
+	case OpMunlockall:
+		return r.result(c, sp.Munlockall(), false, 0)
+	case OpMseal:
+		return r.result(c, sp.Mseal(c.Addr, c.Len, c.Flags), false, 0)
 	case OpMaps:
 		text, err := sp.Maps()
 		if err != nil {

@@ -16,9 +16,28 @@
 // after a grace period (every task that was inside a section has left it),
 // so a uprobe found inside a section keeps its identity until the section
 // ends: the analogue of RCU Tasks Trace. A return probe pushes a return
-// instance that holds a counted reference until Task.Return pops it. When
-// no uprobe is found, a breakpoint still there means SIGTRAP and none means
-// the unregister raced: restart.
+// instance, leased (below), which Task.Return pops. When no uprobe is
+// found, a breakpoint still there means SIGTRAP and none means the
+// unregister raced: restart. Nothing on the fast path writes memory another
+// task writes: the read section is marked in the task's own cache line,
+// counters are per task, and the uprobe's shared reference count is not
+// touched.
+//
+// # Return instances are leased (task.go)
+//
+// A return instance holds no reference, as the kernel's hprobes hold none:
+// while a task has any, it keeps a section of the registry's lease domain
+// open, and a released uprobe is not reused until every lease section that
+// could name it has ended. A task that stays away longer than LeaseTimeout
+// (a function that does not return) would hold frees up, so the waiting
+// side (the registry's reclaimer) expires its leases: each leased instance
+// is converted, by compare-and-swap on its state word, into a counted
+// reference (stable), which Task.Return later Puts, or marked gone when the
+// uprobe is already dying; the task's own pop races with that swap and the
+// loser defers to the winner. The state word carries a generation, so a
+// slot the task reused is never mistaken for the one that was expired. A
+// Task that exits with instances pending ends its lease section. A Task
+// must not be used by two goroutines at once (expiry aside).
 //
 // # Objects and lifetime
 //
@@ -55,15 +74,16 @@
 // one (Go atomics are sequentially consistent, which stands in for the
 // kernel's release/acquire pairing here).
 //
-// # Locks and their order
+// # Locks
 //
-//	regMu  (Registry.regMu: register/unregister, the consumer lists, the
-//	        OnInstall/OnRemove hooks; the analogue of register_rwsem)
-//	  -> System.mu (the attached address spaces, events, SDT counters)
-//	  -> locks the hooks take (the breakpoint layer's mmap write locks)
-//	    -> treeMu (Registry.treeMu: the table and the sequence count; the
-//	               analogue of uprobes_treelock; a leaf except for the slab
-//	               cache's own mutex)
+// regMu (Registry.regMu, the analogue of register_rwsem) serialises
+// register/unregister, the consumer lists and the OnInstall/OnRemove hooks;
+// System.mu guards the attached address spaces and the events; treeMu
+// (Registry.treeMu, uprobes_treelock) guards the table and its sequence
+// count and calls nothing out while held. Their place in the order of the
+// whole system, with the mmap locks the hooks take and the edge from
+// mm's ProbeSource back into this package, is stated once, in package mm's
+// documentation ("Lock order").
 //
 // Put may run the erase of a dying uprobe, which takes treeMu only, so it may
 // be called from anywhere that does not hold treeMu, including under mm locks.

@@ -1,6 +1,6 @@
 package uprobes
 
-// Writers forced into each window of each lockless path (mm.Hooks, and the
+// Writers forced into each window of each lockless path (mmhook.Hooks, and the
 // registry's TestHooks on FindRCU): the validated path must fall back and
 // answer for the state after the write; with validation switched off the
 // same history must give a wrong answer, which shows that the validation is
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"specvma/internal/mmhook"
 	"specvma/mm"
 	"specvma/vfs"
 )
@@ -27,23 +28,26 @@ type hookRig struct {
 	t    *testing.T
 	s    *System
 	as   *mm.AddressSpace
-	h    *mm.Hooks
+	h    *mmhook.Hooks
+	view *mmhook.View
 	f1   *vfs.File // the probed VMA's File
-	v    *mm.VMA   // the probed VMA
+	v    any       // the probed VMA's identity (mmhook.View.VMA)
 	keep []*vfs.File
 	ran  bool
 }
 
-func newHookRig(t *testing.T, cfg mm.Config) *hookRig {
-	r := &hookRig{t: t, s: NewSystem(), h: &mm.Hooks{}}
-	cfg.Hooks = r.h
-	r.as = mm.New(cfg)
+// newHookRig builds the rig on an address space whose sequence counts are
+// seqBits wide (0: 64).
+func newHookRig(t *testing.T, seqBits int) *hookRig {
+	r := &hookRig{t: t, s: NewSystem(), view: &mmhook.View{}}
+	r.h = &mmhook.Hooks{SeqBits: seqBits, View: r.view}
+	r.as = mm.New(mm.Config{Test: r.h})
 	r.s.Attach(r.as)
 	fxEvent(t, r.s, "p:hk/old /fx/bin:0x1010", hkOld)
 	fxEvent(t, r.s, "p:hk/reuse /fx/bin:0x1010", hkReuse)
 	fxEvent(t, r.s, "p:hk/new /fx/bin:0x1010", hkNew)
 	r.f1 = fxMap(t, r.as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, hkOld, 0)
-	r.v = r.as.FindRCU(fxBase)
+	r.v = r.view.VMA(fxBase)
 	if got := fxBPs(r.as); !fxSameAddrs(got, []uint64{hkAddr}) {
 		t.Fatalf("breakpoints %#x", got)
 	}
@@ -75,7 +79,7 @@ func (r *hookRig) detach() {
 func (r *hookRig) replace() {
 	r.detach()
 	fxMap(r.t, r.as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, hkNew, 0)
-	if r.as.FindRCU(fxBase) != r.v {
+	if r.view.VMA(fxBase) != r.v {
 		r.t.Error("the VMA cache did not reuse the unmapped VMA: the test proves nothing")
 	}
 }
@@ -100,7 +104,7 @@ func TestHooksForceWriterIntoWindow(t *testing.T) {
 		write    string // "replace" or "detach"
 		want     string // validated: the answer for the state after the write
 		why      mm.Fallback
-		noValid  string // the answer with mm.Hooks.NoValidate
+		noValid  string // the answer with mmhook.Hooks.NoValidate
 		noValidW string // what is wrong with it
 	}{
 		// The write lands after the lookup: without the retry check the
@@ -127,7 +131,7 @@ func TestHooksForceWriterIntoWindow(t *testing.T) {
 				name += "/novalidate"
 			}
 			t.Run(name, func(t *testing.T) {
-				r := newHookRig(t, mm.Config{})
+				r := newHookRig(t, 0)
 				write := r.replace
 				if c.write == "detach" {
 					write = r.detach
@@ -180,9 +184,9 @@ func TestHooksForceWriterIntoWindow(t *testing.T) {
 // (the mmap lock or the VMA read lock excludes writers), so no hook runs.
 func TestHooksNotOnLockedPaths(t *testing.T) {
 	for _, st := range []mm.Strategy{mm.Locked, mm.VMALock} {
-		r := newHookRig(t, mm.Config{})
+		r := newHookRig(t, 0)
 		fail := func() { t.Errorf("%v ran a speculation hook", st) }
-		*r.h = mm.Hooks{AfterTryBegin: fail, AfterLockSeqLoad: fail, AfterFileLoad: fail}
+		r.h.AfterTryBegin, r.h.AfterLockSeqLoad, r.h.AfterFileLoad = fail, fail, fail
 		if got, res := r.hit(st); got != "fired hk/old" || res.Fallback != mm.FastPath {
 			t.Errorf("%v: hit = %q (%v)", st, got, res.Fallback)
 		}
@@ -199,20 +203,21 @@ func TestHooksNotOnLockedPaths(t *testing.T) {
 // fires the event of an inode that was never mapped there.
 func TestHooksVMASeqDetachCheck(t *testing.T) {
 	for _, noCheck := range []bool{false, true} {
-		r := newHookRig(t, mm.Config{SeqBits: 2})
+		r := newHookRig(t, 2)
 		r.h.NoDetachCheck = noCheck
-		seen := r.v.LockSeq()
+		seen := r.view.LockSeq(r.v)
 		var once sync.Once
 		r.h.AfterLockSeqLoad = func() {
 			once.Do(func() {
-				lk := r.as.Lock()
-				for (lk.Seq()+1)&3 != seen { // empty write sections until the next one is `seen`
-					lk.WriteLock()
-					lk.WriteUnlock()
+				for { // empty write sections until the next one is `seen`
+					if seq, _ := r.as.SpeculateTryBegin(); (seq+1)&3 == seen {
+						break
+					}
+					r.view.EmptyWriteSection()
 				}
 				r.detach()
-				if r.v.LockSeq() != seen {
-					t.Errorf("vm_lock_seq %d after the munmap, want %d", r.v.LockSeq(), seen)
+				if got := r.view.LockSeq(r.v); got != seen {
+					t.Errorf("vm_lock_seq %d after the munmap, want %d", got, seen)
 				}
 			})
 		}

@@ -8,49 +8,22 @@ package uprobes
 import (
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"specvma/internal/testsupport"
 	"specvma/mm"
 	"specvma/vfs"
 )
 
-// fxBaseline is what the global caches and the runtime hold before a test.
-type fxBaseline struct {
-	vmas, files int64
-	goroutines  int
-}
-
-func fxTakeBaseline() fxBaseline {
-	v, _, _ := mm.LiveVMAs()
-	f, _, _ := vfs.LiveFiles()
-	return fxBaseline{vmas: v, files: f, goroutines: runtime.NumGoroutine()}
-}
-
-// check reports VMAs or Files still allocated beyond the baseline, and
-// goroutines that do not go away within a few seconds.
-func (b fxBaseline) check(t testing.TB) {
-	t.Helper()
-	if v, _, _ := mm.LiveVMAs(); v != b.vmas {
-		t.Errorf("live VMAs %d, baseline %d", v, b.vmas)
-	}
-	if f, _, _ := vfs.LiveFiles(); f != b.files {
-		t.Errorf("live Files %d, baseline %d", f, b.files)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > b.goroutines {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Errorf("%d goroutines, baseline %d:\n%s", runtime.NumGoroutine(), b.goroutines, buf[:n])
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
+// fxTakeBaseline records what the VMA and File caches and the runtime hold
+// before a test; its Check reports what is left beyond it.
+func fxTakeBaseline() testsupport.Baseline {
+	return testsupport.TakeBaseline(testsupport.Cache{Name: "VMAs", Stats: mm.LiveVMAs},
+		testsupport.Cache{Name: "Files", Stats: vfs.LiveFiles})
 }
 
 // TestLifetimeNoLeaks: tasks of every strategy hit entry and return probes
@@ -74,7 +47,7 @@ func TestLifetimeNoLeaks(t *testing.T) {
 	fxEvent(t, s, "p:lt/entry /fx/bin:0x1010", text)
 	fxEvent(t, s, "r:lt/ret /fx/bin:0x1010", text)
 	fxEvent(t, s, "r:lt/libret /fx/bin:0x2010", lib)
-	picky := &Consumer{Name: "lt/picky", Filter: func(as any) bool { return as == spaces[0] }}
+	picky := &Consumer{Name: "lt/picky", Filter: func(as *mm.AddressSpace) bool { return as == spaces[0] }}
 	pu, err := reg.Register(fxIno(lib), 0x2010, 0, picky)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +113,7 @@ func TestLifetimeNoLeaks(t *testing.T) {
 			t.Errorf("map count %d after Exit", as.MapCount())
 		}
 	}
-	base.check(t)
+	base.Check(t)
 }
 
 // TestLifetimeReturnInstance: a leased return instance takes no reference;
@@ -209,7 +182,7 @@ func TestLifetimeReturnInstance(t *testing.T) {
 		t.Errorf("live %d at the end, want 0", reg.Live())
 	}
 	as.Exit()
-	base.check(t)
+	base.Check(t)
 }
 
 // TestReturnLeaseExpiresDuringReturn: Return pops a leased instance
@@ -319,7 +292,7 @@ func TestLifetimeReadSectionDefersFree(t *testing.T) {
 		t.Errorf("live %d, want 0", reg.Live())
 	}
 	as.Exit()
-	base.check(t)
+	base.Check(t)
 }
 
 // TestBarrierConcurrentWithRelease: Barrier is documented as

@@ -28,11 +28,7 @@ type EventAddr struct {
 func (s *System) EventBreakpoints(as *mm.AddressSpace) []EventAddr {
 	var out []EventAddr
 	for _, bp := range as.Breakpoints() {
-		k, ok := bp.Owner.(probeKey)
-		if !ok {
-			continue
-		}
-		u := s.reg.Find(k.id, k.off)
+		u := s.reg.Find(bp.Probe.Inode, bp.Probe.Offset)
 		if u == nil {
 			continue
 		}

@@ -9,8 +9,8 @@ package uprobes
 //   - A live uprobe (count > 0) is in the current table under its own key.
 //   - Consumer lists change only under regMu; each consumer on a uprobe holds
 //     one reference on it.
-//   - Lock order: regMu -> (locks the hooks take) -> treeMu -> slab's mutex.
-//     Nothing is called out to while treeMu is held.
+//   - Nothing is called out to while treeMu is held. (The lock order is
+//     package mm's, doc.go.)
 //   - Find, InRange and Len take no lock.
 
 import (
@@ -194,7 +194,9 @@ func (r *Registry) Register(id vfs.InodeID, off, refCtrOffset uint64, c *Consume
 	return u, nil
 }
 
-// install runs OnInstall (under regMu) and undoes the registration if it fails.
+// install runs OnInstall and undoes the registration if it fails.
+//
+// Preconditions: regMu is held.
 func (r *Registry) install(u *Uprobe, c *Consumer) error {
 	if r.hooks.OnInstall == nil {
 		return nil
@@ -220,7 +222,9 @@ func (r *Registry) Unregister(u *Uprobe, c *Consumer) error {
 	return nil
 }
 
-// remove takes c off u, runs OnRemove and drops c's reference (under regMu).
+// remove takes c off u, runs OnRemove and drops c's reference.
+//
+// Preconditions: regMu is held.
 func (r *Registry) remove(u *Uprobe, c *Consumer) {
 	u.setConsumers(withoutConsumer(u.Consumers(), c))
 	if r.hooks.OnRemove != nil {
@@ -264,6 +268,8 @@ func (r *Registry) alloc(k key, refCtr uint64) *Uprobe {
 }
 
 // eraseLocked removes dying u (key k) from table t and publishes the result.
+//
+// Preconditions: treeMu is held.
 func (r *Registry) eraseLocked(t *table, k key, u *Uprobe) *table {
 	nt, ok := t.without(k, u)
 	if !ok {

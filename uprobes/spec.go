@@ -148,6 +148,9 @@ func (p parser) probe(f []string) (Spec, error) {
 	if len(f) > 2 {
 		s.Args = append([]string(nil), f[2:]...)
 	}
+	if err := p.checkFetchArgs(s.Args, s.Kind == Return); err != nil {
+		return Spec{}, err
+	}
 	if s.Event == "" && s.Symbol == "" {
 		s.Event = DefaultEventName(s.Path, s.Offset)
 	}

@@ -110,3 +110,79 @@ func compareWithLinux(t *testing.T, f io.Writer, line string) {
 		}
 	}
 }
+
+// TestFetchArgsAgainstLinux: the kernel's verdict on each fetch argument
+// (and its errno) must be ParseSpec's.
+func TestFetchArgsAgainstLinux(t *testing.T) {
+	f := openUprobeEvents(t)
+	defer f.Close()
+	path := probeFile(t)
+	g := fmt.Sprintf("specvma_f%d", os.Getpid())
+	deep := func(n int, leaf string) string {
+		for range n {
+			leaf = "+0(" + leaf + ")"
+		}
+		return leaf
+	}
+	many := strings.Repeat(" %ax", maxTraceArgs)
+	args := []string{
+		"%ax", "x=%ax", "%bogus", "%rax", "%r15", "%r16", "%orig_ax", "%flags", "%ds",
+		"$stack", "$stack0", "$stack01", "$stack999", "$stackx", "$stack-1", "$retval", "$comm", "$COMM", "$Comm",
+		"$arg1", "$argc", "$current", "arg1", "_x", "=%ax", "1=%ax", "a-b=%ax", "a=", "a=%ax a=%bx",
+		"%ax arg1=%bx", "arg2=%ax %bx", "common_pid=%ax", "common_tgid=%ax", "__probe_ip=%ax", "__probe_func=%ax",
+		"abcdefghijklmnopqrstuvwxyz012345=%ax", "abcdefghijklmnopqrstuvwxyz0123456=%ax",
+		"+0(%sp):u64", "+0(%sp):badtype", "%ax:char", "%ax:symbol", "%ax:symstr", "+0(%ax):symstr", "%ax:x32",
+		"%ax:u128", "%ax:s0", "%ax:", ":u8", "%ax:u8:u8", "%ax:string", "+0(%ax):string", "%ax:ustring",
+		"+0(%ax):ustring", "+u0(%ax):string", "$stack:string", "\\1:string", "\\1:ustring", "$comm:string",
+		"$comm:ustring", "$comm:u8", `\"a"`, `\"a":string`, `\"a":ustring`, `\"abc`, `\"`, "\\1", "\\-1", "\\+1",
+		"\\0x10", "\\1x", "\\imm", "\\", "@0x1000", "@+0x10", "@+-0x10", "@-1", "@+x", "@0x", "@sym", "@/bin/true+0x10",
+		"@0x10:string", "@1:u8[64]", "@1:u8[65]", "@1:u8[0]", "@1:u8[2", "@1:u8[2]x", "@1:string[2]", "\\1:u8[2]",
+		"%ax:u8[4]", "%ax:x8[1]", "+0(%ax):u8[2]:x", "+0(%ax):string[2]", "+0(%ax):ustring[2]", "+0(%ax):symbol[2]",
+		"+u0(%ax):u32", "-u8(%ax):u32", "+0x10(%ax)", "-0x10(%ax)", "+(%ax)", "+x(%ax)", "+0(%ax", "+0(%ax)x",
+		"+0(%ax))", "+0((%ax))", "+0(%ax)(%bx)", "+0($comm)", `+0(\"a")`, "+0(\\1)", "+0(@+1)", "+0(+0(@1))",
+		"%ax:b1@0/8", "%ax:b8@1/8", "%ax:b0@0/8", "%ax:b4@0/12", "%ax:b4/8", "%ax:b4@/8", "%ax:b4@0/0x8", "%ax:bx@0/8",
+		"%ax:b4@0/32", "+0(%ax):b4@0/32[2]", "%ax:b64@0/64", "%ax:b65@0/64",
+		"+0x" + strings.Repeat("0", 55) + "(%ax)", "+0x" + strings.Repeat("0", 56) + "(%ax)",
+		deep(8, "%ax"), deep(13, "%ax"), deep(14, "%ax"), deep(15, "%ax"), deep(13, "%ax") + ":string",
+		deep(14, "%ax") + ":string", deep(13, "%ax") + ":u8[2]", deep(14, "%ax") + ":u8[2]",
+		deep(13, "%ax") + ":b1@0/8", deep(14, "%ax") + ":b1@0/8", deep(13, "@1"), deep(14, "@1"),
+		deep(12, "@1") + ":u8[2]", deep(13, "@1") + ":u8[2]", deep(14, "\\1"), deep(13, "\\1") + ":string",
+		many[1:], many[1:] + " %bx",
+	}
+	for _, a := range args {
+		compareWithLinux(t, f, fmt.Sprintf("p:%s/fa %s:0x10 %s", g, path, a))
+	}
+	for _, a := range []string{"$retval", "$retval:string", "+0($retval):string", "$retval:u8", "$stack:u8"} {
+		compareWithLinux(t, f, fmt.Sprintf("r:%s/fr %s:0x10 %s", g, path, a))
+		compareWithLinux(t, f, fmt.Sprintf("p:%s/fr %s:0x10%%return %s", g, path, a))
+	}
+}
+
+// TestAddEventPathTypesAgainstLinux: tracefs refuses a probe on what is not
+// a regular file; System.AddEvent must refuse the same paths with the same
+// errno, and accept the rest.
+func TestAddEventPathTypesAgainstLinux(t *testing.T) {
+	f := openUprobeEvents(t)
+	defer f.Close()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := fmt.Sprintf("specvma_p%d", os.Getpid())
+	for i, path := range []string{probeFile(t), dir, "/dev/null", fifo, "/proc/self/maps"} {
+		line := fmt.Sprintf("p:%s/p%d %s:0x0", g, i, path)
+		kerr := writeLine(f, line)
+		if kerr == 0 {
+			writeLine(f, fmt.Sprintf("-:%s/p%d", g, i))
+		}
+		_, err := NewSystem().AddEvent(line)
+		var got errno.Errno
+		if err != nil && !errors.As(err, &got) {
+			t.Errorf("%s: AddEvent error %v carries no errno", path, err)
+		}
+		if got != kerr {
+			t.Errorf("%s: Linux says %v, AddEvent says %v", path, kerr, err)
+		}
+	}
+}

@@ -33,6 +33,8 @@ import (
 	"testing"
 	"time"
 
+	"specvma/internal/mmhook"
+	"specvma/internal/testsupport"
 	"specvma/mm"
 	"specvma/vfs"
 )
@@ -83,7 +85,7 @@ type stRec struct {
 
 type stressOpts struct {
 	st       mm.Strategy
-	hooks    *mm.Hooks
+	hooks    *mmhook.Hooks
 	dur      time.Duration
 	seed     int64
 	tasksPer int // tasks per address space
@@ -137,7 +139,7 @@ func stHitAddrs() []uint64 {
 func newStressRig(t *testing.T, o stressOpts) *stressRig {
 	r := &stressRig{t: t, o: o, s: NewSystem()}
 	for a := 0; a < 2; a++ {
-		as := mm.New(mm.Config{Hooks: o.hooks})
+		as := mm.New(mm.Config{Test: o.hooks})
 		r.s.Attach(as)
 		r.spaces = append(r.spaces, as)
 		fxMap(t, as, stStable, 4*fxPage, fxRX, mm.MapPrivate, stStableIno, 0)
@@ -166,7 +168,7 @@ func (r *stressRig) register(k stKey, reject int, ret bool) {
 			r.badCtx.Add(1)
 			r.note("%s (%v) ran on a uprobe keyed %v+%#x", name, k, u.Inode(), u.Offset())
 		}
-		if rejectAS != nil && ctx.AS == any(rejectAS) {
+		if rejectAS != nil && ctx.AS == rejectAS {
 			r.badCtx.Add(1)
 			r.note("%s ran in the address space its filter rejects", name)
 		}
@@ -178,7 +180,7 @@ func (r *stressRig) register(k stKey, reject int, ret bool) {
 		g.c.Handler = check
 	}
 	if rejectAS != nil {
-		g.c.Filter = func(as any) bool { return as != any(rejectAS) }
+		g.c.Filter = func(as *mm.AddressSpace) bool { return as != rejectAS }
 	}
 	r.regs = append(r.regs, g)
 	g.from = r.clock.Add(1)
@@ -485,7 +487,7 @@ func (r *stressRig) windowsNear(rec stRec) []stWindow {
 }
 
 // teardown unmaps and exits everything and checks that nothing is left.
-func (r *stressRig) teardown(base fxBaseline) {
+func (r *stressRig) teardown(base testsupport.Baseline) {
 	for _, as := range r.spaces {
 		as.Exit()
 	}
@@ -497,7 +499,7 @@ func (r *stressRig) teardown(base fxBaseline) {
 	if st := reg.Stats(); st.Live != 0 {
 		r.t.Errorf("after the run: %d uprobes live (%+v)", st.Live, st)
 	}
-	base.check(r.t)
+	base.Check(r.t)
 }
 
 func (r *stressRig) summary() (fired int, fast, fallbacks uint64, line string) {
@@ -557,7 +559,7 @@ func stReuse() (files, vmas int64) {
 func TestStressHits(t *testing.T) {
 	type variant struct {
 		st    mm.Strategy
-		hooks *mm.Hooks
+		hooks *mmhook.Hooks
 		name  string
 	}
 	var vs []variant
@@ -566,8 +568,8 @@ func TestStressHits(t *testing.T) {
 	}
 	yield := func() { runtime.Gosched() }
 	vs = append(vs,
-		variant{mm.MMSeq, &mm.Hooks{AfterFileLoad: yield, AfterTryBegin: yield}, "mmseq-widened"},
-		variant{mm.VMASeq, &mm.Hooks{AfterFileLoad: yield, AfterLockSeqLoad: yield}, "vmaseq-widened"})
+		variant{mm.MMSeq, &mmhook.Hooks{AfterFileLoad: yield, AfterTryBegin: yield}, "mmseq-widened"},
+		variant{mm.VMASeq, &mmhook.Hooks{AfterFileLoad: yield, AfterLockSeqLoad: yield}, "vmaseq-widened"})
 	for i, v := range vs {
 		t.Run(v.name, func(t *testing.T) {
 			base := fxTakeBaseline()
@@ -604,7 +606,7 @@ func TestStressNoValidateIsCaught(t *testing.T) {
 	yield := func() { runtime.Gosched() }
 	for _, st := range []mm.Strategy{mm.MMSeq, mm.VMASeq} {
 		t.Run(st.String(), func(t *testing.T) {
-			hooks := &mm.Hooks{NoValidate: true, AfterFileLoad: yield, AfterLockSeqLoad: yield}
+			hooks := &mmhook.Hooks{NoValidate: true, AfterFileLoad: yield, AfterLockSeqLoad: yield}
 			deadline := time.Now().Add(5 * time.Second)
 			for round := 1; ; round++ {
 				r := newStressRig(t, stressOpts{st: st, hooks: hooks, dur: stressDur(), seed: int64(7000 + round), tasksPer: 2})

@@ -5,10 +5,12 @@ package uprobes
 // address space whose filter accepts it, and every removal takes them out
 // again, each under that address space's mmap write lock
 // (register_for_each_vma); new file mappings get the probes already
-// registered through mm.ProbeSource (uprobe_mmap). Lock order:
-// Registry.regMu -> System.mu -> mmap locks -> Registry.treeMu.
+// registered through mm.ProbeSource (uprobe_mmap). The locks taken on the
+// way are in the order that package mm's documentation states.
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -34,10 +36,6 @@ type Event struct {
 	Uprobe   *Uprobe
 	Consumer *Consumer
 }
-
-// probeKey is what a breakpoint records as its owner: the probe point, not
-// the Uprobe pointer, whose memory may be reused.
-type probeKey = key
 
 // NewSystem returns a System with an empty registry.
 func NewSystem() *System {
@@ -137,11 +135,11 @@ func (s *System) installIn(as *mm.AddressSpace, u *Uprobe) {
 	as.InstallProbe(u.Inode(), probePoint(u))
 }
 
-// probePoint is what a breakpoint of u records: the probe point as its
-// owner (not the Uprobe pointer, whose memory may be reused) and its SDT
-// semaphore.
+// probePoint is u's probe point and SDT semaphore, as mm takes them (a
+// breakpoint records the probe's key, mm.ProbeID, never the Uprobe pointer,
+// whose memory may be reused).
 func probePoint(u *Uprobe) mm.ProbePoint {
-	return mm.ProbePoint{Offset: u.Offset(), Owner: probeKey{u.Inode(), u.Offset()}, RefCtr: u.RefCtrOffset()}
+	return mm.ProbePoint{Offset: u.Offset(), RefCtr: u.RefCtrOffset()}
 }
 
 // RefCtr returns the value of the SDT semaphore at addr in as.
@@ -164,12 +162,34 @@ func (s *System) AddEvent(line string) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, size := f.Inode().ID(), f.Inode().Size()
+	id, size, typ := f.Inode().ID(), f.Inode().Size(), f.Inode().Type()
 	f.Put()
+	if typ != vfs.Regular {
+		// create_trace_uprobe refuses what is not a regular file (d_is_reg).
+		return nil, fmt.Errorf("%s is %s, not a regular file: %w", spec.Path, typeName(typ), errno.EINVAL)
+	}
 	if spec.Offset > uint64(size) {
-		return nil, errno.EINVAL // uprobe_register: beyond the end of the file
+		// uprobe_register refuses an offset beyond the end of the file.
+		return nil, fmt.Errorf("offset %#x is beyond the end of %s (%d bytes): %w", spec.Offset, spec.Path, size, errno.EINVAL)
 	}
 	return s.AddEventAt(spec, id)
+}
+
+// typeName names a file type as a sentence would.
+func typeName(t vfs.Type) string {
+	switch t {
+	case vfs.Directory:
+		return "a directory"
+	case vfs.CharDevice:
+		return "a character device"
+	case vfs.BlockDevice:
+		return "a block device"
+	case vfs.FIFO:
+		return "a FIFO"
+	case vfs.Socket:
+		return "a socket"
+	}
+	return "a regular file"
 }
 
 // AddEventAt defines the event of spec on the inode id, ignoring spec.Path.
@@ -183,9 +203,12 @@ func (s *System) AddEventAt(spec Spec, id vfs.InodeID) (*Event, error) {
 	}
 	s.mu.Unlock()
 	if dup {
-		return nil, errno.EEXIST
+		return nil, fmt.Errorf("event %s exists already: %w", name, errno.EEXIST)
 	}
 	u, err := s.reg.Register(id, spec.Offset, spec.RefCtrOffset, ev.Consumer)
+	if errors.Is(err, errno.EINVAL) {
+		err = s.explainRegister(spec, id, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -195,6 +218,22 @@ func (s *System) AddEventAt(spec Spec, id vfs.InodeID) (*Event, error) {
 	ev.Uprobe = u
 	s.events[name] = ev
 	return ev, nil
+}
+
+// explainRegister says why Register refused spec with EINVAL.
+func (s *System) explainRegister(spec Spec, id vfs.InodeID, err error) error {
+	if spec.RefCtrOffset%2 != 0 {
+		return fmt.Errorf("reference-counter offset %#x is odd (it must be 2-byte aligned): %w", spec.RefCtrOffset, err)
+	}
+	if u := s.reg.Find(id, spec.Offset); u != nil {
+		other := u.RefCtrOffset()
+		u.Put()
+		if other != spec.RefCtrOffset {
+			return fmt.Errorf("reference-counter offset %#x differs from %#x, the one the probe already at %s:%#x has: %w",
+				spec.RefCtrOffset, other, spec.Path, spec.Offset, err)
+		}
+	}
+	return err
 }
 
 // RemoveEvent deletes the event called name (GRP/EVENT); ENOENT if none.
@@ -230,12 +269,8 @@ func (s *System) Events() []*Event {
 func (s *System) Breakpoints(as *mm.AddressSpace) []string {
 	var out []string
 	for _, bp := range as.Breakpoints() {
-		k, ok := bp.Owner.(probeKey)
-		if !ok {
-			continue
-		}
 		var names []string
-		if u := s.reg.Find(k.id, k.off); u != nil {
+		if u := s.reg.Find(bp.Probe.Inode, bp.Probe.Offset); u != nil {
 			for _, c := range u.Consumers() {
 				if c.Wants(as) {
 					names = append(names, c.Name)

@@ -227,9 +227,9 @@ func TestSystemFilterPerAddressSpace(t *testing.T) {
 		s.Attach(as)
 		fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
 	}
-	ran := map[any]int{}
+	ran := map[*mm.AddressSpace]int{}
 	var mu sync.Mutex
-	picky := &Consumer{Name: "fx/picky", Filter: func(as any) bool { return as != as2 },
+	picky := &Consumer{Name: "fx/picky", Filter: func(as *mm.AddressSpace) bool { return as != as2 },
 		Handler: func(ctx *Context) { mu.Lock(); ran[ctx.AS]++; mu.Unlock() }}
 	all := &Consumer{Name: "fx/all"}
 	reg := s.Registry()

@@ -1,24 +1,8 @@
 package uprobes
 
-// Invariants (task.go): a Task is one thread of a traced process. Hit is
-// handle_swbp: inside the task's read section of the registry's RCU domain
-// it resolves the address to a uprobe with the task's strategy (mm.Resolve),
-// runs the consumers, and for return consumers pushes a return instance.
-// Nothing on the fast path writes memory another task writes: the read
-// section is marked in the task's own cache line, counters are per task,
-// and the uprobe's shared reference count is not touched.
-//
-// Return instances are leased, as the kernel's hprobes are: while a task has
-// any, it holds a section of the registry's lease domain open, and a
-// released uprobe is not reused until every lease section that could name
-// it has ended. A task that stays away longer than LeaseTimeout (a function
-// that does not return) would hold frees up, so the waiting side expires
-// its leases: each leased instance is converted, by compare-and-swap on its
-// state word, into a counted reference (stable), or marked gone when the
-// uprobe is already dying; the task's own pop races with that swap and the
-// loser defers to the winner. The state word carries a generation so that a
-// slot reused by the task is never mistaken for the one that was expired.
-// A Task must not be used by two goroutines at once (expiry aside).
+// A Task is one thread of a traced process: Hit (handle_swbp) and Return
+// (handle_uretprobe_chain). The package doc states the trigger path and the
+// lease protocol of return instances; this file implements both.
 
 import (
 	"runtime"
@@ -265,7 +249,7 @@ func (t *Task) Return() (fired int, ok bool) {
 		t.lease.Unlock()
 	}
 	if stable {
-		u.Put() // outside every section: the last Put may wait for a grace period
+		u.Put() // the converted lease's reference; a last Put queues the free, it never waits
 	}
 	t.stats.Returns++
 	return fired, true

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"specvma/internal/mmhook"
 	"specvma/mm"
 	"specvma/vfs"
 )
@@ -226,7 +227,7 @@ func TestHitRestart(t *testing.T) {
 						wg.Add(1)
 						go func() {
 							defer wg.Done()
-							as.RemoveProbe(ev.Inode, mm.ProbePoint{Offset: 0x1010, Owner: probeKey{ev.Inode, 0x1010}})
+							as.RemoveProbe(ev.Inode, mm.ProbePoint{Offset: 0x1010})
 						}()
 						fxWaitBlocked(t, "sync.RWMutex.Lock", "RemoveProbe")
 					})
@@ -279,8 +280,8 @@ func TestHitNoSpuriousSIGTRAP(t *testing.T) {
 		t.Run(st.String(), func(t *testing.T) {
 			s := NewSystem()
 			reg := s.Registry()
-			h := &mm.Hooks{}
-			as := mm.New(mm.Config{Hooks: h})
+			h := &mmhook.Hooks{}
+			as := mm.New(mm.Config{Test: h})
 			s.Attach(as)
 			fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
 			fxEvent(t, s, "p:fx/going /fx/bin:0x1010", ino)

@@ -14,31 +14,32 @@ package uprobes
 import (
 	"sync/atomic"
 
+	"specvma/mm"
 	"specvma/vfs"
 )
 
-// Context is what a consumer's handler sees when its probe fires. The
-// breakpoint layer fills it; this package only defines it.
+// Context is what a consumer's handler sees when its probe fires; the Task
+// that hit the breakpoint fills it.
 type Context struct {
-	Uprobe *Uprobe // the probe that fired (the handler runs holding a reference)
-	AS     any     // the address space (an *mm.AddressSpace in specvma)
-	Addr   uint64  // the breakpoint's virtual address
-	Func   uint64  // for a return handler: the probed function's address
-	Ret    uint64  // for a return handler: the address returned to
+	Uprobe *Uprobe          // the probe that fired (the handler runs holding a reference)
+	AS     *mm.AddressSpace // the address space of the task that hit it
+	Addr   uint64           // the breakpoint's virtual address
+	Func   uint64           // for a return handler: the probed function's address
+	Ret    uint64           // for a return handler: the address returned to
 }
 
 // Consumer is one user of a uprobe (struct uprobe_consumer): a trace event, a
 // perf event, a BPF link. Its fields must not change after registration.
 type Consumer struct {
-	Name       string             // the event as GRP/EVENT
-	Return     bool               // a return probe (r:), fired by RetHandler on return
-	Handler    func(ctx *Context) // entry handler, optional
-	RetHandler func(ctx *Context) // return handler, optional
-	Filter     func(as any) bool  // whether to probe an address space; nil means all
+	Name       string                         // the event as GRP/EVENT
+	Return     bool                           // a return probe (r:), fired by RetHandler on return
+	Handler    func(ctx *Context)             // entry handler, optional
+	RetHandler func(ctx *Context)             // return handler, optional
+	Filter     func(as *mm.AddressSpace) bool // whether to probe an address space; nil means all
 }
 
 // Wants reports whether c probes the address space as (its filter).
-func (c *Consumer) Wants(as any) bool { return c.Filter == nil || c.Filter(as) }
+func (c *Consumer) Wants(as *mm.AddressSpace) bool { return c.Filter == nil || c.Filter(as) }
 
 // IsReturn reports whether c fires on function return.
 func (c *Consumer) IsReturn() bool { return c.Return || c.RetHandler != nil }
@@ -128,9 +129,14 @@ func (u *Uprobe) Get() *Uprobe {
 	return u
 }
 
-// Put drops a reference. The last one erases u from its registry and frees
-// it to the cache, where the next registration may reuse it at once. Put must
-// not be called with the registry's tree lock held.
+// Put drops a reference. The last one erases u from its registry (taking
+// the tree lock) and frees it: at once, to be reused by the next
+// registration, when no read section or lease section of the registry is
+// open; otherwise the registry's reclaimer frees it after a grace period.
+// Put never waits for a grace period, so it may be called inside a read
+// section and under the mmap locks.
+//
+// Preconditions: the registry's tree lock is not held.
 func (u *Uprobe) Put() {
 	if u.dec() {
 		u.reg.Load().release(u)
@@ -148,7 +154,9 @@ func (u *Uprobe) dec() bool {
 	return false
 }
 
-// setConsumers publishes a new consumer list (under regMu).
+// setConsumers publishes a new consumer list.
+//
+// Preconditions: the registry's regMu is held.
 func (u *Uprobe) setConsumers(cs []*Consumer) {
 	if len(cs) == 0 {
 		u.consumers.Store(nil)

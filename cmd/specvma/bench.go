@@ -16,9 +16,7 @@ import (
 	"specvma/bench"
 )
 
-func init() {
-	register(command{name: "bench", summary: "the uprobe scalability experiment (the main job)", run: runBench})
-}
+var benchCommand = command{name: "bench", summary: "the uprobe scalability experiment (the main job)", run: runBench}
 
 const benchUsage = `usage: specvma bench [flags]
 

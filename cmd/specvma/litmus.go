@@ -11,12 +11,10 @@ import (
 	"specvma/litmus"
 )
 
-func init() {
-	register(command{
-		name:    "litmus",
-		summary: "explore a C litmus test under a memory model (lkmm, armv8, tso, sc)",
-		run:     runLitmus,
-	})
+var litmusCommand = command{
+	name:    "litmus",
+	summary: "explore a C litmus test under a memory model (lkmm, armv8, tso, sc)",
+	run:     runLitmus,
 }
 
 // defFlag collects -D NAME=VALUE.

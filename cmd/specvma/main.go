@@ -1,16 +1,16 @@
 // Command specvma runs specvma's experiments and tools: bench (the uprobe
 // scalability experiment), run (scenario scripts), maps, probes and resolve
-// (live processes through the model). Each subcommand lives in its own file
-// and registers itself in init.
+// (live processes through the model). Each subcommand lives in its own file;
+// the list below (commands) is the whole set, in the order usage prints it.
 //
-// The packages, bottom up (imports only go upwards):
+// The packages, in layers: each imports only from the layers below it.
 //
-//	errno, internal/slab, internal/rcu   errno values; type-stable caches; grace periods
-//	vfs                                  open file descriptions and inodes
-//	mm                                   address spaces, locks, lockless resolution (doc.go: lock order, protocols)
-//	uprobes, procfs                      the uprobe subsystem; /proc/PID/maps
-//	scenario, bench                      the script language; the benchmark
-//	internal/kerneltest, internal/uprobetest  differential tests against the running kernel
+//	5  cmd/specvma, difftest/kerneltest, difftest/uprobetest  the command; differential tests against the running kernel
+//	4  bench, scenario, litmus                                the benchmark; the script language; memory-model litmus tests
+//	3  uprobes, procfs                                        the uprobe subsystem; /proc/PID/maps
+//	2  mm                                                     address spaces, locks, lockless resolution (doc.go: the lock order)
+//	1  vfs                                                    open file descriptions and inodes
+//	0  errno, internal/{slab,rcu,mmhook,testsupport}          errno values; type-stable caches; grace periods; test support
 package main
 
 import (
@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 )
 
 // command is one subcommand: run gets the arguments after its name and
@@ -29,20 +28,24 @@ type command struct {
 	run           func(args []string, stdout, stderr io.Writer) int
 }
 
-var commands = map[string]command{}
+// commands lists every subcommand, in the order usage prints them.
+var commands = []command{benchCommand, litmusCommand, mapsCommand, probesCommand, resolveCommand, runCommand}
 
-func register(c command) { commands[c.name] = c }
+// lookup finds the subcommand called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: specvma COMMAND [ARGS]")
 	fmt.Fprintln(w, "\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'specvma help COMMAND' (or 'specvma COMMAND -h') for a command's usage and flags.")
 }
@@ -52,7 +55,7 @@ func main() { os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr)) }
 func dispatch(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 2 && args[0] == "help" {
 		// specvma help COMMAND: the command's own -h, on stdout.
-		c, ok := commands[args[1]]
+		c, ok := lookup(args[1])
 		if !ok {
 			fmt.Fprintf(stderr, "specvma help: unknown command %q\n", args[1])
 			usage(stderr)
@@ -67,7 +70,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	c, ok := commands[args[0]]
+	c, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "specvma: unknown command %q\n", args[0])
 		usage(stderr)

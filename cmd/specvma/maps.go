@@ -9,12 +9,10 @@ import (
 	"specvma/procfs"
 )
 
-func init() {
-	register(command{
-		name:    "maps",
-		summary: "load a live process (PID or self) into the model and print its maps",
-		run:     runMaps,
-	})
+var mapsCommand = command{
+	name:    "maps",
+	summary: "load a live process (PID or self) into the model and print its maps",
+	run:     runMaps,
 }
 
 // runMaps is `specvma maps PID|self`: it reads /proc/PID/maps, builds the

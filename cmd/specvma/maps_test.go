@@ -4,24 +4,14 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"specvma/internal/testsupport"
 	"specvma/procfs"
 )
-
-func requireProcMaps(t *testing.T) {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skipf("needs Linux's /proc/PID/maps; this is %s", runtime.GOOS)
-	}
-	if _, err := os.Stat("/proc/self/maps"); err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
-}
 
 // settledSleeper starts sleep(1) and waits until it sleeps with the same
 // maps twice in a row.
@@ -65,7 +55,7 @@ func settledSleeper(t *testing.T) int {
 }
 
 func TestMapsCommand(t *testing.T) {
-	requireProcMaps(t)
+	testsupport.RequireProcMaps(t)
 	pid := settledSleeper(t)
 	var out, errb bytes.Buffer
 	if code := dispatch([]string{"maps", strconv.Itoa(pid)}, &out, &errb); code != 0 {
@@ -84,7 +74,7 @@ func TestMapsCommand(t *testing.T) {
 }
 
 func TestMapsCommandSelf(t *testing.T) {
-	requireProcMaps(t)
+	testsupport.RequireProcMaps(t)
 	var out, errb bytes.Buffer
 	if code := dispatch([]string{"maps", "self"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
@@ -118,7 +108,7 @@ func TestMapsCommandErrors(t *testing.T) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and %q", tt.args, code, out.String(), errb.String(), tt.code, tt.msg)
 		}
 	}
-	requireProcMaps(t)
+	testsupport.RequireProcMaps(t)
 	var out, errb bytes.Buffer
 	if code := dispatch([]string{"maps", strconv.Itoa(1 << 30)}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no such file") {
 		t.Errorf("a process that does not exist: exit %d, stderr %q", code, errb.String())

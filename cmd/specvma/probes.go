@@ -12,12 +12,10 @@ import (
 	"specvma/uprobes"
 )
 
-func init() {
-	register(command{
-		name:    "probes",
-		summary: "list the breakpoints uprobe specs would install in a live process",
-		run:     runProbes,
-	})
+var probesCommand = command{
+	name:    "probes",
+	summary: "list the breakpoints uprobe specs would install in a live process",
+	run:     runProbes,
 }
 
 // runProbes is `specvma probes -pid PID SPEC...`: it loads the live process

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -12,7 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"specvma/internal/uprobetest"
+	"specvma/difftest/uprobetest"
+	"specvma/internal/testsupport"
 	"specvma/procfs"
 	"specvma/uprobes"
 )
@@ -69,7 +69,7 @@ func runProbeCmd(t *testing.T, args ...string) (code int, stdout, stderr string)
 }
 
 func TestProbesSleep(t *testing.T) {
-	requireProcMaps(t)
+	testsupport.RequireProcMaps(t)
 	pid := settledSleeper(t)
 	text := textLine(t, pid, "sleep")
 	path := text.Path()
@@ -101,13 +101,11 @@ func TestProbesSleep(t *testing.T) {
 // again privately, read-only, writable and shared: the breakpoints follow
 // valid_vma, and a symbol spec resolves to the loader's address.
 func TestProbesMappings(t *testing.T) {
-	requireProcMaps(t)
+	testsupport.RequireProcMaps(t)
 	if runtime.GOARCH != "amd64" {
 		t.Skipf("the uprobetest target is written for x86-64; this is %s", runtime.GOARCH)
 	}
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not found; this test builds its target with it")
-	}
+	testsupport.RequireTool(t, "gcc", "this test builds its target with it")
 	bin, err := uprobetest.Build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +182,7 @@ func TestProbesMappings(t *testing.T) {
 }
 
 func TestResolveSleep(t *testing.T) {
-	requireProcMaps(t)
+	testsupport.RequireProcMaps(t)
 	pid := settledSleeper(t)
 	text := textLine(t, pid, "sleep")
 	stack := uint64(0)
@@ -271,7 +269,7 @@ func TestProbesErrors(t *testing.T) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and %q", tt.args, code, out, errs, tt.code, tt.msg)
 		}
 	}
-	requireProcMaps(t)
+	testsupport.RequireProcMaps(t)
 	pid := missingPID(t)
 	for _, args := range [][]string{
 		{"probes", "-pid", pid, "/bin/true:0x10"},

@@ -10,12 +10,10 @@ import (
 	"specvma/vfs"
 )
 
-func init() {
-	register(command{
-		name:    "resolve",
-		summary: "resolve addresses of a live process to file, device:inode and offset",
-		run:     runResolve,
-	})
+var resolveCommand = command{
+	name:    "resolve",
+	summary: "resolve addresses of a live process to file, device:inode and offset",
+	run:     runResolve,
 }
 
 // probeFlags collects repeated -probe flags.

@@ -5,17 +5,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"specvma/mm"
+	"specvma/procfs"
 	"specvma/scenario"
 )
 
-func init() {
-	register(command{
-		name:    "run",
-		summary: "run a scenario script (FILE, or - for stdin) against the model",
-		run:     runScript,
-	})
+var runCommand = command{
+	name:    "run",
+	summary: "run a scenario script (FILE, or - for stdin) against the model",
+	run:     runScript,
 }
 
 // runStdin is where `specvma run -` reads its script; tests replace it.
@@ -30,8 +30,17 @@ Runs a scenario script against the specvma model and prints each
 command's result; with -echo, each command beside its result, as strace
 does. docs/scenario.md describes the language.
 `)
+	host := fs.Bool("host", true, "configure the model as the running kernel and this process are (mmap_min_addr, privilege, overcommit, CONFIG_ANON_VMA_NAME); false: the model's defaults")
 	echo := fs.Bool("echo", false, "print a transcript: each command (in canonical form) followed by its result")
 	noAnonNames := fs.Bool("no-anon-names", false, "model a kernel without CONFIG_ANON_VMA_NAME (anon_name fails with EINVAL)")
+	var sets []string
+	fs.Func("set", "KEY=VALUE: set one config key as the script's config command would (repeatable; keys: "+strings.Join(scenario.ConfigKeys(), ", ")+")", func(s string) error {
+		if _, _, ok := strings.Cut(s, "="); !ok {
+			return fmt.Errorf("want KEY=VALUE, got %q", s)
+		}
+		sets = append(sets, s)
+		return nil
+	})
 	strategy := fs.String("strategy", "mmseq", "how hit resolves breakpoints: locked, mmseq, vmaseq or vmalock")
 	if code, done := parseFlags(fs, args); done {
 		return code
@@ -58,7 +67,25 @@ does. docs/scenario.md describes the language.
 		defer f.Close()
 		in = f
 	}
-	b := scenario.NewModel(mm.Config{NoAnonNames: *noAnonNames})
+	var cfg mm.Config
+	if *host {
+		cfg, _ = procfs.HostConfig()
+	}
+	if *noAnonNames {
+		cfg.NoAnonNames = true
+	}
+	for _, kv := range sets {
+		k, v, _ := strings.Cut(kv, "=")
+		n, err := scenario.ParseNumber(v)
+		if err == nil {
+			err = scenario.SetConfig(&cfg, k, n)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "specvma run: -set %s: %v\n", kv, err)
+			return 2
+		}
+	}
+	b := scenario.NewModel(cfg)
 	b.SetStrategy(st)
 	s, err := scenario.Parse(name, in)
 	if err == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"specvma/procfs"
 	"strings"
 	"testing"
 )
@@ -102,11 +103,39 @@ func TestRunCommandUsage(t *testing.T) {
 
 func TestRunCommandNoAnonNames(t *testing.T) {
 	p := writeScript(t, "mmap 0x200000000000 0x1000 rw- MAP_PRIVATE|MAP_ANONYMOUS\nanon_name 0x200000000000 0x1000 x\n")
-	if code, out, _ := runCmd("run", p); code != 0 || out != "= 0x200000000000\n= 0\n" {
-		t.Errorf("exit %d, stdout %q", code, out)
+	if code, out, _ := runCmd("run", "-host=false", p); code != 0 || out != "= 0x200000000000\n= 0\n" {
+		t.Errorf("-host=false: exit %d, stdout %q", code, out)
 	}
-	if code, out, _ := runCmd("run", "-no-anon-names", p); code != 0 || out != "= 0x200000000000\n= -EINVAL\n" {
+	if code, out, _ := runCmd("run", "-host=false", "-no-anon-names", p); code != 0 || out != "= 0x200000000000\n= -EINVAL\n" {
 		t.Errorf("-no-anon-names: exit %d, stdout %q", code, out)
+	}
+	if code, out, _ := runCmd("run", "-host=false", "-set", "anon_names=0", p); code != 0 || out != "= 0x200000000000\n= -EINVAL\n" {
+		t.Errorf("-set anon_names=0: exit %d, stdout %q", code, out)
+	}
+	// By default the model is configured as the running kernel is.
+	cfg, _ := procfs.HostConfig()
+	want := "= 0x200000000000\n= 0\n"
+	if cfg.NoAnonNames {
+		want = "= 0x200000000000\n= -EINVAL\n"
+	}
+	if code, out, _ := runCmd("run", p); code != 0 || out != want {
+		t.Errorf("default (host): exit %d, stdout %q, want %q", code, out, want)
+	}
+	if code, _, errs := runCmd("run", "-set", "no_such_key=1", p); code != 2 || !strings.Contains(errs, "unknown key") {
+		t.Errorf("-set no_such_key: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestRunConfigCommand: the script's config command configures the
+// address spaces created after it, and refuses once one is in use.
+func TestRunConfigCommand(t *testing.T) {
+	p := writeScript(t, "config privileged 1\nconfig mmap_min_addr 0x10000\nmmap 0x1000 0x1000 r-- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\n")
+	if code, out, _ := runCmd("run", "-host=false", p); code != 0 || out != "= 0\n= 0\n= 0x1000\n" {
+		t.Errorf("privileged: exit %d, stdout %q", code, out)
+	}
+	p = writeScript(t, "config privileged 0\nmmap 0x1000 0x1000 r-- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\nconfig privileged 1\n")
+	if code, out, errs := runCmd("run", "-host=false", p); code != 2 || out != "= 0\n= -EPERM\n" || !strings.Contains(errs, ":3: config") {
+		t.Errorf("config after a call: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
 

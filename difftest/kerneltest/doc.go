@@ -1,0 +1,57 @@
+// Package kerneltest checks the specvma model against the running Linux
+// kernel, which is the oracle for everything observable: a call's result
+// and errno, and the /proc/PID/maps text that shows which VMAs were split,
+// merged, moved or left alone.
+//
+// # Method
+//
+// A sequence is a scenario script (testdata/*.vma, plus a few generated in
+// the tests). It runs twice with scenario.Run: once on the kernel backend
+// (NewKernel), which performs every call for real in the test process
+// itself, and once on a fresh model (scenario.NewModel) configured as this
+// kernel and process are (procfs.HostConfig: vm.mmap_min_addr and the LSM
+// hint floor, CAP_SYS_RAWIO, the overcommit mode with memory and swap,
+// CONFIG_ANON_VMA_NAME). The two outputs are compared line by line.
+// TestLowAddresses claims a second window, the bottom 64 KiB, where
+// mmap_min_addr and privilege decide (it skips when that cannot be claimed).
+//
+// The kernel backend owns a window of the test process's address space
+// (DefaultWindow: 1 TiB at 0x500000000000). NewKernel proves the window is
+// free by mapping all of it with MAP_FIXED_NOREPLACE, then unmaps it, so a
+// script starts from an empty window; Release unmaps it again after the
+// sequence, whatever happened. Sequences place every mapping inside the
+// window with a hint or MAP_FIXED, so the kernel and the model, whose
+// address space is otherwise empty, see the same addresses. The backend's
+// maps are the window's lines of /proc/self/maps, as the kernel printed
+// them. Calls are raw system calls (no libc, no Go wrappers that check
+// arguments), so any flags and addresses reach the kernel and the errno
+// comes back unchanged; a call that could reach memory outside the window,
+// where the Go runtime lives, is refused unless the kernel must reject it
+// from its arguments alone. A touch is a one-byte load or store through a
+// pointer with runtime/debug.SetPanicOnFault set, so SIGSEGV and SIGBUS
+// come back as a panic that becomes EFAULT.
+//
+// Before comparing, both outputs are normalised, only where the two cannot
+// agree by construction (Window.Normalize): maps lines outside the window
+// are dropped, addresses the kernel chose outside the window (an mremap
+// that moves without MREMAP_FIXED) read "<outside window>", and the inode
+// numbers of shared memory (/dev/zero (deleted) on device 00:01) are
+// renumbered in order of first appearance. Files come from a temporary
+// directory; the same files serve both runs, so their device and inode
+// numbers agree.
+//
+// A mismatch is reported with the script, the kernel's output and the
+// model's side by side, each differing line marked. With -update the test
+// also writes what the kernel did to testdata/NAME.kernel.out, for
+// reviewers to read; -kernelonly runs the kernel side alone and logs it.
+//
+// Anonymous VMA names cannot be checked this way here: the kernel these
+// tests were written on is built without CONFIG_ANON_VMA_NAME (the prctl
+// fails with EINVAL, which one sequence checks against a model configured
+// the same way). TestAnonNames instead checks the model, with names
+// enabled, against the behaviour Linux documents.
+//
+// Where the OS is not Linux the tests skip with a message; so they do on
+// other architectures than x86-64, whose page size and address limit the
+// model and the sequences assume.
+package kerneltest
