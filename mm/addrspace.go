@@ -32,6 +32,16 @@ type Config struct {
 	LSMMmapMinAddr uint64
 	// Privileged models CAP_SYS_RAWIO: MAP_FIXED below MmapMinAddr is allowed.
 	Privileged bool
+	// NoKSM models a kernel without CONFIG_KSM: MADV_MERGEABLE and
+	// MADV_UNMERGEABLE fail with EINVAL.
+	NoKSM bool
+	// IPCLock models CAP_IPC_LOCK: mlock ignores MemlockRlimit.
+	IPCLock bool
+	// MemlockRlimit is RLIMIT_MEMLOCK in bytes (mlock.go); 0 takes Linux's
+	// default, 8 MiB. NoMemlock models a limit of 0 (mlock is EPERM
+	// without IPCLock).
+	MemlockRlimit uint64
+	NoMemlock     bool
 	// Overcommit is vm.overcommit_memory (commit.go): OvercommitGuess (the
 	// default), OvercommitAlways or OvercommitNever.
 	Overcommit int
@@ -62,6 +72,7 @@ type AddressSpace struct {
 
 	// Written and read under the mmap lock.
 	startBrk, brk, startStack uint64
+	defFlags                  VMFlags                            // mm->def_flags: VM_LOCKED after mlockall(MCL_FUTURE)
 	gate                      bool                               // has the [vsyscall] gate area
 	bps                       atomic.Pointer[map[uint64]ProbeID] // breakpoints by address (breakpoint.go)
 	probes                    ProbeSource
@@ -84,6 +95,11 @@ func New(cfg Config) *AddressSpace {
 	}
 	if cfg.StackGuardGap == 0 {
 		cfg.StackGuardGap = StackGuardGap
+	}
+	if cfg.NoMemlock {
+		cfg.MemlockRlimit = 0
+	} else if cfg.MemlockRlimit == 0 {
+		cfg.MemlockRlimit = 8 << 20
 	}
 	if cfg.StackRlimit == 0 {
 		cfg.StackRlimit = 8 << 20

@@ -23,26 +23,37 @@ type VMFlags uint64
 
 // vm_flags bits.
 const (
-	VMRead       VMFlags = 0x00000001
-	VMWrite      VMFlags = 0x00000002
-	VMExec       VMFlags = 0x00000004
-	VMShared     VMFlags = 0x00000008
-	VMMayRead    VMFlags = 0x00000010
-	VMMayWrite   VMFlags = 0x00000020
-	VMMayExec    VMFlags = 0x00000040
-	VMMayShare   VMFlags = 0x00000080
-	VMGrowsDown  VMFlags = 0x00000100
-	VMPFNMap     VMFlags = 0x00000400
-	VMLocked     VMFlags = 0x00002000
-	VMIO         VMFlags = 0x00004000
-	VMDontCopy   VMFlags = 0x00020000
-	VMDontExpand VMFlags = 0x00040000
-	VMAccount    VMFlags = 0x00100000
-	VMNoReserve  VMFlags = 0x00200000
-	VMHugeTLB    VMFlags = 0x00400000
-	VMSoftDirty  VMFlags = 0x08000000
-	VMMixedMap   VMFlags = 0x10000000
-	VMNoHugePage VMFlags = 0x40000000
+	VMRead        VMFlags = 0x00000001
+	VMWrite       VMFlags = 0x00000002
+	VMExec        VMFlags = 0x00000004
+	VMShared      VMFlags = 0x00000008
+	VMMayRead     VMFlags = 0x00000010
+	VMMayWrite    VMFlags = 0x00000020
+	VMMayExec     VMFlags = 0x00000040
+	VMMayShare    VMFlags = 0x00000080
+	VMGrowsDown   VMFlags = 0x00000100
+	VMPFNMap      VMFlags = 0x00000400
+	VMLocked      VMFlags = 0x00002000
+	VMIO          VMFlags = 0x00004000
+	VMSeqRead     VMFlags = 0x00008000
+	VMRandRead    VMFlags = 0x00010000
+	VMDontCopy    VMFlags = 0x00020000
+	VMDontExpand  VMFlags = 0x00040000
+	VMLockOnFault VMFlags = 0x00080000
+	VMAccount     VMFlags = 0x00100000
+	VMNoReserve   VMFlags = 0x00200000
+	VMHugeTLB     VMFlags = 0x00400000
+	VMWipeOnFork  VMFlags = 0x02000000
+	VMDontDump    VMFlags = 0x04000000
+	VMSoftDirty   VMFlags = 0x08000000
+	VMMixedMap    VMFlags = 0x10000000
+	VMHugePage    VMFlags = 0x20000000
+	VMNoHugePage  VMFlags = 0x40000000
+	VMMergeable   VMFlags = 0x80000000
+	// VMSealed is mseal's bit (a high bit of vm_flags on 64-bit kernels).
+	VMSealed VMFlags = 1 << 42
+
+	vmLockedMask = VMLocked | VMLockOnFault
 
 	// VMSpecial VMAs never merge.
 	VMSpecial = VMIO | VMDontExpand | VMPFNMap | VMMixedMap

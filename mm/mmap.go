@@ -49,7 +49,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if as.MapCount() > as.cfg.MaxMapCount {
 		return 0, enomem
 	}
-	vmFlags := protToVM(prot) | mapToVM(flags) | VMMayRead | VMMayWrite | VMMayExec
+	vmFlags := protToVM(prot) | mapToVM(flags) | as.defFlags | VMMayRead | VMMayWrite | VMMayExec
 	addr, err := as.getUnmappedArea(file, addr, length, pgoff, flags)
 	if err != nil {
 		return 0, err
@@ -84,7 +84,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if err != nil {
 		return 0, err
 	}
-	if vmFlags&VMLocked != 0 || flags&(MapPopulate|MapNonBlock) == MapPopulate {
+	if vmFlags&vmLockedMask == VMLocked || flags&(MapPopulate|MapNonBlock) == MapPopulate {
 		as.populate(v, addr, addr+length)
 	}
 	as.probeMapped(v)

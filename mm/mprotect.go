@@ -51,6 +51,9 @@ func (as *AddressSpace) mprotectWalk(start, end uint64, prot int) error {
 		if v == nil || v.Start() > pos {
 			return enomem
 		}
+		if v.Flags()&VMSealed != 0 {
+			return eperm
+		}
 		newFlags := protToVM(prot) | v.Flags()&^vmAccessFlags
 		if newFlags&^(newFlags>>4)&vmAccessFlags != 0 {
 			return eacces // VM_WRITE without VM_MAYWRITE, and so on

@@ -220,6 +220,8 @@ func (as *AddressSpace) vmaToResize(addr, oldLen, newLen uint64, flags int) (*VM
 	switch {
 	case v == nil:
 		return nil, efault
+	case v.Flags()&VMSealed != 0:
+		return nil, eperm
 	case oldLen == 0 && v.Flags()&(VMShared|VMMayShare) == 0:
 		return nil, einval // "duplicating" private memory makes no sense
 	case flags&MremapDontUnmap != 0 && v.Flags()&(VMDontExpand|VMPFNMap) != 0:

@@ -27,6 +27,11 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 	if len(vmas) == 0 {
 		return nil
 	}
+	for _, v := range vmas {
+		if v.Flags()&VMSealed != 0 {
+			return eperm // mseal: nothing is unmapped
+		}
+	}
 	first, last := vmas[0], vmas[len(vmas)-1]
 	if first.Start() < start {
 		if end < first.End() && as.MapCount() >= as.cfg.MaxMapCount {

@@ -14,8 +14,9 @@ import (
 // the running kernel does for this process: vm.mmap_min_addr,
 // vm.max_map_count and vm.overcommit_memory from /proc/sys/vm,
 // CONFIG_LSM_MMAP_MIN_ADDR from /proc/config.gz, memory,
-// swap and the commit limit from /proc/meminfo, CAP_SYS_RAWIO from the
-// process's effective capabilities, RLIMIT_STACK, and whether the kernel
+// swap and the commit limit from /proc/meminfo, CAP_SYS_RAWIO and
+// CAP_IPC_LOCK from the process's effective capabilities, RLIMIT_STACK
+// and RLIMIT_MEMLOCK, KSM (/sys/kernel/mm/ksm), and whether the kernel
 // has CONFIG_ANON_VMA_NAME (a trial PR_SET_VMA_ANON_NAME on a page of its
 // own). What cannot be read keeps the model's default; on systems other
 // than Linux that is everything, and ok is false.
@@ -39,6 +40,13 @@ func HostConfig() (cfg mm.Config, ok bool) {
 	mi := meminfo()
 	cfg.TotalRAM, cfg.TotalSwap, cfg.CommitLimit = mi["MemTotal"], mi["SwapTotal"], mi["CommitLimit"]
 	cfg.Privileged = hasCapability(capSysRawIO)
+	cfg.IPCLock = hasCapability(capIPCLock)
+	if lim, ok := memlockRlimit(); ok {
+		cfg.MemlockRlimit, cfg.NoMemlock = lim, lim == 0
+	}
+	if _, err := os.Stat("/sys/kernel/mm/ksm"); err != nil {
+		cfg.NoKSM = true
+	}
 	cfg.StackRlimit = stackRlimit()
 	cfg.NoAnonNames = !anonNamesSupported()
 	return cfg, true
@@ -69,8 +77,11 @@ func kernelConfigNumber(name string) uint64 {
 	return 0
 }
 
-// capSysRawIO is CAP_SYS_RAWIO's bit in the capability sets.
-const capSysRawIO = 17
+// Capability bits in the capability sets.
+const (
+	capIPCLock  = 14 // CAP_IPC_LOCK
+	capSysRawIO = 17 // CAP_SYS_RAWIO
+)
 
 func readSysctl(name string) (uint64, bool) {
 	b, err := os.ReadFile("/proc/sys/" + name)

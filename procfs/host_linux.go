@@ -20,6 +20,16 @@ func stackRlimit() uint64 {
 	return r.Cur
 }
 
+// memlockRlimit is RLIMIT_MEMLOCK's soft limit; unlimited reads as the
+// largest value.
+func memlockRlimit() (uint64, bool) {
+	var r unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_MEMLOCK, &r) != nil {
+		return 0, false
+	}
+	return r.Cur, true
+}
+
 // anonNamesSupported names a page of its own with PR_SET_VMA_ANON_NAME:
 // kernels without CONFIG_ANON_VMA_NAME refuse with EINVAL.
 func anonNamesSupported() bool {

@@ -7,3 +7,5 @@ const hostIsLinux = false
 func stackRlimit() uint64 { return 0 }
 
 func anonNamesSupported() bool { return true }
+
+func memlockRlimit() (uint64, bool) { return 0, false }

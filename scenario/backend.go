@@ -25,6 +25,15 @@ type Space interface {
 	Mremap(old, oldLen, newLen uint64, flags int, newAddr uint64) (uint64, error)
 	// SetAnonName names anonymous memory; a nil name clears it.
 	SetAnonName(addr, length uint64, name *string) error
+	// Madvise is madvise(2) with the advice mm.Madvise models.
+	Madvise(addr, length uint64, advice int) error
+	// Mlock2 is mlock2(2); flags 0 is mlock(2).
+	Mlock2(addr, length uint64, flags int) error
+	Munlock(addr, length uint64) error
+	Mlockall(flags int) error
+	Munlockall() error
+	// Mseal is mseal(2).
+	Mseal(addr, length uint64, flags int) error
 	// Touch makes a one-byte access; errno.EFAULT where Linux would signal.
 	Touch(addr uint64, write bool) error
 	// Maps returns the address space as /proc/PID/maps prints it.

@@ -39,6 +39,14 @@ var configKeys = map[string]configKey{
 	// CONFIG_ANON_VMA_NAME.
 	"anon_names": {func(c *mm.Config) uint64 { return boolOf(!c.NoAnonNames) },
 		func(c *mm.Config, v uint64) { c.NoAnonNames = v == 0 }, 1},
+	// CAP_IPC_LOCK: mlock ignores memlock_rlimit.
+	"ipc_lock": {func(c *mm.Config) uint64 { return boolOf(c.IPCLock) },
+		func(c *mm.Config, v uint64) { c.IPCLock = v != 0 }, 1},
+	"memlock_rlimit": {func(c *mm.Config) uint64 { return c.MemlockRlimit },
+		func(c *mm.Config, v uint64) { c.MemlockRlimit, c.NoMemlock = v, v == 0 }, ^uint64(0)},
+	// CONFIG_KSM: MADV_MERGEABLE and MADV_UNMERGEABLE.
+	"ksm": {func(c *mm.Config) uint64 { return boolOf(!c.NoKSM) },
+		func(c *mm.Config, v uint64) { c.NoKSM = v == 0 }, 1},
 	"mmap_min_addr": {func(c *mm.Config) uint64 { return c.MmapMinAddr },
 		func(c *mm.Config, v uint64) { c.MmapMinAddr, c.NoMmapMinAddr = v, v == 0 }, mm.TaskSize},
 	"lsm_mmap_min_addr": {func(c *mm.Config) uint64 { return c.LSMMmapMinAddr },

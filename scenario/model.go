@@ -120,6 +120,24 @@ func (s modelSpace) SetAnonName(addr, length uint64, name *string) error {
 	return s.as.SetAnonName(addr, length, name)
 }
 
+func (s modelSpace) Madvise(addr, length uint64, advice int) error {
+	return s.as.Madvise(addr, length, advice)
+}
+
+func (s modelSpace) Mlock2(addr, length uint64, flags int) error {
+	return s.as.Mlock2(addr, length, flags)
+}
+
+func (s modelSpace) Munlock(addr, length uint64) error { return s.as.Munlock(addr, length) }
+
+func (s modelSpace) Mlockall(flags int) error { return s.as.Mlockall(flags) }
+
+func (s modelSpace) Munlockall() error { return s.as.Munlockall() }
+
+func (s modelSpace) Mseal(addr, length uint64, flags int) error {
+	return s.as.Mseal(addr, length, flags)
+}
+
 func (s modelSpace) Touch(addr uint64, write bool) error { return s.as.Fault(addr, write) }
 
 func (s modelSpace) Maps() (string, error) { return procfs.Maps(s.as), nil }

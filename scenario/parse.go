@@ -52,6 +52,13 @@ const (
 	OpRet                       // ret
 	OpBreakpoints               // breakpoints
 	OpConfig                    // config KEY VALUE
+	OpMadvise                   // madvise ADDR LEN ADVICE
+	OpMlock                     // mlock ADDR LEN
+	OpMlock2                    // mlock2 ADDR LEN FLAGS
+	OpMunlock                   // munlock ADDR LEN
+	OpMlockall                  // mlockall FLAGS
+	OpMunlockall                // munlockall
+	OpMseal                     // mseal ADDR LEN [FLAGS]
 )
 
 var opNames = map[Op]string{
@@ -59,6 +66,8 @@ var opNames = map[Op]string{
 	OpMunmap: "munmap", OpMprotect: "mprotect", OpMremap: "mremap",
 	OpAnonName: "anon_name", OpTouch: "touch", OpMaps: "maps", OpProbe: "probe",
 	OpHit: "hit", OpRet: "ret", OpBreakpoints: "breakpoints", OpConfig: "config",
+	OpMadvise: "madvise", OpMlock: "mlock", OpMlock2: "mlock2", OpMunlock: "munlock",
+	OpMlockall: "mlockall", OpMunlockall: "munlockall", OpMseal: "mseal",
 }
 
 var opByName = func() map[string]Op {
@@ -104,7 +113,7 @@ type Command struct {
 	HasNewAddr bool
 
 	Prot  int // PROT_* bits
-	Flags int // MAP_* or MREMAP_* bits
+	Flags int // MAP_*, MREMAP_*, MLOCK_*, MCL_* bits, mseal's flags; madvise's MADV_* advice
 
 	Write bool   // touch: write rather than read
 	Spec  string // probe's SPEC
@@ -151,9 +160,19 @@ func (c Command) String() string {
 		return "hit " + h(c.Addr)
 	case OpConfig:
 		return "config " + c.Name + " " + h(c.Len)
+	case OpMadvise:
+		return fmt.Sprintf("madvise %s %s %s", h(c.Addr), h(c.Len), FormatAdvice(c.Flags))
+	case OpMlock, OpMunlock:
+		return fmt.Sprintf("%s %s %s", c.Op, h(c.Addr), h(c.Len))
+	case OpMlock2:
+		return fmt.Sprintf("mlock2 %s %s %s", h(c.Addr), h(c.Len), formatFlags(c.Flags, mlock2FlagNames, "0"))
+	case OpMlockall:
+		return "mlockall " + formatFlags(c.Flags, mlockallFlagNames, "0")
+	case OpMseal:
+		return fmt.Sprintf("mseal %s %s %s", h(c.Addr), h(c.Len), h(uint64(c.Flags)))
 	case OpProbe:
 		return "probe " + c.Spec
-	case OpMaps, OpRet, OpBreakpoints:
+	case OpMaps, OpRet, OpBreakpoints, OpMunlockall:
 		return c.Op.String()
 	}
 	return c.Op.String()
@@ -300,6 +319,41 @@ func parseLine(line string) (c Command, ok bool, msg string) {
 		if p.count(args, 1, 1, "ADDR") {
 			c.Addr = p.num(args[0], "ADDR")
 		}
+	case OpMadvise:
+		if p.count(args, 3, 3, "ADDR LEN ADVICE") {
+			c.Addr = p.num(args[0], "ADDR")
+			c.Len = p.num(args[1], "LEN")
+			v, err := ParseAdvice(args[2])
+			if err != nil {
+				p.fail("ADVICE: " + err.Error())
+			}
+			c.Flags = v
+		}
+	case OpMlock, OpMunlock:
+		if p.count(args, 2, 2, "ADDR LEN") {
+			c.Addr = p.num(args[0], "ADDR")
+			c.Len = p.num(args[1], "LEN")
+		}
+	case OpMlock2:
+		if p.count(args, 3, 3, "ADDR LEN FLAGS") {
+			c.Addr = p.num(args[0], "ADDR")
+			c.Len = p.num(args[1], "LEN")
+			c.Flags = p.flagSet(args[2], mlock2FlagNames)
+		}
+	case OpMlockall:
+		if p.count(args, 1, 1, "FLAGS") {
+			c.Flags = p.flagSet(args[0], mlockallFlagNames)
+		}
+	case OpMseal:
+		if p.count(args, 2, 3, "ADDR LEN [FLAGS]") {
+			c.Addr = p.num(args[0], "ADDR")
+			c.Len = p.num(args[1], "LEN")
+			if len(args) == 3 {
+				c.Flags = int(p.num(args[2], "FLAGS"))
+			}
+		}
+	case OpMunlockall:
+		p.count(args, 0, 0, "no arguments")
 	case OpConfig:
 		if p.count(args, 2, 2, "KEY VALUE") {
 			c.Name = args[0]
@@ -466,6 +520,57 @@ var mremapFlagNames = []flagName{
 	{"MREMAP_MAYMOVE", mm.MremapMayMove},
 	{"MREMAP_FIXED", mm.MremapFixed},
 	{"MREMAP_DONTUNMAP", mm.MremapDontUnmap},
+}
+
+var mlock2FlagNames = []flagName{{"MLOCK_ONFAULT", mm.MlockOnFault}}
+
+var mlockallFlagNames = []flagName{
+	{"MCL_CURRENT", mm.MclCurrent}, {"MCL_FUTURE", mm.MclFuture}, {"MCL_ONFAULT", mm.MclOnFault},
+}
+
+// The advice madvise scripts may name (what mm.Madvise models).
+var adviceNames = []flagName{
+	{"MADV_NORMAL", mm.MadvNormal}, {"MADV_RANDOM", mm.MadvRandom},
+	{"MADV_SEQUENTIAL", mm.MadvSequential}, {"MADV_DONTNEED", mm.MadvDontNeed},
+	{"MADV_FREE", mm.MadvFree}, {"MADV_DONTFORK", mm.MadvDontFork},
+	{"MADV_DOFORK", mm.MadvDoFork}, {"MADV_MERGEABLE", mm.MadvMergeable},
+	{"MADV_UNMERGEABLE", mm.MadvUnmergeable}, {"MADV_HUGEPAGE", mm.MadvHugePage},
+	{"MADV_NOHUGEPAGE", mm.MadvNoHugePage}, {"MADV_DONTDUMP", mm.MadvDontDump},
+	{"MADV_DODUMP", mm.MadvDoDump}, {"MADV_WIPEONFORK", mm.MadvWipeOnFork},
+	{"MADV_KEEPONFORK", mm.MadvKeepOnFork},
+}
+
+// ParseAdvice parses one MADV_* name.
+func ParseAdvice(s string) (int, error) {
+	for _, a := range adviceNames {
+		if a.name == s {
+			return a.bit, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown advice %q", s)
+}
+
+// FormatAdvice is ParseAdvice's inverse.
+func FormatAdvice(advice int) string {
+	for _, a := range adviceNames {
+		if a.bit == advice {
+			return a.name
+		}
+	}
+	return strconv.Itoa(advice)
+}
+
+// flagSet parses names joined by "|", or a number (for bits that have no
+// name: invalid flags).
+func (p *argParser) flagSet(s string, names []flagName) int {
+	if n, err := ParseNumber(s); err == nil {
+		return int(n)
+	}
+	v, err := parseFlags(s, names, true)
+	if err != nil {
+		p.fail("FLAGS: " + err.Error())
+	}
+	return v
 }
 
 // ParseMmapFlags parses MAP_* names joined by "|".

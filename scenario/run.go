@@ -247,6 +247,18 @@ func (r *runner) exec(c *Command) error {
 		return r.result(c, sp.SetAnonName(c.Addr, c.Len, name), false, 0)
 	case OpTouch:
 		return r.result(c, sp.Touch(c.Addr, c.Write), false, 0)
+	case OpMadvise:
+		return r.result(c, sp.Madvise(c.Addr, c.Len, c.Flags), false, 0)
+	case OpMlock, OpMlock2:
+		return r.result(c, sp.Mlock2(c.Addr, c.Len, c.Flags), false, 0)
+	case OpMunlock:
+		return r.result(c, sp.Munlock(c.Addr, c.Len), false, 0)
+	case OpMlockall:
+		return r.result(c, sp.Mlockall(c.Flags), false, 0)
+	case OpMunlockall:
+		return r.result(c, sp.Munlockall(), false, 0)
+	case OpMseal:
+		return r.result(c, sp.Mseal(c.Addr, c.Len, c.Flags), false, 0)
 	case OpMaps:
 		text, err := sp.Maps()
 		if err != nil {

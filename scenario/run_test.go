@@ -109,6 +109,28 @@ func (s *fakeSpace) SetAnonName(addr, length uint64, name *string) error {
 	return s.b.record(fmt.Sprintf("%s: anon_name %#x %#x %s", s.name, addr, length, n))
 }
 
+func (s *fakeSpace) Madvise(addr, length uint64, advice int) error {
+	return s.b.record(fmt.Sprintf("%s: madvise %#x %#x %d", s.name, addr, length, advice))
+}
+
+func (s *fakeSpace) Mlock2(addr, length uint64, flags int) error {
+	return s.b.record(fmt.Sprintf("%s: mlock2 %#x %#x %d", s.name, addr, length, flags))
+}
+
+func (s *fakeSpace) Munlock(addr, length uint64) error {
+	return s.b.record(fmt.Sprintf("%s: munlock %#x %#x", s.name, addr, length))
+}
+
+func (s *fakeSpace) Mlockall(flags int) error {
+	return s.b.record(fmt.Sprintf("%s: mlockall %d", s.name, flags))
+}
+
+func (s *fakeSpace) Munlockall() error { return s.b.record(s.name + ": munlockall") }
+
+func (s *fakeSpace) Mseal(addr, length uint64, flags int) error {
+	return s.b.record(fmt.Sprintf("%s: mseal %#x %#x %d", s.name, addr, length, flags))
+}
+
 func (s *fakeSpace) Touch(addr uint64, write bool) error {
 	return s.b.record(fmt.Sprintf("%s: touch %#x %v", s.name, addr, write))
 }

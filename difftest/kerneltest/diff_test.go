@@ -39,6 +39,9 @@ func run(name, script string, b scenario.Backend) string {
 // released (unmapped) when the test ends, whatever happens.
 func runKernel(t *testing.T, name, script string) string {
 	t.Helper()
+	if needsIsolation(script) {
+		return runKernelIsolated(t, name, script)
+	}
 	k, err := NewKernel(DefaultWindow)
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,8 @@ type Kernel struct {
 	fds     map[int]bool      // fds opened by Open and not yet closed
 	outside map[uint64]uint64 // mappings the kernel placed outside the window: start -> length
 	closed  bool
+	// lockedAll records an mlockall, which Release undoes for the process.
+	lockedAll bool
 }
 
 var _ scenario.Backend = (*Kernel)(nil)
@@ -117,6 +119,11 @@ func (k *Kernel) Release() error {
 	k.closed = true
 	defer inUse.Unlock()
 	var errs []error
+	if k.lockedAll {
+		if _, _, e := unix.Syscall(unix.SYS_MUNLOCKALL, 0, 0, 0); e != 0 {
+			errs = append(errs, fmt.Errorf("munlockall: %v", e))
+		}
+	}
 	if err := rawMunmap(k.win.Base, k.win.Size); err != nil {
 		errs = append(errs, fmt.Errorf("munmap window: %v", err))
 	}
@@ -319,6 +326,59 @@ func (s kernelSpace) SetAnonName(addr, length uint64, name *string) error {
 	_, _, e := unix.Syscall6(unix.SYS_PRCTL, unix.PR_SET_VMA, unix.PR_SET_VMA_ANON_NAME,
 		uintptr(addr), uintptr(length), uintptr(unsafe.Pointer(p)), 0)
 	runtime.KeepAlive(p)
+	return errnoOf(e)
+}
+
+// rangeCall makes a system call over [addr, addr+length) after the same
+// window check as munmap's.
+func (k *Kernel) rangeCall(name string, nr uintptr, addr, length uint64, arg uintptr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.safe(addr, length) && !rejected(addr, length, true) {
+		return refuse(name, addr, length, k.win)
+	}
+	_, _, e := unix.Syscall(nr, uintptr(addr), uintptr(length), arg)
+	return errnoOf(e)
+}
+
+func (s kernelSpace) Madvise(addr, length uint64, advice int) error {
+	return s.k.rangeCall("madvise", unix.SYS_MADVISE, addr, length, uintptr(advice))
+}
+
+func (s kernelSpace) Mlock2(addr, length uint64, flags int) error {
+	if flags == 0 {
+		return s.k.rangeCall("mlock", unix.SYS_MLOCK, addr, length, 0)
+	}
+	return s.k.rangeCall("mlock2", unix.SYS_MLOCK2, addr, length, uintptr(flags))
+}
+
+func (s kernelSpace) Munlock(addr, length uint64) error {
+	return s.k.rangeCall("munlock", unix.SYS_MUNLOCK, addr, length, 0)
+}
+
+// Mseal seals for the life of the process: Release cannot unmap sealed
+// memory, so sequences that seal run in a child process (isolated).
+func (s kernelSpace) Mseal(addr, length uint64, flags int) error {
+	return s.k.rangeCall("mseal", unix.SYS_MSEAL, addr, length, uintptr(flags))
+}
+
+// Mlockall locks the whole test process: only MCL_ONFAULT forms are made
+// (a lock that faults everything in would populate the runtime's and the
+// race detector's reservations), and Release undoes it with munlockall.
+func (s kernelSpace) Mlockall(flags int) error {
+	k := s.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if flags&mm.MclOnFault == 0 && flags&^(mm.MclCurrent|mm.MclFuture) == 0 && flags != 0 {
+		return fmt.Errorf("kerneltest: refusing mlockall(%#x) without MCL_ONFAULT: it would fault in the whole test process", flags)
+	}
+	_, _, e := unix.Syscall(unix.SYS_MLOCKALL, uintptr(flags), 0, 0)
+	k.lockedAll = true
+	return errnoOf(e)
+}
+
+func (s kernelSpace) Munlockall() error {
+	_, _, e := unix.Syscall(unix.SYS_MUNLOCKALL, 0, 0, 0)
 	return errnoOf(e)
 }
 

@@ -1,0 +1,59 @@
+package kerneltest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Calls whose effect outlives the kernel backend's Release: sealed memory
+// cannot be unmapped for the rest of the process. A sequence that makes
+// them runs its kernel side in a child process (this test binary, re-run
+// as TestKernelChild), which takes the seal with it when it exits.
+func needsIsolation(script string) bool {
+	for line := range strings.SplitSeq(script, "\n") {
+		if w, _, _ := strings.Cut(strings.TrimSpace(line), " "); w == "mseal" {
+			return true
+		}
+	}
+	return false
+}
+
+const childScriptEnv = "SPECVMA_KERNELTEST_CHILD_SCRIPT"
+
+// runKernelIsolated runs script on the kernel backend in a child process
+// and returns what it printed.
+func runKernelIsolated(t *testing.T, name, script string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), childScriptEnv+"="+script)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the child running %s failed: %v\n%s%s", name, err, out.String(), errb.String())
+	}
+	const begin, end = "--- kernel output ---\n", "--- end ---\n"
+	s := out.String()
+	i, j := strings.Index(s, begin), strings.LastIndex(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("the child running %s printed no output block:\n%s%s", name, s, errb.String())
+	}
+	return s[i+len(begin) : j]
+}
+
+// TestKernelChild is the child side of runKernelIsolated; it does nothing
+// unless the environment hands it a script.
+func TestKernelChild(t *testing.T) {
+	script, ok := os.LookupEnv(childScriptEnv)
+	if !ok {
+		t.Skip("runs only as the child of an isolated kernel sequence")
+	}
+	k, err := NewKernel(DefaultWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := run("child", script, k)
+	os.Stdout.WriteString("--- kernel output ---\n" + out + "--- end ---\n")
+}
