@@ -17,7 +17,7 @@ var layers = map[string]int{
 	"vfs":     1,
 	"mm":      2,
 	"uprobes": 3, "procfs": 3,
-	"bench": 4, "scenario": 4, "litmus": 4,
+	"bench": 4, "scenario": 4, "litmus": 4, "procfs/mapsrace": 4,
 	"cmd/specvma": 5, "difftest/kerneltest": 5, "difftest/uprobetest": 5,
 }
 
