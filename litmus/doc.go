@@ -34,6 +34,12 @@
 // value does has a data dependency, and every access after a conditional
 // whose condition does has a control dependency, as herd computes them.
 //
+// testdata/kernel holds our own copies of the kernel's calibration tests,
+// testdata/protocol the review thread's protocols (per-VMA speculation and
+// its variants, the merged seqcount) with the writer's rounds as a
+// for loop bounded by -D ROUNDS; promela/ holds an independent SPIN model
+// of the same protocols that the tests run when spin is installed.
+//
 // Out of scope, rejected with a message rather than answered wrongly:
 // plain (unmarked) accesses, locks, RCU grace periods and SRCU, loops
 // without constant bounds. rcu_read_lock/unlock are accepted and order

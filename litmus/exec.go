@@ -43,6 +43,7 @@ type graph struct {
 	co     *rel
 
 	n                    int
+	ar                   *arena
 	po, loc, intl, ext   *rel
 	rfR, fr, rmw         *rel
 	addr, data, ctrl     *rel
@@ -53,12 +54,16 @@ type graph struct {
 // newGraph derives the base relations. coOrder gives each location's
 // writes in coherence order; nil means "partial": init before all, and
 // same-process writes in program order.
-func newGraph(ev []Event, fences []fenceEv, rf []int, coOrder [][]int) *graph {
+func newGraph(ar *arena, ev []Event, fences []fenceEv, rf []int, coOrder [][]int) *graph {
 	n := len(ev)
-	g := &graph{ev: ev, fences: fences, rf: rf, n: n}
-	g.po, g.loc, g.intl, g.ext = newRel(n), newRel(n), newRel(n), newRel(n)
-	g.rfR, g.rmw, g.co = newRel(n), newRel(n), newRel(n)
-	g.addr, g.data, g.ctrl = newRel(n), newRel(n), newRel(n)
+	g := &graph{ev: ev, fences: fences, rf: rf, n: n, ar: ar}
+	if ar != nil {
+		ar.reset()
+	}
+	nr := func() *rel { return newRelIn(ar, n) }
+	g.po, g.loc, g.intl, g.ext = nr(), nr(), nr(), nr()
+	g.rfR, g.rmw, g.co = nr(), nr(), nr()
+	g.addr, g.data, g.ctrl = nr(), nr(), nr()
 	g.reads, g.writes = newSet(n), newSet(n)
 	g.acq, g.relse, g.noreturn = newSet(n), newSet(n), newSet(n)
 	for i := range ev {
@@ -92,23 +97,52 @@ func newGraph(ev []Event, fences []fenceEv, rf []int, coOrder [][]int) *graph {
 				}
 			})
 		}
-		for j := range ev {
-			b := &ev[j]
-			if i == j {
-				continue
-			}
-			if a.Loc == b.Loc {
-				g.loc.add(i, j)
-			}
-			if a.Proc >= 0 && a.Proc == b.Proc {
-				g.intl.add(i, j)
-				if a.Po < b.Po {
-					g.po.add(i, j)
-				}
-			} else {
-				g.ext.add(i, j)
-			}
+	}
+	// Same-location, same-process and later-in-process sets, as masks:
+	// the explorer generates each process's events contiguously and in
+	// program order, so the events po-after i are the rest of its range.
+	var locMask, procMask []set
+	for i := range ev {
+		a := &ev[i]
+		for len(locMask) <= a.Loc {
+			locMask = append(locMask, newSet(n))
 		}
+		locMask[a.Loc].add(i)
+		if a.Proc >= 0 {
+			for len(procMask) <= a.Proc {
+				procMask = append(procMask, newSet(n))
+			}
+			procMask[a.Proc].add(i)
+		}
+	}
+	all := newSet(n)
+	for i := 0; i < n; i++ {
+		all.add(i)
+	}
+	for i := range ev {
+		a := &ev[i]
+		lr, ir, er, pr := g.loc.row(i), g.intl.row(i), g.ext.row(i), g.po.row(i)
+		copy(lr, locMask[a.Loc])
+		if a.Proc >= 0 {
+			copy(ir, procMask[a.Proc])
+			for x := range er {
+				er[x] = all[x] &^ ir[x]
+			}
+			copy(pr, ir)
+			for x := 0; x <= i/64; x++ {
+				if x < i/64 {
+					pr[x] = 0
+				} else {
+					pr[x] &^= (uint64(1) << (uint(i)%64 + 1)) - 1
+				}
+			}
+		} else {
+			copy(er, all)
+		}
+		bit := uint64(1) << (uint(i) % 64)
+		lr[i/64] &^= bit
+		ir[i/64] &^= bit
+		er[i/64] &^= bit
 	}
 	if coOrder != nil {
 		for _, ws := range coOrder {
@@ -144,7 +178,7 @@ func (g *graph) com() *rel { return union(g.rfR, g.co, g.fr) }
 // fencerel returns the pairs (i, j) of one process with a fence of a kind
 // in kinds between them: po ; [F] ; po.
 func (g *graph) fencerel(kinds ...FenceKind) *rel {
-	out := newRel(g.n)
+	out := newRelIn(g.ar, g.n)
 	for _, f := range g.fences {
 		match := false
 		for _, k := range kinds {
@@ -155,15 +189,17 @@ func (g *graph) fencerel(kinds ...FenceKind) *rel {
 		if !match {
 			continue
 		}
-		for i := range g.ev {
-			a := &g.ev[i]
-			if a.Proc != f.proc || a.Po >= f.pos {
-				continue
+		after := newSet(g.n)
+		for j := range g.ev {
+			if b := &g.ev[j]; b.Proc == f.proc && b.Po >= f.pos {
+				after.add(j)
 			}
-			for j := range g.ev {
-				b := &g.ev[j]
-				if b.Proc == f.proc && b.Po >= f.pos {
-					out.add(i, j)
+		}
+		for i := range g.ev {
+			if a := &g.ev[i]; a.Proc == f.proc && a.Po < f.pos {
+				row := out.row(i)
+				for x := range row {
+					row[x] |= after[x]
 				}
 			}
 		}

@@ -75,6 +75,7 @@ type explorer struct {
 	err      error
 	nvars    int
 	observed []CondLoc
+	ar       arena
 }
 
 // Explore runs every candidate execution of the program under the model.
@@ -256,7 +257,7 @@ func (x *explorer) read(p int, in *Instr) {
 			return
 		}
 		x.apply(p, in, l, ta, c)
-		if x.opt.Model.Check(newGraph(x.ev, x.fences, x.rf, nil)) == "" {
+		if x.opt.Model.Check(newGraph(&x.ar, x.ev, x.fences, x.rf, nil)) == "" {
 			x.run(p)
 		}
 		x.th[p] = saved.clone()
@@ -423,7 +424,7 @@ func (x *explorer) complete(rf []int, co [][]int) {
 		return
 	}
 	x.res.Complete++
-	g := newGraph(x.ev, x.fences, rf, co)
+	g := newGraph(&x.ar, x.ev, x.fences, rf, co)
 	if x.opt.Model.Check(g) != "" {
 		return
 	}

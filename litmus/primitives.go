@@ -258,6 +258,14 @@ func (c *compiler) location(name string, a *Expr, deref bool) (*cexpr, error) {
 	return c.expr(a)
 }
 
+// operand prints a sub-expression, in parentheses when it is a binary one.
+func operand(e *Expr) string {
+	if e.Kind == EBinary {
+		return "(" + exprString(e) + ")"
+	}
+	return exprString(e)
+}
+
 // exprString prints an expression back in C syntax, for witnesses.
 func exprString(e *Expr) string {
 	switch e.Kind {
@@ -272,7 +280,7 @@ func exprString(e *Expr) string {
 	case EUnary:
 		return e.Op + exprString(e.X)
 	case EBinary:
-		return exprString(e.X) + " " + e.Op + " " + exprString(e.Y)
+		return operand(e.X) + " " + e.Op + " " + operand(e.Y)
 	case ECall:
 		s := e.Name + "("
 		for i, a := range e.Args {

@@ -50,12 +50,51 @@ func (s set) each(f func(int)) {
 type rel struct {
 	n, w int
 	b    []uint64
+	ar   *arena
 }
 
-func newRel(n int) *rel {
-	w := (n + 63) / 64
-	return &rel{n: n, w: w, b: make([]uint64, n*w)}
+// arena hands out zeroed bit matrices from one reused buffer: a check
+// builds dozens of relations and drops them all, so the explorer resets
+// the arena for each candidate instead of leaving them to the collector.
+type arena struct {
+	buf  []uint64
+	off  int
+	rels []rel
+	nrel int
 }
+
+func (a *arena) reset() { a.off, a.nrel = 0, 0 }
+
+func (a *arena) words(k int) []uint64 {
+	if a.off+k > len(a.buf) {
+		a.buf = make([]uint64, max(2*len(a.buf), 64*k))
+		a.off = 0
+	}
+	b := a.buf[a.off : a.off+k : a.off+k]
+	a.off += k
+	clear(b)
+	return b
+}
+
+func newRelIn(a *arena, n int) *rel {
+	w := (n + 63) / 64
+	if a == nil {
+		return &rel{n: n, w: w, b: make([]uint64, n*w)}
+	}
+	if a.nrel == len(a.rels) {
+		a.rels = make([]rel, max(64, 2*len(a.rels)))
+		a.nrel = 0
+	}
+	r := &a.rels[a.nrel]
+	a.nrel++
+	*r = rel{n: n, w: w, b: a.words(n * w), ar: a}
+	return r
+}
+
+func newRel(n int) *rel { return newRelIn(nil, n) }
+
+// like returns an empty relation over r's events, from r's arena.
+func (r *rel) like() *rel { return newRelIn(r.ar, r.n) }
 
 func (r *rel) row(i int) []uint64 { return r.b[i*r.w : (i+1)*r.w] }
 
@@ -63,7 +102,11 @@ func (r *rel) add(i, j int) { r.b[i*r.w+j/64] |= 1 << (uint(j) % 64) }
 
 func (r *rel) has(i, j int) bool { return r.b[i*r.w+j/64]&(1<<(uint(j)%64)) != 0 }
 
-func (r *rel) clone() *rel { return &rel{n: r.n, w: r.w, b: append([]uint64(nil), r.b...)} }
+func (r *rel) clone() *rel {
+	out := r.like()
+	copy(out.b, r.b)
+	return out
+}
 
 // or adds every edge of each argument to r and returns r.
 func (r *rel) or(rs ...*rel) *rel {
@@ -80,7 +123,7 @@ func union(rs ...*rel) *rel { return rs[0].clone().or(rs[1:]...) }
 
 // seq is relational composition r;s.
 func seq(r, s *rel) *rel {
-	out := newRel(r.n)
+	out := r.like()
 	for i := 0; i < r.n; i++ {
 		ri := r.row(i)
 		oi := out.row(i)
@@ -136,7 +179,7 @@ func opt(r *rel) *rel {
 
 // inverse is r^-1.
 func inverse(r *rel) *rel {
-	out := newRel(r.n)
+	out := r.like()
 	r.each(func(i, j int) { out.add(j, i) })
 	return out
 }
@@ -155,7 +198,7 @@ func (r *rel) each(f func(i, j int)) {
 
 // filter keeps the edges i->j with keep(i, j).
 func (r *rel) filter(keep func(i, j int) bool) *rel {
-	out := newRel(r.n)
+	out := r.like()
 	r.each(func(i, j int) {
 		if keep(i, j) {
 			out.add(i, j)
@@ -166,7 +209,7 @@ func (r *rel) filter(keep func(i, j int) bool) *rel {
 
 // restrict is [dom] ; r ; [ran]; a nil set means all events.
 func (r *rel) restrict(dom, ran set) *rel {
-	out := newRel(r.n)
+	out := r.like()
 	for i := 0; i < r.n; i++ {
 		if dom != nil && !dom.has(i) {
 			continue
@@ -249,43 +292,58 @@ func irreflexive(r *rel) bool {
 	return true
 }
 
-// findCycle returns the events of one cycle of r, in order, or nil.
-func findCycle(r *rel) []int {
-	color := make([]int8, r.n)
+// shortestCycle returns a cycle of r with the fewest edges, or nil
+// (breadth-first search from every event).
+func shortestCycle(r *rel) []int {
+	var best []int
 	parent := make([]int, r.n)
-	var cyc []int
-	var dfs func(i int) bool
-	dfs = func(i int) bool {
-		color[i] = 1
-		for wi, w := range r.row(i) {
-			for w != 0 {
-				j := wi*64 + bits.TrailingZeros64(w)
-				w &= w - 1
-				if color[j] == 1 {
-					cyc = []int{j}
-					for k := i; k != j; k = parent[k] {
-						cyc = append(cyc, k)
-					}
-					for a, b := 1, len(cyc)-1; a < b; a, b = a+1, b-1 {
-						cyc[a], cyc[b] = cyc[b], cyc[a]
-					}
-					return true
+	for s := 0; s < r.n; s++ {
+		for i := range parent {
+			parent[i] = -1
+		}
+		queue := []int{s}
+		found := -1
+		for len(queue) > 0 && found < 0 {
+			i := queue[0]
+			queue = queue[1:]
+			r.eachOut(i, func(j int) bool {
+				if j == s {
+					found = i
+					return false
 				}
-				if color[j] == 0 {
+				if parent[j] < 0 {
 					parent[j] = i
-					if dfs(j) {
-						return true
-					}
+					queue = append(queue, j)
 				}
+				return true
+			})
+		}
+		if found < 0 {
+			continue
+		}
+		cyc := []int{}
+		for k := found; k != s; k = parent[k] {
+			cyc = append(cyc, k)
+		}
+		cyc = append(cyc, s)
+		for a, b := 0, len(cyc)-1; a < b; a, b = a+1, b-1 {
+			cyc[a], cyc[b] = cyc[b], cyc[a]
+		}
+		if best == nil || len(cyc) < len(best) {
+			best = cyc
+		}
+	}
+	return best
+}
+
+// eachOut calls f for each successor of i until f returns false.
+func (r *rel) eachOut(i int, f func(j int) bool) {
+	for wi, w := range r.row(i) {
+		for w != 0 {
+			if !f(wi*64 + bits.TrailingZeros64(w)) {
+				return
 			}
-		}
-		color[i] = 2
-		return false
-	}
-	for i := 0; i < r.n; i++ {
-		if color[i] == 0 && dfs(i) {
-			return cyc
+			w &= w - 1
 		}
 	}
-	return nil
 }

@@ -74,7 +74,7 @@ func (x *explorer) witness(g *graph, co [][]int, vals []int64) *Witness {
 		}
 		add("Coherence order of %s: %s", x.pg.Vars[l], strings.Join(parts, " -> "))
 	}
-	cyc := findCycle(union(g.po, g.com()))
+	cyc := shortestCycle(union(g.po, g.com()))
 	if cyc == nil {
 		add("No reordering needed: the execution is sequentially consistent.")
 		return w

@@ -140,15 +140,14 @@ func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 // gapConfirmed reports whether a tree that no writer was changing gives v
 // as the first VMA ending above from.
 func (as *AddressSpace) gapConfirmed(from uint64, v *VMA) bool {
+	validate := as.hooks() == nil || !as.hooks().NoRelookupValidate
 	seq, ok := as.lock.SpeculateTryBegin()
-	if !ok {
+	if !ok && validate {
 		return false
 	}
 	e, found := as.index.Load().findVMA(from)
-	if as.hooks() == nil || !as.hooks().NoRelookupValidate {
-		if as.lock.SpeculateRetry(seq) {
-			return false
-		}
+	if validate && as.lock.SpeculateRetry(seq) {
+		return false
 	}
 	return found && e.vma == v
 }

@@ -1,4 +1,6 @@
-// Package procfs renders, parses and loads /proc/PID/maps.
+// Package procfs renders, parses and loads /proc/PID/maps, reads a model
+// address space's maps file the way the kernel's readers do, and answers
+// the PROCMAP_QUERY ioctl.
 //
 // Render and Maps print an address space exactly as Linux prints
 // /proc/PID/maps (fs/proc/task_mmu.c, Linux 6.x): the same columns, widths,
@@ -14,4 +16,41 @@
 // the same for a live process: the result renders to the source text
 // byte for byte, or loading fails and says which line could not be
 // reproduced.
+//
+// # Maps readers (reader.go)
+//
+// OpenMaps opens a model address space's maps file with one of three
+// readers. Like seq_file, each read that finds nothing left over produces
+// one page: it resumes at the end of the last VMA the previous page
+// printed and adds whole lines while they fit in PageSize bytes.
+//
+//   - locked: the mmap read lock held for each page (Linux before 6.17).
+//   - snapshot: the RCU design proposed in 2025 and not merged: each VMA is
+//     copied without a lock, its File pinned with a try-get, and the copy
+//     kept only if the mm sequence count still has the value recorded when
+//     the page began; otherwise the mmap read lock is taken just to record
+//     the current value, and the VMA is looked up again.
+//   - vmalock: per-VMA read locks one VMA at a time (mm.LockNextVMA, the
+//     lock_next_vma of Linux 6.17), with its fallback to the mmap lock.
+//
+// The contract every reader keeps, against writers that run concurrently:
+// no gap is reported where a VMA existed both before and after a change; a
+// VMA may be reported twice, first in its old form and then in its new one
+// (the position only moves forward, to the end of the VMA last printed);
+// nothing else. Lines are never torn: each is one VMA's state at one
+// moment. With locked, tearing happens only between pages; with the other
+// two, between any two lines. The layout (brk and the stack start, which
+// decide [heap] and [stack]) is read once, when the file is opened. The
+// package mapsrace runs the kernel's race selftest against every reader
+// and against the live kernel.
+//
+// # PROCMAP_QUERY (query.go)
+//
+// MapsFile.Query answers the ioctl with its argument checks (E2BIG,
+// EINVAL), its filters (covering-or-next, file-backed, readable, writable,
+// executable, shared), every returned field, the name (d_path's text for
+// files), the build ID of ELF files (read from the file's path on the host)
+// and ENAMETOOLONG for buffers too small, each candidate VMA read-locked
+// with mm.LockNextVMA. QueryLive issues the real ioctl; the tests compare
+// the two on live processes, query for query.
 package procfs

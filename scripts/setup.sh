@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what specvma's tests use beyond Go: gcc (the live-kernel tests
-# build small C targets) and binutils, and mounts tracefs for the uprobe
+# build small C targets), binutils and spin (the litmus package's SPIN
+# cross-check), and mounts tracefs for the uprobe
 # differential tests. Safe to run again; needs root for the installs and the
 # mount, and only warns without it.
 set -uo pipefail
@@ -8,6 +9,8 @@ set -uo pipefail
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v readelf >/dev/null 2>&1 || need+=(binutils)
+# spin: the litmus package cross-checks its protocol verdicts with SPIN.
+command -v spin >/dev/null 2>&1 || need+=(spin)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "setup: installing ${need[*]}"

@@ -95,7 +95,6 @@ func (p parser) checkFetchArgs(args []string, ret bool) error {
 	return nil
 }
 
-
 // fetchOp is what the last instruction of a parsed FETCHARG does.
 type fetchOp int
 

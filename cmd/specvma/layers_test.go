@@ -13,11 +13,11 @@ import (
 // layers is the package diagram of main.go's doc comment and the README:
 // a package may import only packages of a lower layer.
 var layers = map[string]int{
-	"errno": 0, "internal/rcu": 0, "internal/slab": 0, "internal/mmhook": 0, "internal/testsupport": 0,
+	"errno": 0, "internal/rcu": 0, "internal/slab": 0, "internal/mmhook": 0, "internal/testsupport": 0, "internal/safety": 0,
 	"vfs":     1,
 	"mm":      2,
 	"uprobes": 3, "procfs": 3,
-	"bench": 4, "scenario": 4, "litmus": 4,
+	"bench": 4, "scenario": 4, "litmus": 4, "procfs/mapsrace": 4,
 	"cmd/specvma": 5, "difftest/kerneltest": 5, "difftest/uprobetest": 5,
 }
 

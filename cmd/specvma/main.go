@@ -6,11 +6,11 @@
 // The packages, in layers: each imports only from the layers below it.
 //
 //	5  cmd/specvma, difftest/kerneltest, difftest/uprobetest  the command; differential tests against the running kernel
-//	4  bench, scenario, litmus                                the benchmark; the script language; memory-model litmus tests
+//	4  bench, scenario, litmus, procfs/mapsrace               the benchmark; the script language; memory-model litmus tests; the maps race test
 //	3  uprobes, procfs                                        the uprobe subsystem; /proc/PID/maps
 //	2  mm                                                     address spaces, locks, lockless resolution (doc.go: the lock order)
 //	1  vfs                                                    open file descriptions and inodes
-//	0  errno, internal/{slab,rcu,mmhook,testsupport}          errno values; type-stable caches; grace periods; test support
+//	0  errno, internal/{slab,rcu,mmhook,testsupport,safety}   errno values; type-stable caches; grace periods; test support
 package main
 
 import (

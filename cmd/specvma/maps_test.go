@@ -94,13 +94,13 @@ func TestMapsCommandErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"maps"}, 2, "usage: specvma maps PID|self"},
-		{[]string{"maps", "1", "2"}, 2, "usage: specvma maps PID|self"},
+		{[]string{"maps"}, 2, "usage: specvma maps [-json] PID|self"},
+		{[]string{"maps", "1", "2"}, 2, "usage: specvma maps [-json] PID|self"},
 		{[]string{"maps", "-x"}, 2, "flag provided but not defined: -x"},
 		{[]string{"maps", "abc"}, 2, `specvma maps: bad process ID "abc"`},
 		{[]string{"maps", "0"}, 2, `specvma maps: bad process ID "0"`},
 		{[]string{"maps", "-5"}, 2, "flag provided but not defined: -5"},
-		{[]string{"maps", "-h"}, 0, "usage: specvma maps PID|self"},
+		{[]string{"maps", "-h"}, 0, "usage: specvma maps [-json] PID|self"},
 	} {
 		var out, errb bytes.Buffer
 		code := dispatch(tt.args, &out, &errb)
@@ -110,7 +110,7 @@ func TestMapsCommandErrors(t *testing.T) {
 	}
 	testsupport.RequireProcMaps(t)
 	var out, errb bytes.Buffer
-	if code := dispatch([]string{"maps", strconv.Itoa(1 << 30)}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no such file") {
+	if code := dispatch([]string{"maps", strconv.Itoa(1 << 30)}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no process with PID") {
 		t.Errorf("a process that does not exist: exit %d, stderr %q", code, errb.String())
 	}
 }

@@ -172,10 +172,10 @@ func TestProbesMappings(t *testing.T) {
 	}
 	id := textLine(t, tg.PID, filepath.Base(bin))
 	dev := fmt.Sprintf("%02x:%02x %d", id.Dev.Major, id.Dev.Minor, id.Inode)
-	wantRes := fmt.Sprintf("%#x %s %s %#x t/foo\n", probeAddrs[0], bin, dev, lay.Foo) +
-		fmt.Sprintf("%#x %s %s %#x -\n", probeAddrs[1], bin, dev, lay.Foo) +
-		fmt.Sprintf("%#x %s %s %#x -\n", probeAddrs[2], bin, dev, lay.Bar+4) +
-		fmt.Sprintf("%#x %s %s %#x t/bar4\n", probeAddrs[3], bin, dev, lay.Bar+4)
+	wantRes := fmt.Sprintf("%#x file %s %#x t/foo %s\n", probeAddrs[0], dev, lay.Foo, bin) +
+		fmt.Sprintf("%#x file %s %#x - %s\n", probeAddrs[1], dev, lay.Foo, bin) +
+		fmt.Sprintf("%#x file %s %#x - %s\n", probeAddrs[2], dev, lay.Bar+4, bin) +
+		fmt.Sprintf("%#x file %s %#x t/bar4 %s\n", probeAddrs[3], dev, lay.Bar+4, bin)
 	if out != wantRes {
 		t.Errorf("specvma resolve:\n%s\nwant:\n%s", out, wantRes)
 	}
@@ -201,21 +201,21 @@ func TestResolveSleep(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	want := fmt.Sprintf("%#x %s %02x:%02x %d %#x\n0x1000 -\n%#x -\n", a, text.Path(), text.Dev.Major, text.Dev.Minor,
-		text.Inode, text.Offset+0x10, stack)
+	want := fmt.Sprintf("%#x file %02x:%02x %d %#x %s\n0x1000 unmapped\n%#x anon [stack]\n", a, text.Dev.Major, text.Dev.Minor,
+		text.Inode, text.Offset+0x10, text.Path(), stack)
 	if out != want {
 		t.Errorf("specvma resolve:\n%s\nwant:\n%s", out, want)
 	}
-	// With a probe: the address gets its event; others "-" (or "-" alone).
+	// With a probe: the address gets its event, other file addresses "-".
 	spec := fmt.Sprintf("p:svt/e %s:%#x", text.Path(), text.Offset+0x10)
 	code, out, errs = runProbeCmd(t, "resolve", "-pid", strconv.Itoa(pid), "-probe", spec,
 		fmt.Sprintf("%#x", a), fmt.Sprintf("%#x", a+1), "0x1000")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	want = fmt.Sprintf("%#x %s %02x:%02x %d %#x svt/e\n%#x %s %02x:%02x %d %#x -\n0x1000 -\n",
-		a, text.Path(), text.Dev.Major, text.Dev.Minor, text.Inode, text.Offset+0x10,
-		a+1, text.Path(), text.Dev.Major, text.Dev.Minor, text.Inode, text.Offset+0x11)
+	want = fmt.Sprintf("%#x file %02x:%02x %d %#x svt/e %s\n%#x file %02x:%02x %d %#x - %s\n0x1000 unmapped\n",
+		a, text.Dev.Major, text.Dev.Minor, text.Inode, text.Offset+0x10, text.Path(),
+		a+1, text.Dev.Major, text.Dev.Minor, text.Inode, text.Offset+0x11, text.Path())
 	if out != want {
 		t.Errorf("specvma resolve -probe:\n%s\nwant:\n%s", out, want)
 	}
@@ -247,17 +247,17 @@ func TestProbesErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"probes"}, 2, "usage: specvma probes -pid PID SPEC..."},
+		{[]string{"probes"}, 2, "usage: specvma probes [-json] -pid PID SPEC..."},
 		{[]string{"probes", "-pid", "1"}, 2, "usage: specvma probes"},
 		{[]string{"probes", "/bin/true:0x10"}, 2, "usage: specvma probes"},
-		{[]string{"probes", "-pid", "abc", "/bin/true:0x10"}, 2, `bad process ID "abc"`},
+		{[]string{"probes", "-pid", "abc", "/bin/true:0x10"}, 2, `-pid: bad process ID "abc"`},
 		{[]string{"probes", "-pid", "0", "/bin/true:0x10"}, 2, `bad process ID "0"`},
 		{[]string{"probes", "-pid", "-5", "/bin/true:0x10"}, 2, `bad process ID "-5"`},
 		{[]string{"probes", "-pid", "self", "x:y"}, 2, `unknown command "x:y"`},
 		{[]string{"probes", "-pid", "self", "p:g/e /bin/true:0x"}, 2, `bad offset`},
 		{[]string{"probes", "-pid", "self", "p:g/e nopath:0x10"}, 2, `must contain '/'`},
 		{[]string{"probes", "-h"}, 0, "usage: specvma probes"},
-		{[]string{"resolve"}, 2, "usage: specvma resolve -pid PID ADDR... [-probe SPEC]..."},
+		{[]string{"resolve"}, 2, "usage: specvma resolve [-json] -pid PID ADDR... [-probe SPEC]..."},
 		{[]string{"resolve", "-pid", "self"}, 2, "usage: specvma resolve"},
 		{[]string{"resolve", "-pid", "self", "zz"}, 2, `bad address "zz"`},
 		{[]string{"resolve", "-pid", "abc", "0x1000"}, 2, `bad process ID "abc"`},
@@ -271,9 +271,18 @@ func TestProbesErrors(t *testing.T) {
 	}
 	testsupport.RequireProcMaps(t)
 	pid := missingPID(t)
+	// A process that does not exist: status 1 from every command.
 	for _, args := range [][]string{
 		{"probes", "-pid", pid, "/bin/true:0x10"},
 		{"resolve", "-pid", pid, "0x1000"},
+		{"maps", pid},
+	} {
+		code, out, errs := runProbeCmd(t, args...)
+		if want := "specvma " + args[0] + ": no process with PID " + pid + "\n"; code != 1 || out != "" || errs != want {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 1 and %q", args, code, out, errs, want)
+		}
+	}
+	for _, args := range [][]string{
 		{"probes", "-pid", "self", "p:g/e /nonexistent/specvma:0x10"},
 		{"probes", "-pid", "self", "p:g/e " + os.Args[0] + ":no_such_symbol_here"},
 		{"resolve", "-pid", "self", "0x1000", "-probe", "p:g/e /nonexistent/specvma:0x10"},
