@@ -107,6 +107,13 @@ func New(cfg Config) *AddressSpace {
 	as := &AddressSpace{cfg: cfg}
 	as.lock.seq.mask = ^uint64(0)
 	as.index.Store(&tree{})
+	if debugValidate != nil {
+		as.lock.validate = func() {
+			if err := debugValidate(as); err != nil {
+				panic("mm: validate after a write section: " + err.Error())
+			}
+		}
+	}
 	if cfg.Test != nil {
 		as.applyTestKnobs(cfg.Test)
 	}
@@ -269,13 +276,34 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 	return v
 }
 
+// publish makes t the newest tree version: one atomic store, which lockless
+// readers load (the RCU publication, rcu_assign_pointer).
+//
+// Preconditions: the mmap write lock is held.
+func (as *AddressSpace) publish(t *tree) {
+	if debugPublish != nil {
+		if err := debugPublish(t); err != nil {
+			panic("mm: publishing a malformed tree version: " + err.Error())
+		}
+	}
+	as.index.Store(t)
+}
+
+// Debug checks, set only by this package's tests (validate_test.go), as
+// CONFIG_DEBUG_VM_MAPLE_TREE's validate_mm: nil in every build of the
+// library, where they cost one nil check per write section and publication.
+var (
+	debugValidate func(*AddressSpace) error // at the end of every write section
+	debugPublish  func(*tree) error         // on every tree version published
+)
+
 // link publishes a new VMA in the tree (vma_link).
 //
 // Preconditions: the mmap write lock is held; v is write-locked and detached.
 func (as *AddressSpace) link(v *VMA) {
 	as.writeSeq()
 	v.markAttached()
-	as.index.Store(as.index.Load().insert(entry{v.Start(), v.End(), v}))
+	as.publish(as.index.Load().insert(entry{v.Start(), v.End(), v}))
 }
 
 // unlinkFree removes v from the tree, waits out transient readers and frees
@@ -284,7 +312,7 @@ func (as *AddressSpace) link(v *VMA) {
 // Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite).
 func (as *AddressSpace) unlinkFree(v *VMA) {
 	as.writeSeq()
-	as.index.Store(as.index.Load().remove(v.Start()))
+	as.publish(as.index.Load().remove(v.Start()))
 	if h := as.hooks(); h != nil && h.BeforeDetach != nil {
 		h.BeforeDetach()
 	}
@@ -312,7 +340,7 @@ func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
 	v.start.Store(start)
 	v.end.Store(end)
 	v.pgoff.Store(pgoff)
-	as.index.Store(as.index.Load().replace(old, entry{start, end, v}))
+	as.publish(as.index.Load().replace(old, entry{start, end, v}))
 }
 
 // vmaAt returns the VMA covering addr in the writer's view.

@@ -42,16 +42,121 @@ func (v *VMA) sameKind(p *proposal) bool {
 		v.File() == p.file && nameEq(v.name.Load(), p.name) && v.special.Load() == nil
 }
 
-// canMergeAfter reports whether p may be appended to prev.
-func canMergeAfter(prev *VMA, p *proposal) bool {
+// The merge rules as a pure planner (Linux 6.12+'s vma_merge_struct and
+// its predicates): planMerge decides from (prev, middle, next, proposal)
+// which neighbours absorb the range and changes nothing; commitMerge then
+// carries the plan out. mergeNew and mergeExisting are the two entry
+// points, as vma_merge_new_range and vma_merge_existing_range are.
+
+// mergeableWithPrev is can_vma_merge_after: p can be appended to prev.
+func mergeableWithPrev(prev *VMA, p *proposal) bool {
 	return prev != nil && prev.End() == p.start && prev.sameKind(p) &&
 		anonCompatible(prev.anon.Load(), p.anon) && prev.Pgoff()+prev.pages() == p.pgoff
 }
 
-// canMergeBefore reports whether p may be prepended to next.
-func canMergeBefore(next *VMA, p *proposal) bool {
+// mergeableWithNext is can_vma_merge_before: p can be prepended to next.
+func mergeableWithNext(next *VMA, p *proposal) bool {
 	return next != nil && next.Start() == p.end && next.sameKind(p) &&
 		anonCompatible(next.anon.Load(), p.anon) && p.pgoff+p.pages() == next.Pgoff()
+}
+
+// prevNextCompatible is the extra condition for merging on both sides: prev
+// and next must also be compatible with each other. Each was compared with
+// the proposal alone, and anon_vma compatibility is not transitive: a range
+// without an anon_vma is compatible with a prev whose anon_vma is A and a
+// next whose anon_vma is B, but the one VMA that a three-way merge leaves
+// has one anon_vma, and the pages of prev and next cannot both be reached
+// through it. (Flags, file and offsets are transitive: equal to p's on both
+// sides means equal to each other.)
+func prevNextCompatible(prev, next *VMA) bool {
+	return anonCompatible(prev.anon.Load(), next.anon.Load())
+}
+
+// mergePlan is what planMerge decided: which neighbours absorb p.
+type mergePlan struct {
+	prev, middle, next *VMA // middle is nil when p's range is unmapped (a new mapping)
+	p                  *proposal
+	left, right        bool // p joins prev; p joins next
+}
+
+// planMerge decides how p merges; it reads the VMAs and changes nothing.
+// prev must end where middle (or, with no middle, p) starts and next start
+// where middle (or p) ends; either may be nil. With a middle, p is a range
+// of it: the range can join prev only if it starts where middle starts, and
+// next only if it ends where middle ends. A VM_SPECIAL middle never merges.
+func planMerge(prev, middle, next *VMA, p *proposal) mergePlan {
+	m := mergePlan{prev: prev, middle: middle, next: next, p: p}
+	if middle != nil && middle.Flags()&VMSpecial != 0 {
+		return m
+	}
+	atStart := middle == nil || p.start == middle.Start()
+	atEnd := middle == nil || p.end == middle.End()
+	m.left = atStart && mergeableWithPrev(prev, p)
+	m.right = atEnd && mergeableWithNext(next, p)
+	if m.left && m.right && !prevNextCompatible(prev, next) {
+		m.right = false // as the kernel does: merge with prev only
+	}
+	return m
+}
+
+// merges reports whether the plan changes anything.
+func (m *mergePlan) merges() bool { return m.left || m.right }
+
+// commitMerge carries out a plan that merges and returns the VMA now
+// covering p's range: prev when p joins it, else next.
+//
+// The order is fixed: every VMA the plan touches is write-locked before any
+// of them changes; the surviving VMA adopts the anon_vma of the VMAs it
+// absorbs; then the VMAs that lose range are published (middle removed or
+// shrunk, next removed when prev absorbs it) and only then the survivor's
+// grown range. Shrinking before growing means no published tree version
+// has two entries covering one address: a lockless walker sees at worst a
+// hole, which sends it to the locked path, where the writer is waited for.
+//
+// Preconditions: the mmap write lock is held; m.merges().
+func (as *AddressSpace) commitMerge(m mergePlan) *VMA {
+	p, middle := m.p, m.middle
+	survivor := m.next
+	if m.left {
+		survivor = m.prev
+	}
+	absorbNext := m.left && m.right
+	as.vmaStartWrite(survivor)
+	if middle != nil {
+		as.vmaStartWrite(middle)
+	}
+	if absorbNext {
+		as.vmaStartWrite(m.next)
+	}
+	if middle != nil {
+		adoptAnon(survivor, middle)
+	}
+	if absorbNext {
+		adoptAnon(survivor, m.next)
+	}
+	// Shrink: what leaves middle and next.
+	if middle != nil {
+		switch {
+		case m.left && m.right, m.left && p.end == middle.End(), m.right && p.start == middle.Start():
+			as.unlinkFree(middle)
+		case m.left: // middle keeps [p.end, end)
+			as.setRange(middle, p.end, middle.End(), middle.Pgoff()+p.pages())
+		default: // middle keeps [start, p.start)
+			as.setRange(middle, middle.Start(), p.start, middle.Pgoff())
+		}
+	}
+	end := p.end
+	if absorbNext {
+		end = m.next.End()
+		as.unlinkFree(m.next)
+	}
+	// Grow: the survivor, last.
+	if m.left {
+		as.setRange(survivor, survivor.Start(), end, survivor.Pgoff())
+	} else {
+		as.setRange(survivor, p.start, survivor.End(), p.pgoff)
+	}
+	return survivor
 }
 
 // adoptAnon gives dst src's anon_vma when dst has none (dup_anon_vma).
@@ -82,25 +187,8 @@ func (as *AddressSpace) neighbours(start, end uint64) (prev, next *VMA) {
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mergeNew(p *proposal) *VMA {
 	prev, next := as.neighbours(p.start, p.end)
-	left := canMergeAfter(prev, p)
-	right := canMergeBefore(next, p) && (!left || anonCompatible(prev.anon.Load(), next.anon.Load()))
-	switch {
-	case left && right:
-		as.vmaStartWrite(prev)
-		as.vmaStartWrite(next)
-		adoptAnon(prev, next)
-		end := next.End()
-		as.unlinkFree(next)
-		as.setRange(prev, prev.Start(), end, prev.Pgoff())
-		return prev
-	case left:
-		as.vmaStartWrite(prev)
-		as.setRange(prev, prev.Start(), p.end, prev.Pgoff())
-		return prev
-	case right:
-		as.vmaStartWrite(next)
-		as.setRange(next, p.start, next.End(), p.pgoff)
-		return next
+	if m := planMerge(prev, nil, next, p); m.merges() {
+		return as.commitMerge(m)
 	}
 	return nil
 }
@@ -111,48 +199,9 @@ func (as *AddressSpace) mergeNew(p *proposal) *VMA {
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mergeExisting(middle *VMA, p *proposal) *VMA {
-	leftSide, rightSide := p.start == middle.Start(), p.end == middle.End()
-	if middle.Flags()&VMSpecial != 0 || (!leftSide && !rightSide) {
-		return nil
-	}
 	prev, next := as.neighbours(middle.Start(), middle.End())
-	left := leftSide && canMergeAfter(prev, p)
-	right := rightSide && canMergeBefore(next, p) &&
-		(!left || anonCompatible(prev.anon.Load(), next.anon.Load()))
-	switch {
-	case left && right:
-		as.vmaStartWrite(prev)
-		as.vmaStartWrite(middle)
-		as.vmaStartWrite(next)
-		adoptAnon(prev, middle)
-		adoptAnon(prev, next)
-		end := next.End()
-		as.unlinkFree(middle)
-		as.unlinkFree(next)
-		as.setRange(prev, prev.Start(), end, prev.Pgoff())
-		return prev
-	case left:
-		as.vmaStartWrite(prev)
-		as.vmaStartWrite(middle)
-		adoptAnon(prev, middle)
-		if rightSide {
-			as.unlinkFree(middle)
-		} else {
-			as.setRange(middle, p.end, middle.End(), middle.Pgoff()+p.pages())
-		}
-		as.setRange(prev, prev.Start(), p.end, prev.Pgoff())
-		return prev
-	case right:
-		as.vmaStartWrite(next)
-		as.vmaStartWrite(middle)
-		adoptAnon(next, middle)
-		if leftSide {
-			as.unlinkFree(middle)
-		} else {
-			as.setRange(middle, middle.Start(), p.start, middle.Pgoff())
-		}
-		as.setRange(next, p.start, next.End(), p.pgoff)
-		return next
+	if m := planMerge(prev, middle, next, p); m.merges() {
+		return as.commitMerge(m)
 	}
 	return nil
 }

@@ -30,9 +30,10 @@ func (s *seqCount) bump() { s.v.Store((s.v.Load() + 1) & s.mask) }
 // lockSeq, and the even count that WriteUnlock stores no longer matches
 // any of them (vma_end_write_all).
 type mmapLock struct {
-	rw    sync.RWMutex
-	seq   seqCount
-	hooks *mmhook.Hooks // Config.Test, for tests
+	rw       sync.RWMutex
+	seq      seqCount
+	hooks    *mmhook.Hooks // Config.Test, for tests
+	validate func()        // debugValidate, for this package's tests
 }
 
 // ReadLock takes the lock shared (mmap_read_lock).
@@ -50,15 +51,18 @@ func (l *mmapLock) WriteLock() {
 	l.hooks.CheckNotInFind()
 	l.rw.Lock() // safety:writelock-order
 	l.hooks.RunInWriteLock()
-	l.seq.bump() // pairs with the load in SpeculateTryBegin/SpeculateRetry
+	l.seq.bump() // safety:writelock-order; pairs with the load in SpeculateTryBegin/SpeculateRetry
 }
 
 // WriteUnlock makes the sequence even, releasing every VMA write lock taken
 // under this hold, then releases the lock (vma_end_write_all, up_write).
 func (l *mmapLock) WriteUnlock() {
+	if l.validate != nil {
+		l.validate()
+	}
 	l.seq.bump() // safety:writeunlock-order; pairs with the loads in SpeculateRetry and vmaStartRead's recheck
 	l.hooks.RunInWriteUnlock()
-	l.rw.Unlock()
+	l.rw.Unlock() // safety:writeunlock-order
 }
 
 // Seq returns the current sequence count.

@@ -640,6 +640,12 @@ func (m *propModel) checkAll(t *rapid.T) {
 	if err := m.as.checkInvariants(); err != nil {
 		t.Fatalf("invariants: %v\n%s", err, m.dump())
 	}
+	m.as.lock.ReadLock()
+	err := m.as.unmergedNeighbours()
+	m.as.lock.ReadUnlock()
+	if err != nil {
+		t.Fatalf("merges: %v\n%s", err, m.dump())
+	}
 	if err := m.compare(m.ref); err != nil {
 		t.Fatalf("reference: %v\n%s", err, m.dump())
 	}
