@@ -314,13 +314,32 @@ func TestConcurrentResolve(t *testing.T) {
 }
 
 // TestConcurrentResolveNoValidate: the same churn with validation dropped
-// (and the windows widened) gives wrong answers that the checker catches,
-// for mmseq and vmaseq alike. It runs until both were caught (2 s at most).
+// gives wrong answers that the checker catches, for mmseq and vmaseq alike.
+// Besides the churn writers, the readers' own hooks run a writer step in one
+// lockless window in four (injectedHooks), so writers land inside the
+// windows whatever the scheduler does: on one CPU or a loaded machine as
+// well. It runs rounds until both were caught (10 s at most).
 func TestConcurrentResolveNoValidate(t *testing.T) {
 	caught := map[string]int{}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && (caught["mmseq"] == 0 || caught["vmaseq"] == 0) {
-		res := runConcurrent(t, 100*time.Millisecond, []Config{{Test: widenedHooks(1, true)}, {Test: widenedHooks(1, true)}}, false)
+		var injs []*injector
+		cfgs := []Config{{}, {}}
+		for i := range cfgs {
+			inj := &injector{}
+			injs = append(injs, inj)
+			cfgs[i].Test = inj.hooks()
+		}
+		res := runConcurrent(t, 100*time.Millisecond, cfgs, false, func(spaces []*AddressSpace) func() {
+			for i, inj := range injs {
+				inj.w = newConcWriter(spaces[i], i, 100+i, uint64(time.Now().UnixNano()))
+			}
+			return func() {
+				for _, inj := range injs {
+					inj.w.closeAll()
+				}
+			}
+		})
 		for _, e := range res.errs {
 			caught[strings.Fields(e)[0]]++
 		}
@@ -331,17 +350,40 @@ func TestConcurrentResolveNoValidate(t *testing.T) {
 	}
 }
 
+// injector runs writer steps from inside readers' lockless windows.
+type injector struct {
+	mu sync.Mutex // one injected step at a time; readers that find it busy go on
+	w  *concWriter
+	n  atomic.Uint32
+}
+
+// hooks returns NoValidate hooks that inject a step in one window in four.
+func (inj *injector) hooks() *Hooks {
+	step := func() {
+		if inj.n.Add(1)%4 != 0 || inj.w == nil || !inj.mu.TryLock() {
+			return
+		}
+		inj.w.step()
+		inj.mu.Unlock()
+	}
+	return &Hooks{AfterTryBegin: step, AfterLockSeqLoad: step, AfterFileLoad: step, AfterStartLoad: step, NoValidate: true}
+}
+
 // runConcurrent runs two writers per address space (one per Config) and
 // two readers each for dur, then unmaps everything, closes every File and
 // checks that the VMA and File counts are back where they were. With
 // logStats it logs what the readers saw.
-func runConcurrent(t *testing.T, dur time.Duration, cfgs []Config, logStats bool) *concResult {
+func runConcurrent(t *testing.T, dur time.Duration, cfgs []Config, logStats bool, setup ...func([]*AddressSpace) func()) *concResult {
 	t.Helper()
 	base := takeCacheBaseline()
 
 	var spaces []*AddressSpace
 	for _, c := range cfgs {
 		spaces = append(spaces, New(c))
+	}
+	var cleanups []func()
+	for _, f := range setup {
+		cleanups = append(cleanups, f(spaces))
 	}
 	var writers []*concWriter
 	for s, as := range spaces {
@@ -401,6 +443,9 @@ func runConcurrent(t *testing.T, dur time.Duration, cfgs []Config, logStats bool
 	}
 	for _, w := range writers {
 		w.closeAll()
+	}
+	for _, f := range cleanups {
+		f()
 	}
 	base.CheckCaches(t)
 	return res

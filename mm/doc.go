@@ -1,6 +1,8 @@
 // Package mm models a Linux process address space: VMAs with Linux 6.x's
-// semantics for mmap, munmap, mprotect, mremap, page faults and anonymous
-// names (errno for errno, split for split, merge for merge), the mmap lock
+// semantics for mmap, munmap, mprotect, mremap, madvise (the advice that
+// changes VMA flags), mlock and friends, mseal, page faults and anonymous
+// names (errno for errno, split for split, merge for merge), commit
+// accounting under each overcommit mode (commit.go), the mmap lock
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //
@@ -162,4 +164,50 @@
 // mmap read lock and reports why (Fallback). The sequence counts are 64 bits
 // wide; Config.Test narrows them for wraparound tests and lets tests stop a
 // reader inside each window or drop validation.
+//
+// # Safety steps
+//
+// Each check, ordering and wait the lockless paths depend on is tagged in
+// the source ("// safety:NAME"); removing any one of them alone makes its
+// test fail (the harness in internal/safety does that for every row:
+// SPECVMA_MUTANTS=1 go test -run TestMutants ./internal/safety/).
+//
+//	step                     protects against                                   test
+//	writelock-order          the count made odd before the rwsem is held: a     TestWriteLockOrder
+//	                         waiting writer turns it even under the holder
+//	writeunlock-order        the rwsem released before the count is even: the   TestWriteUnlockOrder
+//	                         next writer's hold runs with an even count
+//	mmseq-refuse-odd         speculating inside a writer's hold, whose count    TestMMSeqRefusesOdd
+//	                         does not move before the retry check
+//	mmseq-retry              a writer between try_begin and the end: stale or   TestResolveAfterTryBegin
+//	                         torn reads, reused File or VMA
+//	vmaseq-refuse-locked     reading a VMA write-locked now (its writer will    TestVMASeqRefusesLocked
+//	                         not store vm_lock_seq again)
+//	vmaseq-range             a VMA from an older tree version that no longer    TestVMASeqRange
+//	                         covers the address
+//	vmaseq-mm-check          a VMA reused by another address space before the   TestVMASeqMMCheck
+//	                         first load
+//	vmaseq-detach-check      a VMA detached and freed before the first load     TestVMASeqNeedsDetachCheck
+//	vmaseq-generation        a VMA reused elsewhere and back, vm_lock_seq       TestVMASeqCrossMMReuse
+//	                         equal by coincidence of two counters
+//	vmaseq-recheck           a writer changing the VMA in place between the     TestVMASeqRecheck
+//	                         reader's loads (torn start/offset)
+//	vmalock-refuse-detached  read-locking a freed VMA (refcnt 0) found through  TestVMALockRefusesDetached
+//	                         an older tree version
+//	vmalock-exclude          readers let in while a writer drains them          TestStartWriteExcludes
+//	vmalock-mm-check         read-locking a VMA now in another address space    TestVMALockMMCheck
+//	vmalock-recheck          a writer that write-locked the VMA between the     TestVMALockRecheck
+//	                         early check and the reference
+//	vmalock-range            a VMA split away from the address before the       TestVMALockRange
+//	                         reference was taken
+//	startwrite-drain         changing a VMA under a reader's read lock          TestStartWriteDrains
+//	detach-wait              freeing a VMA while a transient reader's           TestDetachWaitsForTransientReader
+//	                         reference is in it (its EndRead hits the next life)
+//
+// Steps that are not safety steps, so not tagged: vmaStartRead's early
+// lockSeq check (the recheck decides; the early one saves a reference),
+// vmaStartWrite's return when already write-locked in this hold (the
+// wraparound tests show what it assumes), and newVMA's storing lockSeq
+// before the other fields (the generation check already covers a reader of
+// the previous life).
 package mm

@@ -51,7 +51,7 @@ func (l *mmapLock) WriteLock() {
 	l.hooks.CheckNotInFind()
 	l.rw.Lock() // safety:writelock-order
 	l.hooks.RunInWriteLock()
-	l.seq.bump() // pairs with the load in SpeculateTryBegin/SpeculateRetry
+	l.seq.bump() // safety:writelock-order; pairs with the load in SpeculateTryBegin/SpeculateRetry
 }
 
 // WriteUnlock makes the sequence even, releasing every VMA write lock taken
@@ -62,7 +62,7 @@ func (l *mmapLock) WriteUnlock() {
 	}
 	l.seq.bump() // safety:writeunlock-order; pairs with the loads in SpeculateRetry and vmaStartRead's recheck
 	l.hooks.RunInWriteUnlock()
-	l.rw.Unlock()
+	l.rw.Unlock() // safety:writeunlock-order
 }
 
 // Seq returns the current sequence count.

@@ -100,4 +100,36 @@
 // of uprobe_register (the registry keys on an identity, not an inode with a
 // size; x86's breakpoint is one byte), and uprobe_unregister_sync (Go's
 // garbage collector keeps a Consumer alive while any reader can see it).
+//
+// # Safety steps
+//
+// Each check, ordering and wait of the lockless lookups and the lifetime
+// rules is tagged in the source ("// safety:NAME"); removing any one of
+// them alone makes its test fail (internal/safety's harness does that for
+// every row).
+//
+//	step                 protects against                                       test
+//	find-miss-seq        believing a miss while a writer has the table half     TestFindMissRetriesDuringWrite
+//	                     changed
+//	find-tryget          raising a dying uprobe's count from zero               TestFindRefusesDying
+//	find-key-recheck     a table entry naming memory reused for another key     TestFindRecheckRejectsReusedUprobe
+//	findrcu-dying        returning a dying uprobe (its erase pending)           TestFindRCURefusesDying
+//	findrcu-key-recheck  the same reuse for the reference-free lookup           TestFindRCURecheckRejectsReusedUprobe
+//	findrcu-miss-seq     the half-changed table for the reference-free lookup   TestFindRCUMissRetriesDuringWrite
+//	free-quiescent       freeing at once while a reader is in a section         TestOneReclaimer
+//	grace-period         scanning leases before the hit sections that could     TestGracePeriodBeforeLeaseScan
+//	                     still take one have ended
+//	lease-wait           reusing a uprobe that a return instance leases         TestLeaseExpiresToGone
+//	return-section       a Return that popped its lease just before the scan    TestReturnSectionAfterLeaseScan
+//	                     gave up on it, still reading the uprobe
+//	return-lease         a return instance pushed with no lease section open    TestLeaseExpiresToGone
+//	return-rcu           a Return's chain running with nothing holding the      TestReturnLeaseExpiresDuringReturn
+//	                     uprobe once its lease is expired
+//	exit-lease           a task gone with its lease section open: every free    TestExitEndsLeaseSection
+//	                     waits LeaseTimeout for it
+//
+// Not covered by a step test yet: alloc's storing the reference count after
+// the key (a reader whose TryGet succeeds must see the new key), and
+// popReturn's compare-and-swap against a concurrent expiry; both need a hook
+// inside the writer's few instructions.
 package uprobes

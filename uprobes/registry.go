@@ -93,7 +93,7 @@ func (r *Registry) Find(id vfs.InodeID, off uint64) *Uprobe {
 		}
 		// A miss is an answer only if no writer ran meanwhile (pairs with
 		// the writer's seq increments around the table store).
-		if s&1 == 0 && r.seq.Load() == s {
+		if s&1 == 0 && r.seq.Load() == s { // safety:find-miss-seq
 			return nil
 		}
 		r.retries.Add(1)
@@ -113,10 +113,10 @@ func (r *Registry) findOnce(k key) *Uprobe {
 	if th != nil && th.AfterLookup != nil {
 		th.AfterLookup(u)
 	}
-	if !u.TryGet() {
+	if !u.TryGet() { // safety:find-tryget
 		return nil // dying: its erase is pending
 	}
-	if u.hasKey(k) || (th != nil && th.NoRecheck) {
+	if u.hasKey(k) || (th != nil && th.NoRecheck) { // safety:find-key-recheck
 		return u
 	}
 	r.invalid.Add(1) // freed and reused for another key since we looked
@@ -380,11 +380,12 @@ func (r *Registry) FindRCU(id vfs.InodeID, off uint64) *Uprobe {
 			if th != nil && th.AfterLookup != nil {
 				th.AfterLookup(u)
 			}
-			if u.refs.Load() > 0 && (u.hasKey(k) || th != nil && th.NoRecheck) {
+			live := u.refs.Load() > 0                               // safety:findrcu-dying
+			if live && (u.hasKey(k) || th != nil && th.NoRecheck) { // safety:findrcu-key-recheck
 				return u
 			}
 		}
-		if s&1 == 0 && r.seq.Load() == s {
+		if s&1 == 0 && r.seq.Load() == s { // safety:findrcu-miss-seq
 			return nil
 		}
 		r.retries.Add(1)

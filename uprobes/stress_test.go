@@ -566,36 +566,59 @@ func TestStressHits(t *testing.T) {
 	for _, st := range mm.Strategies() {
 		vs = append(vs, variant{st, nil, st.String()})
 	}
-	yield := func() { runtime.Gosched() }
+	// Yield in one window in three, not in every one: on one CPU a yield
+	// in every window lets a churn writer in every time, so every mmseq
+	// attempt would fall back and the fast path would go untested.
+	yield := func() func() {
+		var n atomic.Uint32
+		return func() {
+			if n.Add(1)%3 == 0 {
+				runtime.Gosched()
+			}
+		}
+	}
 	vs = append(vs,
-		variant{mm.MMSeq, &mmhook.Hooks{AfterFileLoad: yield, AfterTryBegin: yield}, "mmseq-widened"},
-		variant{mm.VMASeq, &mmhook.Hooks{AfterFileLoad: yield, AfterLockSeqLoad: yield}, "vmaseq-widened"})
+		variant{mm.MMSeq, &mmhook.Hooks{AfterFileLoad: yield(), AfterTryBegin: yield(), CheckFind: true}, "mmseq-widened"},
+		variant{mm.VMASeq, &mmhook.Hooks{AfterFileLoad: yield(), AfterLockSeqLoad: yield(), CheckFind: true}, "vmaseq-widened"})
 	for i, v := range vs {
 		t.Run(v.name, func(t *testing.T) {
-			base := fxTakeBaseline()
-			f0, v0 := stReuse()
-			r := newStressRig(t, stressOpts{st: v.st, hooks: v.hooks, dur: stressDur(), seed: int64(100 * (i + 1)), tasksPer: 2})
-			wrong := r.run()
-			fired, fast, _, line := r.summary()
-			t.Log(line)
-			for _, m := range r.msgs {
-				t.Error(m)
+			// Rounds until the runs together exercised what the test claims
+			// (memory reuse, hits that fired on churned mappings, fast
+			// paths), 5 s at most: one short round on a loaded machine or
+			// one CPU may not get there, and that is no failure of the code.
+			var reused, fired, fast bool
+			deadline := time.Now().Add(5 * time.Second)
+			for round := 0; !(reused && fired && (fast || v.st == mm.Locked)); round++ {
+				if round > 0 && time.Now().After(deadline) {
+					break
+				}
+				base := fxTakeBaseline()
+				f0, v0 := stReuse()
+				r := newStressRig(t, stressOpts{st: v.st, hooks: v.hooks, dur: stressDur(), seed: int64(100*(i+1) + round), tasksPer: 2})
+				wrong := r.run()
+				nfired, nfast, _, line := r.summary()
+				t.Log(line)
+				for _, m := range r.msgs {
+					t.Error(m)
+				}
+				if wrong != 0 {
+					t.Errorf("%d wrong answers", wrong)
+				}
+				f1, v1 := stReuse()
+				reused = reused || f1 != f0 && v1 != v0 && r.s.Registry().Stats().Reused != 0
+				fired = fired || nfired > 0
+				fast = fast || nfast > 0
+				r.teardown(base)
 			}
-			if wrong != 0 {
-				t.Errorf("%d wrong answers", wrong)
+			if !reused {
+				t.Error("no memory reuse of Files, VMAs and uprobes in one run: the test proves nothing")
 			}
-			f1, v1 := stReuse()
-			if f1 == f0 || v1 == v0 || r.s.Registry().Stats().Reused == 0 {
-				t.Errorf("no memory reuse (files %d, VMAs %d, uprobes %d): the run proves nothing",
-					f1-f0, v1-v0, r.s.Registry().Stats().Reused)
-			}
-			if fired == 0 {
+			if !fired {
 				t.Error("no hit on a churned mapping ran a consumer: the run proves nothing")
 			}
-			if v.st != mm.Locked && fast == 0 {
+			if v.st != mm.Locked && !fast {
 				t.Error("the lockless path never answered")
 			}
-			r.teardown(base)
 		})
 	}
 }

@@ -183,7 +183,7 @@ func (t *Task) prepareReturn(u *Uprobe, addr uint64) {
 		return
 	}
 	if d == 0 {
-		t.lease.Lock()
+		t.lease.Lock() // safety:return-lease
 	}
 	ri := &t.rets[d]
 	t.gen++
@@ -227,8 +227,11 @@ func (t *Task) Return() (fired int, ok bool) {
 	if t.depth.Load() == 0 {
 		return 0, false
 	}
-	t.rd.Lock() // keeps a popped, leased uprobe alive while its chain runs
+	t.rd.Lock() // safety:return-rcu; keeps a popped, leased uprobe alive while its chain runs
 	u, stable := t.popReturn()
+	if th := t.sys.reg.test.Load(); th != nil && th.AfterPop != nil {
+		th.AfterPop(u)
+	}
 	if u != nil {
 		t.ctx.Uprobe, t.ctx.Func = u, t.rets[t.depth.Load()].addr
 		for _, c := range u.Consumers() {
@@ -244,7 +247,7 @@ func (t *Task) Return() (fired int, ok bool) {
 			}
 		}
 	}
-	t.rd.Unlock()
+	t.rd.Unlock() // safety:return-rcu
 	if t.depth.Load() == 0 {
 		t.lease.Unlock()
 	}

@@ -14,6 +14,9 @@ type TestHooks struct {
 	// BeforeErase runs in Put after the count reached zero and before the
 	// erase takes the tree lock: u is dying and still in the table.
 	BeforeErase func(u *Uprobe)
+	// AfterPop runs in Task.Return between popping the return instance
+	// (u, nil when it is gone) and reading u's consumers.
+	AfterPop func(u *Uprobe)
 	// NoRecheck disables Find's key recheck after TryGet. With it set, Find
 	// can return a uprobe whose memory was reused for another key.
 	NoRecheck bool
