@@ -225,16 +225,29 @@ func (k axisKind) apply(a *plot.Axis, vs []float64) {
 			scale = 1e3
 		}
 		a.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
-			ts := plot.DefaultTicks{}.Ticks(min/scale, max/scale)
-			for i := range ts {
-				ts[i].Value *= scale
-				if ts[i].Label != "" {
-					ts[i].Label = strconv.FormatFloat(ts[i].Value/scale, 'f', -1, 64)
-				}
+			var ts []plot.Tick
+			step := niceStep((max - min) / scale / 5)
+			for v := 0.0; v <= max/scale+step/1e6; v += step {
+				ts = append(ts, plot.Tick{Value: v * scale, Label: strconv.FormatFloat(v, 'f', -1, 64)})
 			}
 			return ts
 		})
 	}
+}
+
+// niceStep rounds a tick step up to 1, 2 or 5 times a power of ten, so
+// that every tick has a short label.
+func niceStep(raw float64) float64 {
+	if raw <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if raw <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // The canvas: the plot on the left, its legend in a column on the right
