@@ -146,10 +146,13 @@ func writeAligned(w io.Writer, indent string, header []string, rows [][]string, 
 }
 
 // pct prints a percentage rounded down to two decimals, so that only a
-// row with no fallback at all shows 100.
+// row with no fallback at all shows 100; 0 and 100 print bare.
 func pct(x float64) string {
-	if x == 100 {
+	switch x {
+	case 100:
 		return "100"
+	case 0:
+		return "0"
 	}
 	return fmt.Sprintf("%.2f", math.Floor(x*100)/100)
 }
