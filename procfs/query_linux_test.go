@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"specvma/errno"
+	"specvma/internal/testsupport"
 )
 
 // queryAddrs returns the addresses the differential test asks about: every
@@ -170,7 +171,7 @@ func skipNoQuery(t *testing.T) {
 	}
 	defer f.Close()
 	if _, err := QueryLive(f, Query{Flags: QueryCoveringOrNext}); err == errno.Errno(25) || err == errno.EINVAL {
-		t.Skipf("no PROCMAP_QUERY: %v", err)
+		testsupport.Skip(t, "no PROCMAP_QUERY: %v", err)
 	}
 }
 

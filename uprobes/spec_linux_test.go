@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"specvma/errno"
+	"specvma/internal/testsupport"
 )
 
 const uprobeEvents = "/sys/kernel/tracing/uprobe_events"
@@ -25,7 +26,7 @@ const uprobeEvents = "/sys/kernel/tracing/uprobe_events"
 func openUprobeEvents(t *testing.T) *os.File {
 	f, err := os.OpenFile(uprobeEvents, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
-		t.Skipf("live tracefs check needs a writable %s (root, tracefs mounted): %v", uprobeEvents, err)
+		testsupport.Skip(t, "live tracefs check needs a writable %s (root, tracefs mounted): %v", uprobeEvents, err)
 	}
 	return f
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"specvma/internal/testsupport"
 	"specvma/mm"
 	"specvma/procfs"
 	"specvma/scenario"
@@ -65,7 +66,7 @@ func runModel(name, script string) string {
 func skipUnlessLinux(t *testing.T) {
 	t.Helper()
 	if !Supported {
-		t.Skipf("kerneltest: the differential tests run the sequences on linux/amd64 (the model's geometry); this is %s/%s",
+		testsupport.Skip(t, "kerneltest: the differential tests run the sequences on linux/amd64 (the model's geometry); this is %s/%s",
 			runtime.GOOS, runtime.GOARCH)
 	}
 }

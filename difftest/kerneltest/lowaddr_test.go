@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"specvma/internal/testsupport"
 	"specvma/procfs"
 	"specvma/scenario"
 )
@@ -22,7 +23,7 @@ func TestLowAddresses(t *testing.T) {
 	skipUnlessLinux(t)
 	k, err := NewKernel(lowWindow)
 	if err != nil {
-		t.Skipf("the low window cannot be claimed (unprivileged, or something is mapped there): %v", err)
+		testsupport.Skip(t, "the low window cannot be claimed (unprivileged, or something is mapped there): %v", err)
 	}
 	t.Cleanup(func() {
 		if err := k.Release(); err != nil {

@@ -35,7 +35,7 @@ func TestTopDownPlacement(t *testing.T) {
 	}
 	out, err := exec.Command(bin, data).Output()
 	if err != nil {
-		t.Skipf("kerneltest: the top-down program failed (%v); it needs personality(ADDR_NO_RANDOMIZE)", err)
+		testsupport.Skip(t, "kerneltest: the top-down program failed (%v); it needs personality(ADDR_NO_RANDOMIZE)", err)
 	}
 	parts := strings.Split(string(out), "--\n")
 	if len(parts) != 3 {

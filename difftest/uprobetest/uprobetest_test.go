@@ -35,11 +35,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	os.Exit(code)
+	testsupport.Main(m, func() {
+		if buildDir != "" {
+			os.RemoveAll(buildDir)
+		}
+	})
 }
 
 // env is one test's setting: its own copy of the target (so its own inode,
@@ -57,7 +57,7 @@ func requireLive(t *testing.T) {
 	t.Helper()
 	testsupport.RequireRoot(t, "live uprobes are made through tracefs uprobe_events")
 	if err := Usable(); err != nil {
-		t.Skipf("uprobetest: %v", err)
+		testsupport.Skip(t, "uprobetest: %v", err)
 	}
 	testsupport.RequireTool(t, "gcc", "the tests build their target with it")
 	buildOnce.Do(func() {
@@ -93,7 +93,7 @@ func newTracer(t *testing.T) *Tracer {
 	g := fmt.Sprintf("specvma_test_%d_%d", os.Getpid(), groupSeq.Add(1))
 	tr, err := NewTracer(g)
 	if err != nil {
-		t.Skipf("uprobetest: cannot create tracefs instance %s: %v", g, err)
+		testsupport.Skip(t, "uprobetest: cannot create tracefs instance %s: %v", g, err)
 	}
 	t.Cleanup(func() {
 		if err := tr.Close(); err != nil {
@@ -706,7 +706,7 @@ func mountTmpfs(t *testing.T, flags uintptr) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := syscall.Mount("specvma-uprobetest", dir, "tmpfs", flags, "size=4m,mode=0755"); err != nil {
-		t.Skipf("uprobetest: cannot mount a tmpfs: %v", err)
+		testsupport.Skip(t, "uprobetest: cannot mount a tmpfs: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dir, 0); err != nil {
@@ -862,7 +862,7 @@ func TestOverlayIdentity(t *testing.T) {
 	copyFile(t, builtBin, lower)
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", dirs["lower"], dirs["upper"], dirs["work"])
 	if err := syscall.Mount("overlay", dirs["merged"], "overlay", 0, opts); err != nil {
-		t.Skipf("uprobetest: cannot mount an overlayfs: %v", err)
+		testsupport.Skip(t, "uprobetest: cannot mount an overlayfs: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dirs["merged"], 0); err != nil {

@@ -1,7 +1,8 @@
 // Package testsupport holds the helpers that tests of several packages
 // share: skipping when the machine lacks what a test needs (Linux's /proc,
-// a tool such as gcc, root), and leak checks against a baseline of the
-// type-stable caches and goroutines.
+// a tool such as gcc, root) with a summary of the skips at the end (Skip,
+// Main), and leak checks against a baseline of the type-stable caches and
+// goroutines.
 //
 // It imports only the standard library, so the tests of every package,
 // mm's internal tests included, can use it; the caches to watch are passed
@@ -21,10 +22,10 @@ import (
 func RequireProcMaps(t testing.TB) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
-		t.Skipf("needs Linux's /proc/PID/maps; this is %s", runtime.GOOS)
+		Skip(t, "needs Linux's /proc/PID/maps; this is %s", runtime.GOOS)
 	}
 	if _, err := os.Stat("/proc/self/maps"); err != nil {
-		t.Skipf("no /proc: %v", err)
+		Skip(t, "no /proc: %v", err)
 	}
 }
 
@@ -34,7 +35,7 @@ func RequireTool(t testing.TB, name, why string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not found: %s (scripts/setup.sh installs it)", name, why)
+		Skip(t, "%s not found: %s (scripts/setup.sh installs it)", name, why)
 	}
 	return p
 }
@@ -43,7 +44,7 @@ func RequireTool(t testing.TB, name, why string) string {
 func RequireRoot(t testing.TB, why string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skipf("needs root: %s", why)
+		Skip(t, "needs root: %s", why)
 	}
 }
 
