@@ -1,6 +1,8 @@
 // Package mm models a Linux process address space: VMAs with Linux 6.x's
-// semantics for mmap, munmap, mprotect, mremap, page faults and anonymous
-// names (errno for errno, split for split, merge for merge), the mmap lock
+// semantics for mmap, munmap, mprotect, mremap, madvise (the advice that
+// changes VMA flags), mlock and friends, mseal, page faults and anonymous
+// names (errno for errno, split for split, merge for merge), commit
+// accounting under each overcommit mode (commit.go), the mmap lock
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //
@@ -201,6 +203,9 @@
 //	startwrite-drain         changing a VMA under a reader's read lock          TestStartWriteDrains
 //	detach-wait              freeing a VMA while a transient reader's           TestDetachWaitsForTransientReader
 //	                         reference is in it (its EndRead hits the next life)
+//	bp-seq                   a task seeing "no breakpoint" in the middle of a   TestHasBreakpointMidWrite
+//	                         hold that replaces a probed page (found by
+//	                         uprobes' TestLinearizableHits)
 //
 // Steps that are not safety steps, so not tagged: vmaStartRead's early
 // lockSeq check (the recheck decides; the early one saves a reference),

@@ -165,16 +165,24 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 	switch {
 	case accountable(vmFlags):
 		if err := as.enoughMemory(length>>PageShift - as.accountedPages(addr, end)); err != nil {
+			// Linux charges after gathering what the range covers: the
+			// VMAs were already split at its ends, and stay split.
+			as.splitAt(addr)
+			as.splitAt(end)
 			return nil, err
 		}
 		vmFlags |= VMAccount
-	case shmem && vmFlags&VMNoReserve == 0:
-		if err := as.enoughMemory(length >> PageShift); err != nil { // shmem_acct_size
-			return nil, err
-		}
 	}
 	if err := as.unmapRange(addr, end); err != nil {
 		return nil, err
+	}
+	// A new shmem object is charged (shmem_acct_size) after the range was
+	// cleared: when that fails, what MAP_FIXED replaced is gone for good
+	// (the kernel leaves the hole rather than restore torn-down mappings).
+	if shmem && vmFlags&VMNoReserve == 0 {
+		if err := as.enoughMemory(length >> PageShift); err != nil {
+			return nil, err
+		}
 	}
 	if shmem {
 		// Shared anonymous memory and shared /dev/zero: a new shmem object

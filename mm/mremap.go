@@ -53,6 +53,9 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 	if err != nil {
 		return 0, err
 	}
+	if err := as.chargeRemap(v, oldLen, newLen, flags); err != nil {
+		return 0, err
+	}
 	return as.moveVMA(v, addr, oldLen, newLen, dst, flags)
 }
 
@@ -158,6 +161,7 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 			return 0, efault
 		}
 	}
+	origOld := oldLen
 	if oldLen > newLen {
 		if err := as.shrinkTail(addr, oldLen, newLen); err != nil {
 			return 0, err
@@ -176,12 +180,21 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	if err != nil {
 		return 0, err
 	}
+	if as.MapCount() >= as.cfg.MaxMapCount-3 {
+		return 0, enomem
+	}
+	// Charged with the lengths the call was given: a move that shrank is
+	// charged what it shrank by (vrm_calc_charge sees the original delta).
+	if err := as.chargeRemap(v, origOld, newLen, flags); err != nil {
+		return 0, err
+	}
 	return as.moveVMA(v, addr, oldLen, newLen, dst, flags)
 }
 
-// chargeRemap charges what a remap of an accounted VMA adds: the growth,
-// or with MREMAP_DONTUNMAP (the old range stays charged) the whole new
-// length (vrm_calc_charge).
+// chargeRemap is vrm_calc_charge for an accounted VMA: the difference of
+// the lengths (what it grows by, or for a move that shrinks, oddly, what it
+// shrinks by), or with MREMAP_DONTUNMAP (the old range stays) the whole
+// new length.
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) chargeRemap(v *VMA, oldLen, newLen uint64, flags int) error {
@@ -189,10 +202,13 @@ func (as *AddressSpace) chargeRemap(v *VMA, oldLen, newLen uint64, flags int) er
 		return nil
 	}
 	pages := uint64(0)
-	if flags&MremapDontUnmap != 0 {
+	switch {
+	case flags&MremapDontUnmap != 0:
 		pages = newLen >> PageShift
-	} else if newLen > oldLen {
+	case newLen > oldLen:
 		pages = (newLen - oldLen) >> PageShift
+	default:
+		pages = (oldLen - newLen) >> PageShift
 	}
 	if pages == 0 {
 		return nil
@@ -260,9 +276,6 @@ func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags i
 	if as.MapCount() >= as.cfg.MaxMapCount-3 {
 		return 0, enomem
 	}
-	if err := as.chargeRemap(v, oldLen, newLen, flags); err != nil {
-		return 0, err
-	}
 	p := proposeFrom(v, old, old+newLen) // attributes; the range is replaced below
 	p.start, p.end = dst, dst+newLen
 	if v.isAnon() && v.anon.Load() == nil {
@@ -276,8 +289,12 @@ func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags i
 	as.moveBreakpoints(old, min(oldLen, newLen), dst)
 	as.moveRefCtrs(old, min(oldLen, newLen), dst)
 	if flags&MremapDontUnmap != 0 {
+		// The old VMA, whole, stays mapped (and charged) but stops being
+		// locked; being changed in place, it merges with nothing until a
+		// later change (mremap_dontunmap_flags.vma).
+		as.vmaStartWrite(v)
+		v.flags.Store(uint64(v.Flags() &^ vmLockedMask))
 		if nv != v && v.Start() == old && v.End() == old+oldLen {
-			as.vmaStartWrite(v)
 			v.anon.Store(nil) // the pages moved; the old range keeps no rmap
 		}
 		return dst, nil

@@ -27,20 +27,26 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 	if len(vmas) == 0 {
 		return nil
 	}
-	for _, v := range vmas {
-		if v.Flags()&VMSealed != 0 {
-			return eperm // mseal: nothing is unmapped
+	// vms_gather_munmap_vmas's order: the VMA straddling the start is
+	// split first (unless it is sealed); then each VMA is checked in turn (a sealed one stops
+	// the unmap with EPERM, nothing removed but that split kept) and the
+	// one straddling the end is split when reached.
+	if first := vmas[0]; first.Start() < start {
+		if first.Flags()&VMSealed != 0 {
+			return eperm // checked before the split
 		}
-	}
-	first, last := vmas[0], vmas[len(vmas)-1]
-	if first.Start() < start {
 		if end < first.End() && as.MapCount() >= as.cfg.MaxMapCount {
 			return enomem
 		}
 		as.splitUnchecked(first, start, true)
 	}
-	if last.End() > end {
-		as.splitUnchecked(last, end, false)
+	for _, v := range vmas {
+		if v.Flags()&VMSealed != 0 {
+			return eperm
+		}
+		if v.End() > end {
+			as.splitUnchecked(v, end, false)
+		}
 	}
 	for _, v := range vmas {
 		as.vmaStartWrite(v)
@@ -49,4 +55,11 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 	as.dropBreakpoints(start, end)
 	as.dropRefCtrs(start, end)
 	return nil
+}
+
+// splitAt splits the VMA that straddles addr, if any, at addr.
+func (as *AddressSpace) splitAt(addr uint64) {
+	if v := as.vmaAt(addr); v != nil && v.Start() < addr && as.MapCount() < as.cfg.MaxMapCount {
+		as.splitUnchecked(v, addr, true)
+	}
 }

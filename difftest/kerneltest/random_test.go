@@ -36,55 +36,114 @@ func TestRandomDiff(t *testing.T) {
 
 // randomScript makes one sequence: files opened once, then calls whose
 // addresses and lengths fall on a small page grid so that they collide.
+// Besides anonymous memory and regular files it reaches device and
+// special files (/dev/zero, /dev/null, a FIFO), files named through
+// symbolic links and non-canonical paths, a file large enough for THP
+// placement, hinted (not fixed) file mappings, lengths larger than the
+// machine's memory and past the address limit, and madvise, mlock,
+// munlock and (in one sequence in 32, whose kernel side then runs in a
+// child process) mseal.
 func randomScript(seed uint64) string {
 	r := rand.New(rand.NewPCG(seed, seed*7919))
 	const base, pages = 0x500000000000, 48
 	page := func() uint64 { return base + uint64(r.IntN(pages))*0x1000 }
+	small := func() uint64 { return uint64(r.IntN(6)+1) * 0x1000 }
+	// length may be huge: calls that fault memory in (MAP_POPULATE, mlock,
+	// mremap growing a locked VMA) take small() instead, or they would
+	// really fill 64 GiB.
 	length := func() uint64 {
-		switch r.IntN(10) {
+		switch r.IntN(14) {
 		case 0:
 			return 0
 		case 1:
 			return uint64(r.IntN(0x1000)) + 1 // unaligned
+		case 2:
+			return 0x1000000000 // 64 GiB: more than RAM and swap, inside the window
+		case 3:
+			return 0x200000 // one PMD: THP placement of hinted file mappings
 		}
 		return uint64(r.IntN(6)+1) * 0x1000
 	}
+	// pastLimit lengths run beyond the user address limit; only calls the
+	// kernel must refuse from their arguments, or whose old length it never
+	// checks (mremap), get them.
+	pastLimit := func(l uint64) uint64 {
+		if r.IntN(12) == 0 {
+			return []uint64{0x800000000000, 0xfffffffffffff000}[r.IntN(2)]
+		}
+		return l
+	}
 	prots := []string{"---", "r--", "rw-", "r-x", "rwx"}
+	advice := []string{"MADV_DONTFORK", "MADV_DOFORK", "MADV_DONTDUMP", "MADV_DODUMP", "MADV_WIPEONFORK",
+		"MADV_KEEPONFORK", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_SEQUENTIAL", "MADV_RANDOM",
+		"MADV_NORMAL", "MADV_MERGEABLE", "MADV_UNMERGEABLE", "MADV_DONTNEED", "MADV_FREE"}
+	seal := seed%32 == 0 // each such sequence costs a child process
 	var b strings.Builder
-	b.WriteString("open f $FILE1\nopen g $FILE1\nopen h $FILE2\n")
+	b.WriteString("open f $FILE1\nopen g $LINK\nopen h $DIR//sub/..//file2\nopen z /dev/zero\nopen n /dev/null\n" +
+		"open p $FIFO\nopen big $BIG\nopen s $SUBLINK/../file1\n")
+	files := []string{"f", "g", "h", "z", "z", "n", "p", "big", "big", "s"}
 	for i := 0; i < 30; i++ {
-		switch r.IntN(9) {
+		switch r.IntN(13) {
 		case 0, 1:
 			flags := []string{"MAP_PRIVATE|MAP_ANONYMOUS", "MAP_SHARED|MAP_ANONYMOUS"}[r.IntN(2)]
-			fixed := []string{"|MAP_FIXED", "|MAP_FIXED_NOREPLACE", "", "|MAP_FIXED|MAP_POPULATE", "|MAP_FIXED|MAP_GROWSDOWN"}[r.IntN(5)]
-			fmt.Fprintf(&b, "mmap %#x %#x %s %s%s\n", page(), length(), prots[r.IntN(len(prots))], flags, fixed)
+			fixed := []string{"|MAP_FIXED", "|MAP_FIXED_NOREPLACE", "", "|MAP_FIXED|MAP_POPULATE",
+				"|MAP_FIXED|MAP_GROWSDOWN", "|MAP_FIXED|MAP_NORESERVE"}[r.IntN(6)]
+			l := length()
+			if strings.Contains(fixed, "POPULATE") {
+				l = small()
+			}
+			fmt.Fprintf(&b, "mmap %#x %#x %s %s%s\n", page(), l, prots[r.IntN(len(prots))], flags, fixed)
 		case 2, 3:
-			file := []string{"f", "g", "h"}[r.IntN(3)]
-			typ := []string{"MAP_PRIVATE", "MAP_SHARED"}[r.IntN(2)]
-			fmt.Fprintf(&b, "mmap %#x %#x %s %s|MAP_FIXED %s %#x\n", page(), length(), prots[r.IntN(len(prots))], typ, file, uint64(r.IntN(8))*0x1000)
+			file := files[r.IntN(len(files))]
+			typ := []string{"MAP_PRIVATE", "MAP_SHARED", "MAP_SHARED_VALIDATE"}[r.IntN(3)]
+			fixed := []string{"|MAP_FIXED", "|MAP_FIXED", "|MAP_FIXED_NOREPLACE", ""}[r.IntN(4)]
+			off := uint64(r.IntN(8)) * 0x1000
+			if r.IntN(10) == 0 {
+				off = []uint64{0x7ffffffffffff000, 0xfffffffffff00000, 0x1ff000}[r.IntN(3)]
+			}
+			fmt.Fprintf(&b, "mmap %#x %#x %s %s%s %s %#x\n", page(), length(), prots[r.IntN(len(prots))], typ, fixed, file, off)
 		case 4:
-			fmt.Fprintf(&b, "munmap %#x %#x\n", page(), length())
+			fmt.Fprintf(&b, "munmap %#x %#x\n", page(), pastLimit(length()))
 		case 5:
 			fmt.Fprintf(&b, "mprotect %#x %#x %s\n", page(), length(), prots[r.IntN(len(prots))])
 		case 6:
 			fmt.Fprintf(&b, "touch %#x %s\n", page()+uint64(r.IntN(4096)), []string{"read", "write"}[r.IntN(2)])
 		case 7:
-			flags := []string{"0", "MREMAP_MAYMOVE", "MREMAP_MAYMOVE|MREMAP_FIXED", "MREMAP_MAYMOVE|MREMAP_DONTUNMAP|MREMAP_FIXED"}[r.IntN(4)]
-			old, nl := length(), length()
+			flags := []string{"0", "MREMAP_MAYMOVE", "MREMAP_MAYMOVE|MREMAP_FIXED", "MREMAP_MAYMOVE|MREMAP_DONTUNMAP|MREMAP_FIXED",
+				"MREMAP_MAYMOVE|MREMAP_DONTUNMAP"}[r.IntN(5)]
+			old, nl := pastLimit(length()), small()
 			if strings.Contains(flags, "DONTUNMAP") {
 				nl = old
 			}
-			if strings.Contains(flags, "FIXED") {
+			switch {
+			case strings.Contains(flags, "FIXED"), strings.Contains(flags, "DONTUNMAP"):
 				fmt.Fprintf(&b, "mremap %#x %#x %#x %s %#x\n", page(), old, nl, flags, page())
-			} else if flags == "0" {
+			case flags == "0":
 				fmt.Fprintf(&b, "mremap %#x %#x %#x %s\n", page(), old, nl, flags)
-			} else {
+			default:
 				// A move without a destination may leave the window: both
 				// sides then report "<outside window>" and drop those lines.
 				fmt.Fprintf(&b, "mremap %#x %#x %#x MREMAP_MAYMOVE\n", page(), old, nl)
 			}
 		case 8:
 			b.WriteString("maps\n")
+		case 9, 10:
+			fmt.Fprintf(&b, "madvise %#x %#x %s\n", page(), length(), advice[r.IntN(len(advice))])
+		case 11:
+			switch r.IntN(3) {
+			case 0:
+				fmt.Fprintf(&b, "mlock %#x %#x\n", page()+uint64(r.IntN(2))*0x800, small())
+			case 1:
+				fmt.Fprintf(&b, "mlock2 %#x %#x MLOCK_ONFAULT\n", page(), small())
+			default:
+				fmt.Fprintf(&b, "munlock %#x %#x\n", page(), length())
+			}
+		case 12:
+			if seal {
+				fmt.Fprintf(&b, "mseal %#x %#x\n", page(), length())
+			} else {
+				fmt.Fprintf(&b, "mmap %#x %#x rw- MAP_PRIVATE big 0\n", page(), []uint64{0x200000, 0x400000}[r.IntN(2)])
+			}
 		}
 	}
 	b.WriteString("maps\n")
