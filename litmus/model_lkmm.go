@@ -50,7 +50,10 @@ func (lkmmModel) rels(g *graph) *lkRels {
 	// Propagation.
 	cumul := union(seq(opt(rfe), union(r.strong, r.poRel)), r.wmb)
 	r.prop = seq(seq(opt(and(overwrite, g.ext)), star(cumul)), opt(rfe))
-	propNoID := r.prop.filter(func(i, j int) bool { return i != j })
+	propNoID := r.prop.clone()
+	for i := 0; i < g.n; i++ {
+		propNoID.b[i*propNoID.w+i/64] &^= 1 << (uint(i) % 64)
+	}
 	r.hb = union(r.ppo, rfe, and(propNoID, g.intl))
 	return r
 }

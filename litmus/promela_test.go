@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -47,31 +46,34 @@ var (
 	spinStates = regexp.MustCompile(`(\d+) states, stored`)
 )
 
-// runSpin generates, compiles and runs the verifier; it returns whether
-// an assertion failed and the states SPIN stored.
-func runSpin(t *testing.T, pml string, defines []string) (bool, int, error) {
-	dir := t.TempDir()
+// buildSpin generates and compiles the verifier for one Promela file
+// into dir; its knobs are read from the environment, so one build serves
+// every configuration.
+func buildSpin(dir, pml string) error {
 	src, err := filepath.Abs(filepath.Join("promela", pml))
 	if err != nil {
-		return false, 0, err
+		return err
 	}
-	args := []string{"-a"}
-	for _, d := range defines {
-		args = append(args, "-D"+d)
-	}
-	steps := [][]string{
-		append([]string{"spin"}, append(args, src)...),
+	for _, s := range [][]string{
+		{"spin", "-a", src},
 		{"gcc", "-O0", "-w", "-DSAFETY", "-o", "pan", "pan.c"},
-		{"./pan", "-m100000"},
-	}
-	var out []byte
-	for _, s := range steps {
+	} {
 		cmd := exec.Command(s[0], s[1:]...)
 		cmd.Dir = dir
-		if out, err = cmd.CombinedOutput(); err != nil && s[0] != "./pan" {
-			return false, 0, fmt.Errorf("%v: %v\n%s", s, err, out)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", s, err, out)
 		}
 	}
+	return nil
+}
+
+// runPan runs a built verifier with the knobs in env; it returns whether
+// an assertion failed and the states SPIN stored.
+func runPan(dir string, env []string) (bool, int, error) {
+	cmd := exec.Command("./pan", "-m100000")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, _ := cmd.CombinedOutput()
 	m := spinErrors.FindSubmatch(out)
 	n := spinStates.FindSubmatch(out)
 	if m == nil || n == nil {
@@ -83,67 +85,56 @@ func runSpin(t *testing.T, pml string, defines []string) (bool, int, error) {
 }
 
 // TestSpinAgrees runs every configuration through both checkers and
-// compares the verdicts. The SPIN runs (generate, compile, verify) go two
-// at a time; with LITMUS_SPIN_TIMES=1 they run one at a time and the test
-// logs states and times side by side (go test -run SpinAgrees -v).
+// compares the verdicts; it logs states and times side by side (go test
+// -run SpinAgrees -v). The SPIN time of a configuration is its verification
+// run plus its share of the one compilation of its Promela file.
 func TestSpinAgrees(t *testing.T) {
 	for _, tool := range []string{"spin", "gcc"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed (scripts/setup.sh installs it): skipping the SPIN cross-check", tool)
 		}
 	}
-	timed := os.Getenv("LITMUS_SPIN_TIMES") != ""
-	type outcome struct {
-		torn   bool
-		states int
-		took   time.Duration
-		err    error
-	}
-	results := make([]outcome, len(spinCases))
-	sem := make(chan struct{}, 2)
-	if timed {
-		sem = make(chan struct{}, 1)
-	}
-	var wg sync.WaitGroup
-	for i, c := range spinCases {
-		if c.long && (raceEnabled || testing.Short()) {
+	dirs := map[string]string{}
+	builds := map[string]time.Duration{}
+	uses := map[string]int{}
+	for _, c := range spinCases {
+		uses[c.pml]++
+		if dirs[c.pml] != "" {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			start := time.Now()
-			torn, states, err := runSpin(t, c.pml, c.defines)
-			results[i] = outcome{torn, states, time.Since(start), err}
-		}()
+		dirs[c.pml] = t.TempDir()
+		start := time.Now()
+		if err := buildSpin(dirs[c.pml], c.pml); err != nil {
+			t.Fatal(err)
+		}
+		builds[c.pml] = time.Since(start)
 	}
-	wg.Wait()
 	t.Logf("%-44s %-6s %10s %9s %11s %9s", "configuration", "result", "our states", "our time", "SPIN states", "SPIN time")
-	for i, c := range spinCases {
+	for _, c := range spinCases {
 		if c.long && (raceEnabled || testing.Short()) {
 			continue
 		}
-		if results[i].err != nil {
-			t.Fatal(results[i].err)
+		start := time.Now()
+		spinTorn, spinStates, err := runPan(dirs[c.pml], c.defines)
+		if err != nil {
+			t.Fatal(err)
 		}
+		spinTime := time.Since(start) + builds[c.pml]/time.Duration(uses[c.pml])
 		pg := loadTest(t, "testdata/protocol/"+c.litmus+".litmus", c.defs)
 		r, err := Explore(pg, Options{Model: models["lkmm"]})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (r.Positive > 0) != c.torn || results[i].torn != c.torn {
-			t.Errorf("%s: explorer torn=%v, SPIN torn=%v, want %v", c.name, r.Positive > 0, results[i].torn, c.torn)
+		if (r.Positive > 0) != c.torn || spinTorn != c.torn {
+			t.Errorf("%s: explorer torn=%v, SPIN torn=%v, want %v", c.name, r.Positive > 0, spinTorn, c.torn)
 		}
 		verdict := "never"
 		if c.torn {
 			verdict = "torn"
 		}
-		if timed {
-			t.Logf("%-44s %-6s %10d %9s %11d %9s", c.name, verdict, r.Explored, r.Elapsed.Round(time.Millisecond), results[i].states, results[i].took.Round(time.Millisecond))
-		} else {
-			t.Logf("%-44s %-6s %10d %9s %11d %9s", c.name, verdict, r.Explored, "-", results[i].states, "-")
-		}
+		t.Logf("%-44s %-6s %10d %9s %11d %9s", c.name, verdict, r.Explored, r.Elapsed.Round(time.Millisecond), spinStates, spinTime.Round(time.Millisecond))
+	}
+	for pml, d := range builds {
+		t.Logf("SPIN generate+compile of %s: %s (shared by its %d configurations)", pml, d.Round(time.Millisecond), uses[pml])
 	}
 }

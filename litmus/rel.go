@@ -124,16 +124,17 @@ func union(rs ...*rel) *rel { return rs[0].clone().or(rs[1:]...) }
 // seq is relational composition r;s.
 func seq(r, s *rel) *rel {
 	out := r.like()
+	w := r.w
 	for i := 0; i < r.n; i++ {
-		ri := r.row(i)
-		oi := out.row(i)
-		for wi, w := range ri {
-			for w != 0 {
-				k := wi*64 + bits.TrailingZeros64(w)
-				w &= w - 1
-				sk := s.row(k)
-				for x := range oi {
-					oi[x] |= sk[x]
+		oi := out.b[i*w : i*w+w]
+		for wi := 0; wi < w; wi++ {
+			x := r.b[i*w+wi]
+			for x != 0 {
+				k := wi*64 + bits.TrailingZeros64(x)
+				x &= x - 1
+				sk := s.b[k*w : k*w+w]
+				for y := range oi {
+					oi[y] |= sk[y]
 				}
 			}
 		}
@@ -144,12 +145,13 @@ func seq(r, s *rel) *rel {
 // plus is the transitive closure r+ (Warshall over bit rows).
 func plus(r *rel) *rel {
 	out := r.clone()
+	w, b := out.w, out.b
 	for k := 0; k < out.n; k++ {
 		kw, kb := k/64, uint64(1)<<(uint(k)%64)
-		rk := out.row(k)
+		rk := b[k*w : k*w+w]
 		for i := 0; i < out.n; i++ {
-			ri := out.row(i)
-			if ri[kw]&kb != 0 {
+			if b[i*w+kw]&kb != 0 {
+				ri := b[i*w : i*w+w]
 				for x := range ri {
 					ri[x] |= rk[x]
 				}
@@ -253,33 +255,48 @@ func (r *rel) isEmpty() bool {
 	return true
 }
 
-// acyclic reports whether r has no cycle (Kahn's algorithm).
+// acyclic reports whether r has no cycle: it removes events with no
+// edge to a remaining event until none is left (acyclic) or a pass
+// removes nothing (a cycle). Scanning from the highest ID first removes a
+// program-order chain in one pass.
 func acyclic(r *rel) bool {
-	indeg := make([]int, r.n)
-	r.each(func(_, j int) { indeg[j]++ })
-	stack := make([]int, 0, r.n)
-	for i, d := range indeg {
-		if d == 0 {
-			stack = append(stack, i)
-		}
+	w := r.w
+	var small [4]uint64
+	left := small[:0]
+	if w > len(small) {
+		left = make([]uint64, w)
+	} else {
+		left = small[:w]
 	}
-	seen := 0
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		seen++
-		for wi, w := range r.row(i) {
-			for w != 0 {
-				j := wi*64 + bits.TrailingZeros64(w)
-				w &= w - 1
-				indeg[j]--
-				if indeg[j] == 0 {
-					stack = append(stack, j)
+	for i := 0; i < r.n; i++ {
+		left[i/64] |= 1 << (uint(i) % 64)
+	}
+	remaining := r.n
+	for remaining > 0 {
+		removed := false
+		for i := r.n - 1; i >= 0; i-- {
+			if left[i/64]&(1<<(uint(i)%64)) == 0 {
+				continue
+			}
+			row := r.b[i*w : i*w+w]
+			sink := true
+			for x := range row {
+				if row[x]&left[x] != 0 {
+					sink = false
+					break
 				}
 			}
+			if sink {
+				left[i/64] &^= 1 << (uint(i) % 64)
+				remaining--
+				removed = true
+			}
+		}
+		if !removed {
+			return false
 		}
 	}
-	return seen == r.n
+	return true
 }
 
 // irreflexive reports whether r has no edge i->i.

@@ -203,6 +203,9 @@
 //	startwrite-drain         changing a VMA under a reader's read lock          TestStartWriteDrains
 //	detach-wait              freeing a VMA while a transient reader's           TestDetachWaitsForTransientReader
 //	                         reference is in it (its EndRead hits the next life)
+//	bp-seq                   a task seeing "no breakpoint" in the middle of a   TestHasBreakpointMidWrite
+//	                         hold that replaces a probed page (found by
+//	                         uprobes' TestLinearizableHits)
 //
 // Steps that are not safety steps, so not tagged: vmaStartRead's early
 // lockSeq check (the recheck decides; the early one saves a reference),

@@ -82,3 +82,26 @@ func TestLitmusMaxStates(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+// -sweep reports the fewest writer rounds at which the condition shows;
+// a bound the test needs but was not given is a FILE:LINE error.
+func TestLitmusSweep(t *testing.T) {
+	f := "../../litmus/testdata/protocol/vma-spec-mm-first.litmus"
+	code, out, errs := runCmd("litmus", "-D", "MASK=-1", "-sweep", "ROUNDS=1:3", f)
+	if code != 0 || !strings.Contains(out, "vma-spec-mm-first ROUNDS=1: Never") ||
+		!strings.Contains(out, "vma-spec-mm-first: first observed at ROUNDS=2 under lkmm") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	code, out, errs = runCmd("litmus", "-D", "MASK=-1", f)
+	if code != 2 || out != "" || !regexp.MustCompile(`vma-spec-mm-first.litmus:\d+: ROUNDS is not defined: give it on the command line`).MatchString(errs) {
+		t.Errorf("missing bound: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	for _, bad := range []string{"ROUNDS", "ROUNDS=3:1", "=1:2", "ROUNDS=a:b"} {
+		if code, _, _ := runCmd("litmus", "-sweep", bad, f); code != 2 {
+			t.Errorf("-sweep %q: exit %d, want 2", bad, code)
+		}
+	}
+	if code, _, _ := runCmd("litmus", "-D", "ROUNDS", f); code != 2 {
+		t.Errorf("-D without a value: exit %d, want 2", code)
+	}
+}

@@ -2,8 +2,22 @@
  * The merged mm-wide speculation (mm_lock_seq as a seqcount), as an
  * operational weak-memory model for SPIN, checking the litmus explorer's
  * verdicts on testdata/protocol/mm-seqcount*.litmus. Same memory model as
- * vma.pml. Knobs (cpp): ROUNDS, BEGINRMB and RETRYRMB (0/1).
+ * vma.pml. Knobs, from the environment: ROUNDS, BEGINRMB and RETRYRMB (0/1).
  */
+
+c_decl {
+	int knob(const char *name) {
+		char *v = getenv(name);
+		if (v == NULL) {
+			fprintf(stderr, "pan: set %s in the environment\n", name);
+			exit(2);
+		}
+		return atoi(v);
+	}
+}
+
+byte ROUNDS;
+bool BEGINRMB, RETRYRMB;
 
 #define SEQ	0
 #define FILE	1
@@ -59,5 +73,9 @@ proctype reader() {
 }
 
 init {
+	c_code {
+		now.ROUNDS = knob("ROUNDS");
+		now.BEGINRMB = knob("BEGINRMB"); now.RETRYRMB = knob("RETRYRMB");
+	};
 	atomic { run flusher(); run writer(); run reader() }
 }

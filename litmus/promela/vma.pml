@@ -14,9 +14,26 @@
  * and the recheck, and the two loads of vm_lock_seq in program order
  * (coherence).
  *
- * Knobs (cpp): ROUNDS, MASK (2^B-1, or 255), WMB, RMB, ACQV, ACQM (0/1),
- * MMFIRST (load mm_lock_seq first).
+ * Knobs, read from the environment when the verifier starts, so one
+ * compiled verifier checks every variant: ROUNDS, MASK (2^B-1, or 255),
+ * WMB, RMB, ACQV, ACQM (0/1), MMFIRST (1: load mm_lock_seq first).
+ *	spin -a vma.pml && gcc -DSAFETY -o pan pan.c &&
+ *	ROUNDS=1 MASK=255 WMB=0 RMB=1 ACQV=1 ACQM=1 MMFIRST=0 ./pan
  */
+
+c_decl {
+	int knob(const char *name) {
+		char *v = getenv(name);
+		if (v == NULL) {
+			fprintf(stderr, "pan: set %s in the environment\n", name);
+			exit(2);
+		}
+		return atoi(v);
+	}
+}
+
+byte ROUNDS, MASK;
+bool WMB, RMB, ACQV, ACQM, MMFIRST;
 
 #define VMLS	0	/* vm_lock_seq */
 #define MMLS	1	/* mm_lock_seq */
@@ -70,9 +87,10 @@ proctype writer() {
 		:: else -> skip
 		fi;
 		store(VMLS, k & MASK);
-#if WMB
-		drain();
-#endif
+		if
+		:: WMB -> drain()
+		:: else -> skip
+		fi;
 		release(LOCK, 0);	/* up_write() */
 		store(FILE, k + 1);
 		store(PGOFF, k + 1);
@@ -88,16 +106,8 @@ proctype reader() {
 	/* program order: L1 vm_lock_seq, L2 mm_lock_seq (swapped with
 	   MMFIRST), L3 vm_file, L4 vm_pgoff, smp_rmb, L5 vm_lock_seq again */
 	do
-	:: atomic { !d1 &&
-#if MMFIRST
-		(!ACQM || d2) &&
-#endif
-		1 -> v = mem[VMLS]; d1 = 1 }
-	:: atomic { !d2 &&
-#if !MMFIRST
-		(!ACQV || d1) &&
-#endif
-		1 -> m = mem[MMLS]; d2 = 1 }
+	:: atomic { !d1 && (!MMFIRST || !ACQM || d2) -> v = mem[VMLS]; d1 = 1 }
+	:: atomic { !d2 && (MMFIRST || !ACQV || d1) -> m = mem[MMLS]; d2 = 1 }
 	:: atomic { !d3 && (!ACQV || d1) && (!ACQM || d2) -> f = mem[FILE]; d3 = 1 }
 	:: atomic { !d4 && (!ACQV || d1) && (!ACQM || d2) -> p = mem[PGOFF]; d4 = 1 }
 	:: atomic { !d5 && d1 && (!ACQM || d2) && (!RMB || (d2 && d3 && d4)) -> v2 = mem[VMLS]; d5 = 1 }
@@ -108,6 +118,12 @@ proctype reader() {
 }
 
 init {
+	c_code {
+		now.ROUNDS = knob("ROUNDS"); now.MASK = knob("MASK");
+		now.WMB = knob("WMB"); now.RMB = knob("RMB");
+		now.ACQV = knob("ACQV"); now.ACQM = knob("ACQM");
+		now.MMFIRST = knob("MMFIRST");
+	};
 	mem[VMLS] = MASK;	/* unlocked: no mm sequence has this value yet */
 	mem[MMLS] = 0;
 	atomic { run flusher(); run writer(); run reader() }
