@@ -289,11 +289,11 @@ func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags i
 	as.moveBreakpoints(old, min(oldLen, newLen), dst)
 	as.moveRefCtrs(old, min(oldLen, newLen), dst)
 	if flags&MremapDontUnmap != 0 {
-		// The old VMA, whole, stays mapped but stops being locked and
-		// charged (dontunmap_complete); being changed in place, it merges
-		// with nothing until a later change.
+		// The old VMA, whole, stays mapped (and charged) but stops being
+		// locked; being changed in place, it merges with nothing until a
+		// later change (mremap_dontunmap_flags.vma).
 		as.vmaStartWrite(v)
-		v.flags.Store(uint64(v.Flags() &^ (vmLockedMask | VMAccount)))
+		v.flags.Store(uint64(v.Flags() &^ vmLockedMask))
 		if nv != v && v.Start() == old && v.End() == old+oldLen {
 			v.anon.Store(nil) // the pages moved; the old range keeps no rmap
 		}
