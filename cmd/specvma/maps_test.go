@@ -95,13 +95,13 @@ func TestMapsCommandErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"maps"}, 2, "usage: specvma maps [-json] PID|self"},
-		{[]string{"maps", "1", "2"}, 2, "usage: specvma maps [-json] PID|self"},
+		{[]string{"maps"}, 2, "usage: specvma maps [-json] [-query] [-exec] PID|self"},
+		{[]string{"maps", "1", "2"}, 2, "usage: specvma maps [-json] [-query] [-exec] PID|self"},
 		{[]string{"maps", "-x"}, 2, "flag provided but not defined: -x"},
 		{[]string{"maps", "abc"}, 2, `specvma maps: bad process ID "abc"`},
 		{[]string{"maps", "0"}, 2, `specvma maps: bad process ID "0"`},
 		{[]string{"maps", "-5"}, 2, "flag provided but not defined: -5"},
-		{[]string{"maps", "-h"}, 0, "usage: specvma maps [-json] PID|self"},
+		{[]string{"maps", "-h"}, 0, "usage: specvma maps [-json] [-query] [-exec] PID|self"},
 	} {
 		var out, errb bytes.Buffer
 		code := dispatch(tt.args, &out, &errb)
