@@ -104,6 +104,17 @@ func TestFindRCUMissRetriesDuringWrite(t *testing.T) {
 	})
 }
 
+// probedSpace returns a System with one address space that maps fake
+// inode ino at fxBase (four pages, r-x).
+func probedSpace(t *testing.T, ino uint64) (*System, *Registry, *mm.AddressSpace) {
+	t.Helper()
+	s := NewSystem()
+	as := mm.New(mm.Config{})
+	s.Attach(as)
+	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	return s, s.Registry(), as
+}
+
 // TestGracePeriodBeforeLeaseScan (grace-period): a deferred free first
 // waits for the hit sections that could have found the uprobe, and only
 // then scans the lease sections. A hit that found the uprobe and has not
@@ -114,11 +125,7 @@ func TestFindRCUMissRetriesDuringWrite(t *testing.T) {
 // before the return instance is pushed.
 func TestGracePeriodBeforeLeaseScan(t *testing.T) {
 	const ino = 1306
-	s := NewSystem()
-	reg := s.Registry()
-	as := mm.New(mm.Config{})
-	s.Attach(as)
-	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	s, reg, as := probedSpace(t, ino)
 	var u *Uprobe
 	var once sync.Once
 	var c *Consumer
@@ -164,11 +171,7 @@ func TestGracePeriodBeforeLeaseScan(t *testing.T) {
 // the Return stops after its pop for up to 3 LeaseTimeouts.
 func TestReturnSectionAfterLeaseScan(t *testing.T) {
 	const ino = 1307
-	s := NewSystem()
-	reg := s.Registry()
-	as := mm.New(mm.Config{})
-	s.Attach(as)
-	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	s, reg, as := probedSpace(t, ino)
 	c := &Consumer{Name: "rs/ret", Return: true}
 	u, err := reg.Register(fxIno(ino), 0x1010, 0, c)
 	if err != nil {
