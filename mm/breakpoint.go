@@ -24,10 +24,28 @@ func (as *AddressSpace) Breakpoint(addr uint64) (ProbeID, bool) {
 	return o, ok
 }
 
-// HasBreakpoint reports, without a lock, whether the instruction at addr is
-// a breakpoint now: what the CPU finds when it executes it. The table is
-// replaced, never edited, so one atomic load gives a consistent version.
+// HasBreakpoint reports whether the instruction at addr is a breakpoint
+// now: what the CPU finds when it executes it. The table is replaced, never
+// edited, so one atomic load gives a consistent version; but a writer
+// changes it in several steps within one hold (a MAP_FIXED replacement
+// removes the old page's breakpoints before the new page gets its own),
+// and a CPU cannot execute from a page in the middle of that: it faults
+// and waits for the writer. So the lockless read is trusted only when no
+// writer held the mmap lock across it (the mm sequence count, as mmseq
+// uses it); otherwise it is read again under the mmap read lock.
 func (as *AddressSpace) HasBreakpoint(addr uint64) bool {
+	if seq, ok := as.lock.SpeculateTryBegin(); ok { // safety:bp-seq
+		has := as.hasBreakpoint(addr)
+		if !as.lock.SpeculateRetry(seq) { // safety:bp-seq
+			return has
+		}
+	}
+	as.lock.ReadLock()
+	defer as.lock.ReadUnlock()
+	return as.hasBreakpoint(addr)
+}
+
+func (as *AddressSpace) hasBreakpoint(addr uint64) bool {
 	p := as.bps.Load()
 	if p == nil {
 		return false

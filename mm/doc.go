@@ -157,7 +157,7 @@
 // A Resolve find callback must not block
 // or take an address-space lock (resolve.go states the contract;
 // mmhook.Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
-// Go's sync does: a second VMA EndRead, and a write-side helper
+// Go's sync does: a second VMA.EndRead, and a write-side helper
 // (vmaStartWrite, newVMA, link, setRange, unlinkFree) called while the
 // sequence is even, i.e. without the mmap write lock: one load of the
 // sequence, which vmaStartWrite needs anyway. Each lockless path falls back to the
@@ -203,6 +203,9 @@
 //	startwrite-drain         changing a VMA under a reader's read lock          TestStartWriteDrains
 //	detach-wait              freeing a VMA while a transient reader's           TestDetachWaitsForTransientReader
 //	                         reference is in it (its EndRead hits the next life)
+//	bp-seq                   a task seeing "no breakpoint" in the middle of a   TestHasBreakpointMidWrite
+//	                         hold that replaces a probed page (found by
+//	                         uprobes' TestLinearizableHits)
 //
 // Steps that are not safety steps, so not tagged: vmaStartRead's early
 // lockSeq check (the recheck decides; the early one saves a reference),

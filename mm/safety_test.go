@@ -5,7 +5,10 @@ package mm
 // one at a time) and passes with it. Deterministic: the hooks stop a reader
 // or a writer at the point where the step matters.
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // tearVMA changes v's start without its offset, as a writer that has
 // write-locked v is allowed to between two stores; it returns the undo.
@@ -434,5 +437,37 @@ func TestDetachWaitsForTransientReader(t *testing.T) {
 	}
 	if as.findRCU(addr) != nil {
 		t.Error("the VMA is still mapped")
+	}
+}
+
+// TestHasBreakpointMidWrite (bp-seq): a writer changes the breakpoint table
+// in several steps within one hold (MAP_FIXED over a probed page removes
+// the old page's breakpoint before the new page gets its own). A CPU cannot
+// execute from the page in between: HasBreakpoint must not report the
+// intermediate "no breakpoint" while the writer holds the lock. The test
+// stops a writer there for 200 ms; the lockless read alone would answer at
+// once (uprobes' TestLinearizableHits catches the same through histories).
+func TestHasBreakpointMidWrite(t *testing.T) {
+	as, addr, _ := hookCase(t, &Hooks{})
+	defer as.Exit()
+	id := ProbeID{Offset: 0x2010}
+	as.lock.WriteLock()
+	as.editBreakpoints(func(m map[uint64]ProbeID) { m[addr] = id })
+	as.lock.WriteUnlock()
+
+	as.lock.WriteLock()
+	as.editBreakpoints(func(m map[uint64]ProbeID) { delete(m, addr) }) // the old page's, gone
+	got := make(chan bool, 1)
+	go func() { got <- as.HasBreakpoint(addr) }()
+	select {
+	case has := <-got:
+		t.Errorf("HasBreakpoint answered %v in the middle of a write hold", has)
+		got <- has
+	case <-time.After(200 * time.Millisecond):
+	}
+	as.editBreakpoints(func(m map[uint64]ProbeID) { m[addr] = id }) // the new page's
+	as.lock.WriteUnlock()
+	if !<-got {
+		t.Error("HasBreakpoint: no breakpoint, though every complete hold had one")
 	}
 }

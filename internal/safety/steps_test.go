@@ -71,6 +71,10 @@ var steps = []step{
 	{"startwrite-drain", "mm/vmalock.go",
 		[]edit{{"as.waitRefs(v, excludeFlag+1)", ""}},
 		[]string{"TestStartWriteDrains"}},
+	// mm: what the CPU finds at an address (breakpoint.go).
+	{"bp-seq", "mm/breakpoint.go",
+		[]edit{{"; ok {", "; true || ok {"}, always("!as.lock.SpeculateRetry(seq)")},
+		[]string{"TestHasBreakpointMidWrite"}},
 	{"detach-wait", "mm/vmalock.go",
 		[]edit{{"as.waitRefs(v, detachFlag)", ""}},
 		[]string{"TestDetachWaitsForTransientReader"}},
