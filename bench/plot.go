@@ -70,25 +70,28 @@ func charts() []chart {
 	return cs
 }
 
-// style is a strategy's colour and marker, the same in every chart.
-// The colours are Okabe and Ito's palette, which stays distinct for
-// colour-blind readers; the markers tell strategies apart in grey.
-func style(s Strategy) (color.Color, draw.GlyphDrawer) {
+// style is a strategy's colour, marker and marker size, the same in every
+// chart. The colours are Okabe and Ito's palette, which stays distinct for
+// colour-blind readers; the markers tell strategies apart in grey; and
+// the sizes differ, hollow markers larger than filled ones, so that
+// strategies meeting at one point (every speculative strategy at 100%
+// fast path) stay visible one inside the other.
+func style(s Strategy) (color.Color, draw.GlyphDrawer, vg.Length) {
 	switch s {
 	case Locked:
-		return color.RGBA{213, 94, 0, 255}, draw.SquareGlyph{} // vermillion
+		return color.RGBA{213, 94, 0, 255}, draw.SquareGlyph{}, vg.Points(6) // vermillion
 	case MMSeq:
-		return color.RGBA{0, 114, 178, 255}, draw.CircleGlyph{} // blue
+		return color.RGBA{0, 114, 178, 255}, draw.RingGlyph{}, vg.Points(7) // blue
 	case VMASeq:
-		return color.RGBA{0, 158, 115, 255}, draw.TriangleGlyph{} // green
+		return color.RGBA{0, 158, 115, 255}, draw.TriangleGlyph{}, vg.Points(5) // green
 	case VMALock:
-		return color.RGBA{204, 121, 167, 255}, draw.PyramidGlyph{} // purple
+		return color.RGBA{204, 121, 167, 255}, draw.BoxGlyph{}, vg.Points(2.5) // purple
 	case RWMutexBTree:
-		return color.RGBA{230, 159, 0, 255}, draw.CrossGlyph{} // orange
+		return color.RGBA{230, 159, 0, 255}, draw.CrossGlyph{}, vg.Points(5) // orange
 	case RWMutexSnapshot:
-		return color.RGBA{86, 180, 233, 255}, draw.PlusGlyph{} // sky blue
+		return color.RGBA{86, 180, 233, 255}, draw.PlusGlyph{}, vg.Points(5) // sky blue
 	}
-	return color.Black, draw.RingGlyph{} // unsync
+	return color.Black, draw.CircleGlyph{}, vg.Points(3) // unsync
 }
 
 // Plot writes the report's charts into dir, each as SVG and PNG:
@@ -146,24 +149,32 @@ func (c chart) build(series map[Strategy]plotter.XYs) (*plot.Plot, plot.Legend, 
 		strats = append(strats, s)
 	}
 	slices.Sort(strats)
-	for i, s := range strats {
+	type drawn struct {
+		line   *plotter.Line
+		points *plotter.Scatter
+	}
+	ds := map[Strategy]drawn{}
+	for _, s := range strats {
 		xys := series[s]
 		slices.SortFunc(xys, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
 		line, points, err := plotter.NewLinePoints(xys)
 		if err != nil {
 			return nil, leg, err
 		}
-		col, glyph := style(s)
+		col, glyph, r := style(s)
 		line.Color, line.Width = col, vg.Points(1.5)
-		// Each series' markers are a little smaller than the one before, so
-		// that series meeting at the same point (100% fast path) nest
-		// rather than hide each other.
-		points.Color, points.Shape, points.Radius = col, glyph, vg.Points(6.5-0.6*float64(i))
-		p.Add(line, points)
+		points.Color, points.Shape, points.Radius = col, glyph, r
+		ds[s] = drawn{line, points}
 		leg.Add(s.String(), line, points)
 		for _, v := range xys {
 			xs, ys = append(xs, v.X), append(ys, v.Y)
 		}
+	}
+	// Large markers first, so that smaller ones on the same point show.
+	bySize := slices.Clone(strats)
+	slices.SortStableFunc(bySize, func(a, b Strategy) int { return cmpFloat(float64(ds[b].points.Radius), float64(ds[a].points.Radius)) })
+	for _, s := range bySize {
+		p.Add(ds[s].line, ds[s].points)
 	}
 	c.x.apply(&p.X, xs)
 	c.y.apply(&p.Y, ys)
@@ -225,16 +236,29 @@ func (k axisKind) apply(a *plot.Axis, vs []float64) {
 			scale = 1e3
 		}
 		a.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
-			ts := plot.DefaultTicks{}.Ticks(min/scale, max/scale)
-			for i := range ts {
-				ts[i].Value *= scale
-				if ts[i].Label != "" {
-					ts[i].Label = strconv.FormatFloat(ts[i].Value/scale, 'f', -1, 64)
-				}
+			var ts []plot.Tick
+			step := niceStep((max - min) / scale / 5)
+			for v := 0.0; v <= max/scale+step/1e6; v += step {
+				ts = append(ts, plot.Tick{Value: v * scale, Label: strconv.FormatFloat(v, 'f', -1, 64)})
 			}
 			return ts
 		})
 	}
+}
+
+// niceStep rounds a tick step up to 1, 2 or 5 times a power of ten, so
+// that every tick has a short label.
+func niceStep(raw float64) float64 {
+	if raw <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if raw <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // The canvas: the plot on the left, its legend in a column on the right

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -75,7 +76,8 @@ const ColumnHelp = `Columns of the table:
   ns/hit           nanoseconds one task spends per hit (1e9 / per task)
   fast%            hits whose address was resolved without the address space's lock
                    (the mmap lock; the RWMutex of the rwmutex-* baselines): 0 for locked
-                   and rwmutex-*, which take it on every hit, 100 for unsync, which has none
+                   and rwmutex-*, which take it on every hit, 100 for unsync, which has none;
+                   rounded down, so only a row with no fallback at all shows 100
   fallbacks        why lockless lookups took the mmap lock after all, with counts over all
                    windows: seq_busy (a writer held it), seq_changed (the mm count moved),
                    vma_locked, vma_changed (the VMA was write-locked, changed or reused),
@@ -104,7 +106,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 		rows = append(rows, []string{x.Workload.String(), x.Strategy.String(), fmt.Sprint(x.Tasks),
 			si(float64(x.VMAs)), x.Churn.String(), rate, si(x.HitsPerSec), si(x.PerTask),
-			fmt.Sprintf("%.1f", x.NsPerHit), fmt.Sprintf("%.1f", x.FastPathPct), fallbacks(x.Fallbacks),
+			fmt.Sprintf("%.1f", x.NsPerHit), pct(x.FastPathPct), fallbacks(x.Fallbacks),
 			fmt.Sprintf("%.2f", x.AllocsPerHit), wr, lat})
 	}
 	writeAligned(w, "", header, rows, "llrrlrrrrrlrrr")
@@ -141,6 +143,18 @@ func writeAligned(w io.Writer, indent string, header []string, rows [][]string, 
 		}
 		fmt.Fprintln(w, b.String())
 	}
+}
+
+// pct prints a percentage rounded down to two decimals, so that only a
+// row with no fallback at all shows 100; 0 and 100 print bare.
+func pct(x float64) string {
+	switch x {
+	case 100:
+		return "100"
+	case 0:
+		return "0"
+	}
+	return fmt.Sprintf("%.2f", math.Floor(x*100)/100)
 }
 
 func fallbacks(m map[string]uint64) string {

@@ -104,3 +104,12 @@ func TestFastPathDefinition(t *testing.T) {
 		}
 	}
 }
+
+// TestPct: a row with any fallback never shows 100 in the table.
+func TestPct(t *testing.T) {
+	for x, want := range map[float64]string{100: "100", 99.9999: "99.99", 99.996: "99.99", 0: "0", 0.001: "0.00", 50.125: "50.12"} {
+		if got := pct(x); got != want {
+			t.Errorf("pct(%v) = %q, want %q", x, got, want)
+		}
+	}
+}

@@ -23,7 +23,7 @@ func (t Target) Missed() bool { return t.Measured && !t.Met }
 func (t Target) figure() string {
 	switch t.Unit {
 	case "%":
-		return fmt.Sprintf("%.2f%%", t.Value)
+		return pct(t.Value) + "%"
 	case "x":
 		return fmt.Sprintf("%.2fx", t.Value)
 	}

@@ -42,6 +42,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the results as JSON to this `file` (docs/bench-json.md)")
 	plotDir := fs.String("plot", "", "write SVG and PNG charts into this `directory`")
 	check := fs.Bool("check", false, "exit with status 1 when a measured target is missed")
+	from := fs.String("from", "", "measure nothing: print, -json and -plot the report in this `file` (a -json output), targets evaluated again")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -76,12 +77,23 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	rep, code := measure(plan, stderr)
-	if code != 0 {
-		return code
+	var rep *bench.Report
+	if *from != "" {
+		var err error
+		if rep, err = bench.ReadJSON(*from); err != nil {
+			fmt.Fprintf(stderr, "specvma bench: -from: %v\n", err)
+			return 2
+		}
+		rep.Targets = rep.EvalTargets()
+		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs: the report in %s (median of each row's windows)\n\n", rep.Go, rep.CPUs, *from)
+	} else {
+		var code int
+		if rep, code = measure(plan, stderr); code != 0 {
+			return code
+		}
+		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d round(s) of one %v window per row, interleaved (median shown)\n\n",
+			rep.Go, rep.CPUs, plan.Rounds, plan.Window)
 	}
-	fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d round(s) of one %v window per row, interleaved (median shown)\n\n",
-		rep.Go, rep.CPUs, plan.Rounds, plan.Window)
 	if len(rep.Results) > 0 {
 		rep.WriteTable(stdout)
 		rep.WriteTargets(stdout)

@@ -171,3 +171,36 @@ func TestBenchCheck(t *testing.T) {
 		t.Errorf("target JSON %s %v", b, err)
 	}
 }
+
+// TestBenchFrom re-renders a saved report: the same table, targets
+// evaluated again, without measuring.
+func TestBenchFrom(t *testing.T) {
+	dir := t.TempDir()
+	js := filepath.Join(dir, "out.json")
+	var out, errb bytes.Buffer
+	if code := dispatch([]string{"bench", "-workload", "uprobe-nop", "-strategy", "mmseq,unsync", "-churn", "none",
+		"-tasks", "1", "-vmas", "16", "-duration", "5ms", "-count", "1", "-json", js}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	table := out.String()[strings.Index(out.String(), "workload "):]
+	again := filepath.Join(dir, "again.json")
+	out.Reset()
+	errb.Reset()
+	if code := dispatch([]string{"bench", "-from", js, "-json", again, "-plot", filepath.Join(dir, "p")}, &out, &errb); code != 0 {
+		t.Fatalf("-from: exit %d: %s", code, errb.String())
+	}
+	if errb.Len() != 0 {
+		t.Errorf("-from measured something: %s", errb.String())
+	}
+	if !strings.HasSuffix(strings.TrimSpace(out.String()[:strings.Index(out.String(), "\ncharts:")]), strings.TrimSpace(table)) {
+		t.Errorf("-from printed\n%s\nthe run printed\n%s", out.String(), table)
+	}
+	a, _ := os.ReadFile(js)
+	b, _ := os.ReadFile(again)
+	if string(a) != string(b) {
+		t.Errorf("-from -json wrote a different report")
+	}
+	if code := dispatch([]string{"bench", "-from", filepath.Join(dir, "none.json")}, &out, &errb); code != 2 {
+		t.Errorf("-from a missing file: exit %d", code)
+	}
+}
