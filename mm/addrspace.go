@@ -187,9 +187,8 @@ func (as *AddressSpace) VMAs() []Info {
 func (as *AddressSpace) vmasLocked() []Info {
 	t := as.index.Load()
 	out := make([]Info, 0, t.size)
-	var c cursor
-	for ok := c.seekFirst(t); ok; ok = c.next() {
-		out = append(out, c.entry().vma.info())
+	for e := range t.all() {
+		out = append(out, e.vma.info())
 	}
 	return out
 }
@@ -393,14 +392,7 @@ func (as *AddressSpace) nextVMA(addr uint64) *VMA {
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) overlapping(start, end uint64) []*VMA {
 	var out []*VMA
-	var c cursor
-	t := as.index.Load()
-	ok := c.seekFloor(t, start)
-	if !ok {
-		ok = c.seekFirst(t)
-	}
-	for ; ok; ok = c.next() {
-		e := c.entry()
+	for e := range as.index.Load().from(start) {
 		if e.start >= end {
 			break
 		}

@@ -52,9 +52,8 @@ func (as *AddressSpace) honoursNoReserve() bool { return as.cfg.Overcommit != Ov
 func (as *AddressSpace) committedPages() uint64 {
 	var n uint64
 	seen := map[any]bool{}
-	var c cursor
-	for ok := c.seekFirst(as.index.Load()); ok; ok = c.next() {
-		v := c.entry().vma
+	for e := range as.index.Load().all() {
+		v := e.vma
 		f := v.Flags()
 		switch {
 		case f&VMAccount != 0:

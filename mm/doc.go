@@ -157,7 +157,7 @@
 // A Resolve find callback must not block
 // or take an address-space lock (resolve.go states the contract;
 // mmhook.Hooks.CheckFind turns a violation into a panic in tests). Misuse panics as
-// Go's sync does: a second VMA EndRead, and a write-side helper
+// Go's sync does: a second VMA.EndRead, and a write-side helper
 // (vmaStartWrite, newVMA, link, setRange, unlinkFree) called while the
 // sequence is even, i.e. without the mmap write lock: one load of the
 // sequence, which vmaStartWrite needs anyway. Each lockless path falls back to the

@@ -7,6 +7,7 @@ package mm
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -52,27 +53,10 @@ func rapidCheck(t *testing.T, prop func(*rapid.T)) {
 func (as *AddressSpace) treeVersion() *tree { return as.index.Load() }
 
 // treeForward lists a version's entries with a cursor, first to last.
-func treeForward(t *tree) []entry {
-	var out []entry
-	var c cursor
-	for ok := c.seekFirst(t); ok; ok = c.next() {
-		out = append(out, c.entry())
-	}
-	return out
-}
+func treeForward(t *tree) []entry { return slices.Collect(t.all()) }
 
 // treeBackward lists a version's entries with a cursor, last to first.
-func treeBackward(t *tree) []entry {
-	var out []entry
-	var c cursor
-	if !c.seekFloor(t, ^uint64(0)) {
-		return nil
-	}
-	for ok := true; ok; ok = c.prev() {
-		out = append(out, c.entry())
-	}
-	return out
-}
+func treeBackward(t *tree) []entry { return slices.Collect(t.downFrom(^uint64(0))) }
 
 // checkTreeShape verifies a version's structure: every leaf at one depth,
 // node sizes within bounds and nonzero, inner keys equal to their child's

@@ -107,9 +107,8 @@ func (as *AddressSpace) RemoveProbe(inode vfs.InodeID, p ProbePoint) []uint64 {
 //
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) eachMappingOf(inode vfs.InodeID, off uint64, fn func(v *VMA, addr uint64)) {
-	var c cursor
-	for ok := c.seekFirst(as.index.Load()); ok; ok = c.next() {
-		v := c.entry().vma
+	for e := range as.index.Load().all() {
+		v := e.vma
 		f := v.File()
 		if f == nil || f.Inode().ID() != inode {
 			continue

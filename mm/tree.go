@@ -1,5 +1,10 @@
 package mm
 
+import (
+	"iter"
+	"slices"
+)
+
 // tree is the address space's VMA index: a persistent (copy-on-write)
 // B+tree from each VMA's range to the VMA, the analogue of the maple tree in
 // RCU mode. A tree value is immutable once published: the writer builds the
@@ -43,11 +48,15 @@ type tree struct {
 	size int
 }
 
-func leafFloor(ents []entry, addr uint64) int {
-	lo, hi := 0, len(ents)
+// floor returns the index of the last element of xs whose key is at most
+// addr, or -1 when there is none: the binary search of leaves (keyed by
+// entry start) and of inner nodes (keyed by their children's smallest
+// start) alike. xs is sorted by key.
+func floor[E any](xs []E, addr uint64, key func(*E) uint64) int {
+	lo, hi := 0, len(xs)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if ents[m].start <= addr {
+		if key(&xs[m]) <= addr {
 			lo = m + 1
 		} else {
 			hi = m
@@ -56,18 +65,13 @@ func leafFloor(ents []entry, addr uint64) int {
 	return lo - 1
 }
 
-func innerFloor(keys []uint64, addr uint64) int {
-	lo, hi := 0, len(keys)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if keys[m] <= addr {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo - 1
-}
+func entryStart(e *entry) uint64 { return e.start }
+func innerKey(k *uint64) uint64  { return *k }
+
+// leafFloor and innerFloor are floor for a leaf's entries and an inner
+// node's keys.
+func leafFloor(ents []entry, addr uint64) int   { return floor(ents, addr, entryStart) }
+func innerFloor(keys []uint64, addr uint64) int { return floor(keys, addr, innerKey) }
 
 // lookup returns the entry whose range contains addr (vma_lookup).
 func (t *tree) lookup(addr uint64) (entry, bool) {
@@ -210,6 +214,35 @@ func (c *cursor) prev() bool {
 	return false
 }
 
+// from yields, in address order, the last entry that starts at or below
+// addr (the one that may cover it) and every entry after it; when no entry
+// starts at or below addr, every entry. It is the seek-then-step walk that
+// range queries start with (vma_iter_init, then vma_next).
+func (t *tree) from(addr uint64) iter.Seq[entry] {
+	return func(yield func(entry) bool) {
+		var c cursor
+		ok := c.seekFloor(t, addr)
+		if !ok {
+			ok = c.seekFirst(t)
+		}
+		for ; ok && yield(c.entry()); ok = c.next() {
+		}
+	}
+}
+
+// all yields every entry in address order.
+func (t *tree) all() iter.Seq[entry] { return t.from(0) }
+
+// downFrom yields, last first, every entry that starts at or below addr
+// (vma_prev from addr).
+func (t *tree) downFrom(addr uint64) iter.Seq[entry] {
+	return func(yield func(entry) bool) {
+		var c cursor
+		for ok := c.seekFloor(t, addr); ok && yield(c.entry()); ok = c.prev() {
+		}
+	}
+}
+
 // findVMA returns the first entry with end > addr (find_vma).
 func (t *tree) findVMA(addr uint64) (entry, bool) {
 	var c cursor
@@ -330,7 +363,42 @@ func removeNode(n *node, start uint64) (*node, bool) {
 	return &node{keys: keys, children: kids}, true
 }
 
-// replace returns a new version where the entry at oldStart becomes e.
+// replace returns a new version where the entry at oldStart becomes e,
+// copying the one path down to it. e must keep the entry's place in the
+// order, which it does when it overlaps neither neighbour: writers shrink
+// a VMA's neighbours before they grow it (commitMerge), so the new start
+// still lies between the starts beside it.
 func (t *tree) replace(oldStart uint64, e entry) *tree {
-	return t.remove(oldStart).insert(e)
+	if t.root == nil {
+		return t
+	}
+	root, found := replaceNode(t.root, oldStart, e)
+	if !found {
+		return t
+	}
+	return &tree{root: root, size: t.size}
+}
+
+// replaceNode returns the copy of n with the entry at oldStart replaced by e.
+func replaceNode(n *node, oldStart uint64, e entry) (*node, bool) {
+	if n.leaf() {
+		i := leafFloor(n.ents, oldStart)
+		if i < 0 || n.ents[i].start != oldStart {
+			return n, false
+		}
+		ents := slices.Clone(n.ents)
+		ents[i] = e
+		return &node{ents: ents}, true
+	}
+	i := innerFloor(n.keys, oldStart)
+	if i < 0 {
+		return n, false
+	}
+	c, found := replaceNode(n.children[i], oldStart, e)
+	if !found {
+		return n, false
+	}
+	keys, kids := slices.Clone(n.keys), slices.Clone(n.children)
+	keys[i], kids[i] = c.minKey(), c
+	return &node{keys: keys, children: kids}, true
 }

@@ -108,9 +108,8 @@ func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 	if v := as.nextVMA(high); v != nil {
 		gapEnd = min(gapEnd, as.vmStartGap(v))
 	}
-	var c cursor
-	for ok := c.seekFloor(as.index.Load(), high-1); ok; ok = c.prev() {
-		v := c.entry().vma
+	for e := range as.index.Load().downFrom(high - 1) {
+		v := e.vma
 		if v.End() < gapEnd && gapEnd-v.End() >= length && gapEnd-length >= low {
 			return gapEnd - length, true
 		}
@@ -131,14 +130,8 @@ func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) bottomUp(length uint64) (uint64, error) {
 	addr := uint64(taskUnmappedBase)
-	var c cursor
-	t := as.index.Load()
-	ok := c.seekFloor(t, addr)
-	if !ok {
-		ok = c.seekFirst(t)
-	}
-	for ; ok; ok = c.next() {
-		v := c.entry().vma
+	for e := range as.index.Load().from(addr) {
+		v := e.vma
 		if v.End() <= addr {
 			continue
 		}

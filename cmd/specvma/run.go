@@ -41,7 +41,7 @@ does. docs/scenario.md describes the language.
 		sets = append(sets, s)
 		return nil
 	})
-	strategy := fs.String("strategy", "mmseq", "how hit resolves breakpoints: locked, mmseq, vmaseq or vmalock")
+	strategy := fs.String("strategy", mm.MMSeq.String(), "how hit resolves breakpoints: one of "+strategyNames())
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -51,7 +51,7 @@ does. docs/scenario.md describes the language.
 	}
 	st, ok := mm.ParseStrategy(*strategy)
 	if !ok {
-		fmt.Fprintf(stderr, "specvma run: unknown strategy %q (locked, mmseq, vmaseq, vmalock)\n", *strategy)
+		fmt.Fprintf(stderr, "specvma run: unknown strategy %q (%s)\n", *strategy, strategyNames())
 		return 2
 	}
 	path := fs.Arg(0)
@@ -101,4 +101,13 @@ does. docs/scenario.md describes the language.
 	}
 	fmt.Fprintf(stderr, "specvma run: %v\n", err)
 	return 1
+}
+
+// strategyNames lists mm's resolution strategies for usage text and errors.
+func strategyNames() string {
+	var names []string
+	for _, s := range mm.Strategies() {
+		names = append(names, s.String())
+	}
+	return strings.Join(names, ", ")
 }
