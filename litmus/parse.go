@@ -623,31 +623,26 @@ func (p *parser) cond() (*Cond, error) {
 }
 
 func (p *parser) propOr(depth int) (*Prop, error) {
-	l, err := p.propAnd(depth)
-	if err != nil {
-		return nil, err
-	}
-	for p.accept("\\/") {
-		r, err := p.propAnd(depth)
-		if err != nil {
-			return nil, err
-		}
-		l = &Prop{Op: "or", L: l, R: r}
-	}
-	return l, nil
+	return p.propChain(depth, "\\/", "or", p.propAnd)
 }
 
 func (p *parser) propAnd(depth int) (*Prop, error) {
-	l, err := p.propNot(depth)
+	return p.propChain(depth, "/\\", "and", p.propNot)
+}
+
+// propChain parses operands separated by tok into left-associative op
+// nodes.
+func (p *parser) propChain(depth int, tok, op string, operand func(int) (*Prop, error)) (*Prop, error) {
+	l, err := operand(depth)
 	if err != nil {
 		return nil, err
 	}
-	for p.accept("/\\") {
-		r, err := p.propNot(depth)
+	for p.accept(tok) {
+		r, err := operand(depth)
 		if err != nil {
 			return nil, err
 		}
-		l = &Prop{Op: "and", L: l, R: r}
+		l = &Prop{Op: op, L: l, R: r}
 	}
 	return l, nil
 }
