@@ -102,7 +102,7 @@ func TestProtocolWitness(t *testing.T) {
 		t.Fatalf("no witness: %v", err)
 	}
 	text := strings.Join(r.Witness.Lines, "\n")
-	want := "P0: store WRITE_ONCE(*vm_lock_seq, k & MASK) (line 36) may take effect after the later store WRITE_ONCE(*vm_"
+	want := "P0: store WRITE_ONCE(*vm_lock_seq, k & MASK) (line 36, k=0) may take effect after the later store WRITE_ONCE(*vm_pgoff, k + 1) (line 40, k=0)"
 	if !strings.Contains(text, want) {
 		t.Errorf("witness lacks %q:\n%s", want, text)
 	}
