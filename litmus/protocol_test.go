@@ -48,6 +48,9 @@ var protocolCases = []struct {
 	{"mm-seqcount", map[string]int{"lkmm": 0, "armv8": 0, "tso": 0, "sc": 0}, 3},
 	{"mm-seqcount-no-retry-rmb", map[string]int{"lkmm": 1, "armv8": 1, "tso": 0, "sc": 0}, 2},
 	{"mm-seqcount-no-begin-rmb", map[string]int{"lkmm": 1, "armv8": 1, "tso": 0, "sc": 0}, 2},
+	{"maps-gap", map[string]int{"lkmm": 0, "armv8": 0, "tso": 0, "sc": 0}, 2},
+	{"maps-gap-no-recheck", map[string]int{"lkmm": 1, "armv8": 1, "tso": 1, "sc": 1}, 1},
+	{"maps-gap-no-retry-rmb", map[string]int{"lkmm": 1, "armv8": 1, "tso": 0, "sc": 0}, 2},
 }
 
 func TestProtocols(t *testing.T) {
