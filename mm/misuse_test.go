@@ -1,25 +1,10 @@
 package mm
 
 import (
-	"strings"
 	"testing"
-)
 
-// mustPanic runs f and fails unless it panics with a message containing want.
-func mustPanic(t *testing.T, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic, want one mentioning %q", want)
-		}
-		if msg, _ := r.(string); !strings.Contains(msg, want) {
-			t.Fatalf("panic %v, want one mentioning %q", r, want)
-		}
-	}()
-	f()
-}
+	"specvma/internal/testsupport"
+)
 
 // TestMisusePanics: misuse panics, as Go's sync package does, instead of
 // corrupting the lock state: a second EndRead for one read lock (it would
@@ -33,13 +18,13 @@ func TestMisusePanics(t *testing.T) {
 		t.Fatalf("lockVMA: %s", fail)
 	}
 	v.EndRead()
-	mustPanic(t, "EndRead without a read lock", v.EndRead)
+	testsupport.MustPanic(t, "EndRead without a read lock", v.EndRead)
 	v.refcnt.Store(1) // repair what the refused EndRead took
 
-	mustPanic(t, "without the mmap write lock", func() { as.vmaStartWrite(v) })
-	mustPanic(t, "without the mmap write lock", func() { as.setRange(v, v.Start(), v.End(), v.Pgoff()) })
-	mustPanic(t, "without the mmap write lock", func() { as.unlinkFree(v) })
-	mustPanic(t, "without the mmap write lock", func() { as.newVMA(0x1000, 0x2000, 0, 0, nil) })
+	testsupport.MustPanic(t, "without the mmap write lock", func() { as.vmaStartWrite(v) })
+	testsupport.MustPanic(t, "without the mmap write lock", func() { as.setRange(v, v.Start(), v.End(), v.Pgoff()) })
+	testsupport.MustPanic(t, "without the mmap write lock", func() { as.unlinkFree(v) })
+	testsupport.MustPanic(t, "without the mmap write lock", func() { as.newVMA(0x1000, 0x2000, 0, 0, nil) })
 	if err := as.checkInvariants(); err != nil {
 		t.Fatalf("after the refused calls: %v", err)
 	}
@@ -59,10 +44,10 @@ func TestFindContract(t *testing.T) {
 		if _, ok, _ := Resolve(as, addr, s, identity); !ok {
 			t.Fatalf("%s: a reading find found nothing", s)
 		}
-		mustPanic(t, "find callback took an mmap lock", func() {
+		testsupport.MustPanic(t, "find callback took an mmap lock", func() {
 			Resolve(as, addr, s, func(m Mapping) (Info, bool) { return as.Lookup(addr) })
 		})
-		mustPanic(t, "find callback took an mmap lock", func() {
+		testsupport.MustPanic(t, "find callback took an mmap lock", func() {
 			Resolve(as, addr, s, func(m Mapping) (int, bool) { other.SetLayout(Layout{}); return 0, true })
 		})
 	}

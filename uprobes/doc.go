@@ -116,6 +116,8 @@
 //	findrcu-dying        returning a dying uprobe (its erase pending)           TestFindRCURefusesDying
 //	findrcu-key-recheck  the same reuse for the reference-free lookup           TestFindRCURecheckRejectsReusedUprobe
 //	findrcu-miss-seq     the half-changed table for the reference-free lookup   TestFindRCUMissRetriesDuringWrite
+//	alloc-refs-last      a reader holding reused memory from an old table       TestAllocRefsLast
+//	                     validating it under the old key mid re-initialisation
 //	free-quiescent       freeing at once while a reader is in a section         TestOneReclaimer
 //	grace-period         scanning leases before the hit sections that could     TestGracePeriodBeforeLeaseScan
 //	                     still take one have ended
@@ -128,8 +130,7 @@
 //	exit-lease           a task gone with its lease section open: every free    TestExitEndsLeaseSection
 //	                     waits LeaseTimeout for it
 //
-// Not covered by a step test yet: alloc's storing the reference count after
-// the key (a reader whose TryGet succeeds must see the new key), and
-// popReturn's compare-and-swap against a concurrent expiry; both need a hook
-// inside the writer's few instructions.
+// Not covered by a step test yet: popReturn's compare-and-swap against a
+// concurrent expiry (it needs a hook between the task's load of the state
+// word and its swap).
 package uprobes

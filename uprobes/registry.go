@@ -258,12 +258,15 @@ func (r *Registry) alloc(k key, refCtr uint64) *Uprobe {
 	u := r.cache.Alloc()
 	u.reg.Store(r)
 	u.gen.Add(1)
-	u.setKey(k)
+	u.setKey(k) // safety:alloc-refs-last
 	u.refCtr.Store(refCtr)
 	u.consumers.Store(nil)
 	u.inTable = false
+	if th := r.test.Load(); th != nil && th.BeforeRefs != nil {
+		th.BeforeRefs(u)
+	}
 	// Last: a reader whose TryGet sees this count sees the key above.
-	u.refs.Store(1)
+	u.refs.Store(1) // safety:alloc-refs-last
 	return u
 }
 

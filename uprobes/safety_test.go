@@ -104,6 +104,17 @@ func TestFindRCUMissRetriesDuringWrite(t *testing.T) {
 	})
 }
 
+// probedSpace returns a System with one address space that maps fake
+// inode ino at fxBase (four pages, r-x).
+func probedSpace(t *testing.T, ino uint64) (*System, *Registry, *mm.AddressSpace) {
+	t.Helper()
+	s := NewSystem()
+	as := mm.New(mm.Config{})
+	s.Attach(as)
+	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	return s, s.Registry(), as
+}
+
 // TestGracePeriodBeforeLeaseScan (grace-period): a deferred free first
 // waits for the hit sections that could have found the uprobe, and only
 // then scans the lease sections. A hit that found the uprobe and has not
@@ -114,11 +125,7 @@ func TestFindRCUMissRetriesDuringWrite(t *testing.T) {
 // before the return instance is pushed.
 func TestGracePeriodBeforeLeaseScan(t *testing.T) {
 	const ino = 1306
-	s := NewSystem()
-	reg := s.Registry()
-	as := mm.New(mm.Config{})
-	s.Attach(as)
-	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	s, reg, as := probedSpace(t, ino)
 	var u *Uprobe
 	var once sync.Once
 	var c *Consumer
@@ -164,11 +171,7 @@ func TestGracePeriodBeforeLeaseScan(t *testing.T) {
 // the Return stops after its pop for up to 3 LeaseTimeouts.
 func TestReturnSectionAfterLeaseScan(t *testing.T) {
 	const ino = 1307
-	s := NewSystem()
-	reg := s.Registry()
-	as := mm.New(mm.Config{})
-	s.Attach(as)
-	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	s, reg, as := probedSpace(t, ino)
 	c := &Consumer{Name: "rs/ret", Return: true}
 	u, err := reg.Register(fxIno(ino), 0x1010, 0, c)
 	if err != nil {
@@ -208,4 +211,44 @@ func TestReturnSectionAfterLeaseScan(t *testing.T) {
 		}
 	}
 	reg.Barrier()
+}
+
+// TestAllocRefsLast (alloc-refs-last): a registration that reuses a freed
+// uprobe's memory stores the new key before the reference count of one. A
+// reader that still has the memory from an old table version, and looks it
+// up under the old key, fails TryGet until the count is stored, and sees
+// the new key once it is; with the count stored first it would validate
+// the memory as the old key's uprobe while it is being given to another.
+func TestAllocRefsLast(t *testing.T) {
+	r := NewRegistry()
+	c0, c1 := consumer("alloc/old"), consumer("alloc/new")
+	u0 := mustRegister(t, r, ino(5), 0x50, c0)
+	old := r.tab.Load()
+	if err := r.Unregister(u0, c0); err != nil {
+		t.Fatal(err)
+	}
+	var stale *Uprobe
+	ran := false
+	r.SetTestHooks(&TestHooks{BeforeRefs: func(u *Uprobe) {
+		if u != u0 || ran {
+			return
+		}
+		ran = true
+		cur := r.tab.Load()
+		r.tab.Store(old) // the reader walks the version from before the free
+		stale = r.Find(ino(5), 0x50)
+		r.tab.Store(cur)
+	}})
+	u1 := mustRegister(t, r, ino(5), 0x60, c1)
+	r.SetTestHooks(nil)
+	if !ran {
+		t.Fatal("the registration did not reuse the freed uprobe")
+	}
+	if stale != nil {
+		stale.Put()
+		t.Fatalf("a stale lookup of the old key got the uprobe being re-initialised (offset now %#x)", stale.Offset())
+	}
+	if err := r.Unregister(u1, c1); err != nil {
+		t.Fatal(err)
+	}
 }

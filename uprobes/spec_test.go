@@ -210,6 +210,7 @@ func FuzzParseSpec(f *testing.F) {
 	for _, s := range []string{
 		"p /bin/bash:0x4245c0", "r:g/e /x/a:10(0x20) arg1=%ax", "-:g/e", "p /x/a:main+0x10",
 		"p:a.b /x/a:0x1%return(2)", "p:g/ /x/y:07", "-:g/", "p /x/a:0x10(0x20)x",
+		`p /x/a:1 +0(-u8(%sp)):string[2] n=\"s" $stack3:b4@2/32 @+0x10:x8`, "r /x/a:1 $retval:s16 \\-1 $comm",
 	} {
 		f.Add(s)
 	}

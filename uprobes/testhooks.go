@@ -14,6 +14,11 @@ type TestHooks struct {
 	// BeforeErase runs in Put after the count reached zero and before the
 	// erase takes the tree lock: u is dying and still in the table.
 	BeforeErase func(u *Uprobe)
+	// BeforeRefs runs in Register's allocation of u (memory that may have
+	// had another key) after the new key is stored and before the
+	// reference count of one is: a reader still holding u from an old
+	// table must fail TryGet here. The tree lock is held.
+	BeforeRefs func(u *Uprobe)
 	// AfterPop runs in Task.Return between popping the return instance
 	// (u, nil when it is gone) and reading u's consumers.
 	AfterPop func(u *Uprobe)

@@ -23,7 +23,9 @@ const benchUsage = `usage: specvma bench [flags]
 Reproduces the uprobe scalability experiment (bench trig-uprobe-nop) in the
 model and prints one table row per measurement, then the targets. With
 -check, a missed target makes the exit status 1. docs/bench-json.md
-describes the -json output key by key.
+describes the -json output key by key. Rows run interleaved, in rounds of
+one window each; progress goes to stderr: a bar on a terminal, otherwise
+(piped, or CI set) one line per finished round.
 
 `
 

@@ -98,6 +98,9 @@ var steps = []step{
 	{"findrcu-miss-seq", "uprobes/registry.go",
 		[]edit{always("s&1 == 0 && r.seq.Load() == s")},
 		[]string{"TestFindRCUMissRetriesDuringWrite"}},
+	{"alloc-refs-last", "uprobes/registry.go",
+		[]edit{{"u.setKey(k)", "u.refs.Store(1)"}, {"u.refs.Store(1)", "u.setKey(k)"}},
+		[]string{"TestAllocRefsLast"}},
 	// uprobes: deferred frees (registry.go).
 	{"free-quiescent", "uprobes/registry.go",
 		[]edit{always("r.rcu.Quiescent() && r.leases.Quiescent()")},

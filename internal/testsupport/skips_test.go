@@ -6,6 +6,11 @@ import (
 )
 
 func TestSkipSummary(t *testing.T) {
+	skips.Lock()
+	saved := skips.why
+	skips.why = nil
+	skips.Unlock()
+	t.Cleanup(func() { skips.Lock(); skips.why = saved; skips.Unlock() })
 	if got := SkipSummary(); got != "" {
 		t.Fatalf("summary before any skip: %q", got)
 	}

@@ -2,7 +2,7 @@
 // share: skipping when the machine lacks what a test needs (Linux's /proc,
 // a tool such as gcc, root) with a summary of the skips at the end (Skip,
 // Main), and leak checks against a baseline of the type-stable caches and
-// goroutines.
+// goroutines; MustPanic for the misuse checks.
 //
 // It imports only the standard library, so the tests of every package,
 // mm's internal tests included, can use it; the caches to watch are passed
@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,4 +100,21 @@ func (b Baseline) Check(t testing.TB) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// MustPanic runs f and fails t unless f panics with a string containing
+// want (the misuse checks of internal/rcu and mm panic so).
+func MustPanic(t testing.TB, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if r == nil {
+			t.Fatalf("no panic, want one mentioning %q", want)
+		}
+		if msg, _ := r.(string); !strings.Contains(msg, want) {
+			t.Fatalf("panic %v, want one mentioning %q", r, want)
+		}
+	}()
+	f()
 }
