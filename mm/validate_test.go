@@ -1,6 +1,9 @@
 package mm
 
-import "fmt"
+import (
+	"fmt"
+	"testing"
+)
 
 // validate checks an address space's invariants (validate_mm): the tree's
 // shape (ordering, non-overlap, node bounds, size), the map count limit,
@@ -78,4 +81,57 @@ func (as *AddressSpace) unmergedNeighbours() error {
 func init() {
 	debugValidate = (*AddressSpace).validate
 	debugPublish = checkTreeShape
+}
+
+// TestValidateCatches shows that validate and unmergedNeighbours report the
+// states they exist to catch, so their silence elsewhere means something.
+func TestValidateCatches(t *testing.T) {
+	as, _ := diagSetup(t, "AABB")
+	defer as.Exit()
+	as.lock.ReadLock()
+	if err := as.validate(); err != nil {
+		t.Errorf("validate on a sound space: %v", err)
+	}
+	if err := as.unmergedNeighbours(); err == nil {
+		t.Error("unmergedNeighbours missed two installed neighbours that would merge")
+	}
+	as.lock.ReadUnlock()
+
+	corrupt := []struct {
+		name  string
+		apply func(v *VMA) (undo func())
+	}{
+		{"range", func(v *VMA) func() {
+			old := v.end.Load()
+			v.end.Store(old + PageSize)
+			return func() { v.end.Store(old) }
+		}},
+		{"detached", func(v *VMA) func() {
+			old := v.refcnt.Load()
+			v.refcnt.Store(0)
+			return func() { v.refcnt.Store(old) }
+		}},
+		{"draining", func(v *VMA) func() {
+			v.refcnt.Add(excludeFlag)
+			return func() { v.refcnt.Add(^uint32(excludeFlag - 1)) }
+		}},
+		{"owner", func(v *VMA) func() {
+			old := v.mm.Load()
+			v.mm.Store(New(Config{}))
+			return func() { v.mm.Store(old) }
+		}},
+	}
+	for _, c := range corrupt {
+		as.lock.ReadLock()
+		undo := c.apply(as.vmaAt(diagBase))
+		if err := as.validate(); err == nil {
+			t.Errorf("%s: validate found nothing wrong", c.name)
+		}
+		undo()
+		as.lock.ReadUnlock()
+	}
+	bad := (&tree{}).insert(entry{diagBase, diagBase + 2*PageSize, nil}).insert(entry{diagBase + PageSize, diagBase + 3*PageSize, nil})
+	if err := checkTreeShape(bad); err == nil {
+		t.Error("checkTreeShape accepted overlapping entries")
+	}
 }

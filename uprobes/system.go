@@ -100,6 +100,9 @@ func (s *System) wanted(u *Uprobe, as *mm.AddressSpace) bool {
 }
 
 // ProbesIn implements mm.ProbeSource (uprobe_mmap's build_probe_list).
+//
+// Preconditions: as's mmap write lock is held (by mm); regMu and s.mu are
+// not, and are not taken here.
 func (s *System) ProbesIn(as *mm.AddressSpace, inode vfs.InodeID, off, length uint64) []mm.ProbePoint {
 	us := s.reg.InRange(inode, off, off+length, nil)
 	var out []mm.ProbePoint
@@ -113,6 +116,9 @@ func (s *System) ProbesIn(as *mm.AddressSpace, inode vfs.InodeID, off, length ui
 }
 
 // onInstall is register_for_each_vma for a new consumer.
+//
+// Preconditions: the registry's regMu is held (a registry hook); it takes
+// s.mu, then each address space's mmap write lock.
 func (s *System) onInstall(u *Uprobe, c *Consumer) error {
 	for _, as := range s.attached() {
 		if c.Wants(as) {
@@ -123,6 +129,8 @@ func (s *System) onInstall(u *Uprobe, c *Consumer) error {
 }
 
 // onRemove takes the breakpoints out of each space no consumer wants any more.
+//
+// Preconditions: as onInstall.
 func (s *System) onRemove(u *Uprobe, c *Consumer) {
 	for _, as := range s.attached() {
 		if !s.wanted(u, as) {
