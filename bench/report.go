@@ -23,7 +23,9 @@ type Report struct {
 }
 
 // NewReport starts a report for this machine.
-func NewReport() *Report { return &Report{Go: runtime.Version(), CPUs: runtime.NumCPU()} }
+func NewReport() *Report {
+	return &Report{Go: runtime.Version(), CPUs: runtime.NumCPU(), Results: []Result{}, Targets: []Target{}}
+}
 
 // JSON returns the report as WriteJSON writes it.
 func (r *Report) JSON() ([]byte, error) {

@@ -1,5 +1,7 @@
 package mm
 
+import "specvma/vfs"
+
 // Mremap is mremap(2): shrink a mapping in place, grow it in place when the
 // pages after it are free, or (with MREMAP_MAYMOVE) move it; MREMAP_FIXED
 // names the destination, replacing what was there, and MREMAP_DONTUNMAP
@@ -118,7 +120,7 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 			target += v.Start() - lastEnd
 		}
 		lastEnd = v.End()
-		multi := v.Flags()&(VMSpecial|VMHugeTLB) == 0
+		multi := v.Flags()&(VMSpecial|VMHugeTLB) == 0 && multiMovable(v)
 		if !multi && (seen || v.End() < end) {
 			return 0, efault
 		}
@@ -138,6 +140,16 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 		return 0, efault
 	}
 	return res, nil
+}
+
+// multiMovable is vma_multi_allowed: a file whose driver places its own
+// mappings (a get_unmapped_area other than the generic ones: here
+// /dev/zero) moves only alone. ext4 and xfs files, whose
+// thp_get_unmapped_area is generic, and shmem move with others (checked
+// against the kernel: mremap_multi_vma_move.vma).
+func multiMovable(v *VMA) bool {
+	f := v.File()
+	return f == nil || f.Inode().MmapOps() != vfs.MmapZero
 }
 
 // mremapTo moves to a caller-chosen place (mremap_to).

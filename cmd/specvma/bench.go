@@ -183,8 +183,8 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 			return nil, 1
 		}
 		rep.Results = res
-		rep.Targets = rep.EvalTargets()
 	}
+	rep.Targets = rep.EvalTargets()
 	if plan.Live() {
 		if bar != nil {
 			bar.Describe("live: model vs PROCMAP_QUERY vs maps text")
