@@ -15,11 +15,12 @@ import (
 // Report is a whole run. Its JSON form is documented key by key in
 // docs/bench-json.md.
 type Report struct {
-	Go      string      `json:"go"`
-	CPUs    int         `json:"cpus"`
-	Results []Result    `json:"results"`
-	Targets []Target    `json:"targets"`
-	Live    *LiveResult `json:"live,omitempty"`
+	Go      string         `json:"go"`
+	CPUs    int            `json:"cpus"`
+	Results []Result       `json:"results"`
+	Targets []Target       `json:"targets"`
+	Live    *LiveResult    `json:"live,omitempty"`
+	Monitor *MonitorResult `json:"monitor,omitempty"`
 }
 
 // NewReport starts a report for this machine.
