@@ -15,15 +15,18 @@ import (
 // Report is a whole run. Its JSON form is documented key by key in
 // docs/bench-json.md.
 type Report struct {
-	Go      string      `json:"go"`
-	CPUs    int         `json:"cpus"`
-	Results []Result    `json:"results"`
-	Targets []Target    `json:"targets"`
-	Live    *LiveResult `json:"live,omitempty"`
+	Go      string         `json:"go"`
+	CPUs    int            `json:"cpus"`
+	Results []Result       `json:"results"`
+	Targets []Target       `json:"targets"`
+	Live    *LiveResult    `json:"live,omitempty"`
+	Monitor *MonitorResult `json:"monitor,omitempty"`
 }
 
 // NewReport starts a report for this machine.
-func NewReport() *Report { return &Report{Go: runtime.Version(), CPUs: runtime.NumCPU()} }
+func NewReport() *Report {
+	return &Report{Go: runtime.Version(), CPUs: runtime.NumCPU(), Results: []Result{}, Targets: []Target{}}
+}
 
 // JSON returns the report as WriteJSON writes it.
 func (r *Report) JSON() ([]byte, error) {

@@ -15,6 +15,7 @@ const (
 	UprobeNop    Workload = iota + 1 // hit a probed address in a loop
 	UretprobeNop                     // the same through a return probe
 	Live                             // a live process resolved three ways
+	Monitor                          // maps monitors against an mmap/munmap writer (monitor.go)
 )
 
 // Strategy is how a row resolves a breakpoint address: one of mm's four
@@ -52,6 +53,7 @@ var Workloads = []named{
 	UprobeNop - 1:    {"uprobe-nop", "T tasks in one address space hit a probed address in a loop (the kernel's trig-uprobe-nop)"},
 	UretprobeNop - 1: {"uretprobe-nop", "the same with a return probe: every hit also returns through it (trig-uretprobe-nop)"},
 	Live - 1:         {"live", "a live process the bench starts: its addresses resolved to (file, offset) through the model, through PROCMAP_QUERY and by parsing /proc/PID/maps text; cost per lookup, and whether all three agree"},
+	Monitor - 1:      {"monitor", "a writer maps and unmaps a page at a set rate while monitors read the whole /proc/PID/maps with each maps reader (locked, snapshot, vmalock), in the model and on the live kernel (a C child timing its own calls while monitors read its maps text or walk it with PROCMAP_QUERY): the writer's latency p50/p99/max and ops/s, the monitors' reads/s, retries and fallbacks by reason"},
 }
 
 // Strategies lists the resolution strategies and baselines, in value order.

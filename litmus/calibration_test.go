@@ -54,7 +54,7 @@ var calibration = []struct {
 
 var resultLine = regexp.MustCompile(`Result:\s*(Never|Sometimes|Always)`)
 
-func loadTest(t *testing.T, path string, defs map[string]int64) *Program {
+func loadTest(t testing.TB, path string, defs map[string]int64) *Program {
 	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {

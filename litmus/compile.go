@@ -175,6 +175,17 @@ func (c *compiler) emit(in Instr) error {
 	if len(c.pc.Code) >= maxInstrs {
 		return c.errf(in.Line, "P%d has more than %d instructions after unrolling: beyond the explorer's limits", c.pc.ID, maxInstrs)
 	}
+	in.Where = fmt.Sprintf("line %d", in.Line)
+	if len(c.consts) > 0 {
+		names := make([]string, 0, len(c.consts))
+		for n := range c.consts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			in.Where += fmt.Sprintf(", %s=%d", n, c.consts[n])
+		}
+	}
 	c.pc.Code = append(c.pc.Code, in)
 	return nil
 }

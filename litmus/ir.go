@@ -54,6 +54,7 @@ type Instr struct {
 	op        opKind
 	Line      int
 	Text      string // the primitive as written, for witnesses
+	Where     string // "line N", plus the loop constants of an unrolled loop
 	dst       int    // register slot, or -1
 	addr      *cexpr
 	val, val2 *cexpr

@@ -48,6 +48,9 @@ var protocolCases = []struct {
 	{"mm-seqcount", map[string]int{"lkmm": 0, "armv8": 0, "tso": 0, "sc": 0}, 3},
 	{"mm-seqcount-no-retry-rmb", map[string]int{"lkmm": 1, "armv8": 1, "tso": 0, "sc": 0}, 2},
 	{"mm-seqcount-no-begin-rmb", map[string]int{"lkmm": 1, "armv8": 1, "tso": 0, "sc": 0}, 2},
+	{"maps-gap", map[string]int{"lkmm": 0, "armv8": 0, "tso": 0, "sc": 0}, 2},
+	{"maps-gap-no-recheck", map[string]int{"lkmm": 1, "armv8": 1, "tso": 1, "sc": 1}, 1},
+	{"maps-gap-no-retry-rmb", map[string]int{"lkmm": 1, "armv8": 1, "tso": 0, "sc": 0}, 2},
 }
 
 func TestProtocols(t *testing.T) {
@@ -102,7 +105,7 @@ func TestProtocolWitness(t *testing.T) {
 		t.Fatalf("no witness: %v", err)
 	}
 	text := strings.Join(r.Witness.Lines, "\n")
-	want := "P0: store WRITE_ONCE(*vm_lock_seq, k & MASK) (line 36) may take effect after the later store WRITE_ONCE(*vm_"
+	want := "P0: store WRITE_ONCE(*vm_lock_seq, k & MASK) (line 36, k=0) may take effect after the later store WRITE_ONCE(*vm_pgoff, k + 1) (line 40, k=0)"
 	if !strings.Contains(text, want) {
 		t.Errorf("witness lacks %q:\n%s", want, text)
 	}

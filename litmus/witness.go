@@ -25,7 +25,7 @@ func (x *explorer) evText(e *Event) string {
 	if e.isInit() {
 		return fmt.Sprintf("the initial value %s=%s", x.pg.Vars[e.Loc], valueText(x.pg, e.Val))
 	}
-	return fmt.Sprintf("P%d's %s (line %d)", e.Proc, e.Ins.Text, e.Ins.Line)
+	return fmt.Sprintf("P%d's %s (%s)", e.Proc, e.Ins.Text, e.Ins.Where)
 }
 
 func accessKind(e *Event) string {
@@ -48,14 +48,14 @@ func (x *explorer) witness(g *graph, co [][]int, vals []int64) *Witness {
 			}
 			for _, f := range g.fences {
 				if f.proc == p && f.pos == e.Po && f.ins.op == opFence {
-					add("  %-40s line %d", f.kind.String()+"()", f.ins.Line)
+					add("  %-40s %s", f.kind.String()+"()", f.ins.Where)
 				}
 			}
 			v := x.pg.Vars[e.Loc]
 			if e.Write {
-				add("  %-40s line %d: writes %s=%s", e.Ins.Text, e.Ins.Line, v, valueText(x.pg, e.Val))
+				add("  %-40s %s: writes %s=%s", e.Ins.Text, e.Ins.Where, v, valueText(x.pg, e.Val))
 			} else {
-				add("  %-40s line %d: reads %s=%s from %s", e.Ins.Text, e.Ins.Line, v, valueText(x.pg, e.Val), x.evText(&g.ev[g.rf[i]]))
+				add("  %-40s %s: reads %s=%s from %s", e.Ins.Text, e.Ins.Where, v, valueText(x.pg, e.Val), x.evText(&g.ev[g.rf[i]]))
 			}
 		}
 	}
@@ -69,7 +69,7 @@ func (x *explorer) witness(g *graph, co [][]int, vals []int64) *Witness {
 			if e.isInit() {
 				parts = append(parts, "init "+valueText(x.pg, e.Val))
 			} else {
-				parts = append(parts, fmt.Sprintf("P%d line %d %s", e.Proc, e.Ins.Line, valueText(x.pg, e.Val)))
+				parts = append(parts, fmt.Sprintf("P%d %s: %s", e.Proc, e.Ins.Where, valueText(x.pg, e.Val)))
 			}
 		}
 		add("Coherence order of %s: %s", x.pg.Vars[l], strings.Join(parts, " -> "))
@@ -90,8 +90,8 @@ func (x *explorer) witness(g *graph, co [][]int, vals []int64) *Witness {
 		if kept.has(a, b) {
 			continue
 		}
-		reord = append(reord, fmt.Sprintf("  P%d: %s %s (line %d) may take effect after the later %s %s (line %d): %s does not order this %s->%s pair",
-			ea.Proc, accessKind(ea), ea.Ins.Text, ea.Ins.Line, accessKind(eb), eb.Ins.Text, eb.Ins.Line,
+		reord = append(reord, fmt.Sprintf("  P%d: %s %s (%s) may take effect after the later %s %s (%s): %s does not order this %s->%s pair",
+			ea.Proc, accessKind(ea), ea.Ins.Text, ea.Ins.Where, accessKind(eb), eb.Ins.Text, eb.Ins.Where,
 			x.opt.Model.Name(), accessKind(ea), accessKind(eb)))
 	}
 	if len(reord) == 0 {

@@ -2,10 +2,12 @@ package procfs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"syscall"
 
 	"specvma/mm"
 )
@@ -32,6 +34,11 @@ func ReadMaps(pid int) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readMapsFile(f, pid)
+}
+
+// readMapsFile reads an open maps file to its end.
+func readMapsFile(f *os.File, pid int) ([]byte, error) {
 	buf := make([]byte, 0, 256<<10)
 	for {
 		if len(buf) == cap(buf) {
@@ -40,7 +47,15 @@ func ReadMaps(pid int) ([]byte, error) {
 		n, err := f.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF || (err == nil && n == 0) {
+			// A process that exits mid-read ends its text early without
+			// an error: ask whether its address space is still there.
+			if err := checkAlive(f); err != nil {
+				return nil, fmt.Errorf("%s: %w", MapsPath(pid), err)
+			}
 			return buf, nil
+		}
+		if errors.Is(err, syscall.ESRCH) { // the task went between two reads
+			return nil, fmt.Errorf("%s: %w", MapsPath(pid), ErrExited)
 		}
 		if err != nil {
 			return nil, err
@@ -51,13 +66,15 @@ func ReadMaps(pid int) ([]byte, error) {
 // Load reads /proc/PID/maps of a live process (pid 0: the caller) and
 // builds the address space that prints the same text (see LoadFrom). Where
 // it can stat a mapped file that is still linked, the inode gets the file's
-// size.
+// size. A torn reading is read again and a process that exits during the
+// reading is an error (LoadLive).
 func Load(pid int) (*mm.AddressSpace, error) {
-	as, _, err := LoadText(pid)
+	as, _, err := LoadLive(pid, LoadOptions{})
 	return as, err
 }
 
-// LoadText is Load, also returning the text it read.
+// LoadText is Load, also returning the text it read. It reads once: see
+// LoadLive for the reading that retries torn texts.
 func LoadText(pid int) (*mm.AddressSpace, []byte, error) {
 	text, err := ReadMaps(pid)
 	if err != nil {

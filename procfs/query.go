@@ -36,8 +36,8 @@ var queryFlagNames = []struct {
 	{"PROCMAP_QUERY_FILE_BACKED_VMA", QueryFileBacked},
 }
 
-// ParseQueryFlags reads flags written as kernel names joined by '|', or
-// "0". A number (0x..., or decimal) is taken as it is, so that scripts can
+// ParseQueryFlags reads flags written as kernel names joined by '|', or a
+// number (0 for none). A number (0x..., or decimal) is taken as it is, so that scripts can
 // pass bits the kernel rejects.
 func ParseQueryFlags(s string) (uint64, bool) {
 	if n, err := strconv.ParseUint(s, 0, 64); err == nil {
@@ -57,6 +57,22 @@ func ParseQueryFlags(s string) (uint64, bool) {
 		}
 	}
 	return f, true
+}
+
+// FormatQueryFlags writes flags as ParseQueryFlags reads them: kernel
+// names joined by '|', "0" for none, or a hex number when unknown bits are
+// set.
+func FormatQueryFlags(f uint64) string {
+	if f == 0 || f&^queryValidFlags != 0 {
+		return "0x" + strconv.FormatUint(f, 16)
+	}
+	var parts []string
+	for _, n := range queryFlagNames {
+		if f&n.bit != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	return strings.Join(parts, "|")
 }
 
 // Sizes of struct procmap_query.

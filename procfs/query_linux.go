@@ -83,3 +83,18 @@ func QueryLive(f *os.File, q Query) (QueryResult, error) {
 	}
 	return r, nil
 }
+
+// queryLive is QueryLive for the loaders; errNoEntry is its ENOENT.
+var queryLive = QueryLive
+
+var errNoEntry error = errno.ENOENT
+
+// checkAlive asks PROCMAP_QUERY on an open maps file whether the process
+// still has its address space: ESRCH means it exited (or never had one).
+// Kernels without the ioctl cannot tell, and pass.
+func checkAlive(f *os.File) error {
+	if _, err := QueryLive(f, Query{Flags: QueryCoveringOrNext}); err == errno.ESRCH {
+		return ErrExited
+	}
+	return nil
+}

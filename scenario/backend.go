@@ -1,5 +1,7 @@
 package scenario
 
+import "specvma/procfs"
+
 // Backend is what a script drives: the specvma model, or (in the
 // differential tests) the running Linux kernel. Errors are errno.Errno
 // values, the errno Linux returns for the call.
@@ -40,4 +42,16 @@ type Space interface {
 	Touch(addr uint64, write bool) error
 	// Maps returns the address space as /proc/PID/maps prints it.
 	Maps() (string, error)
+}
+
+// MapsReader is a Space whose maps text can be read with a chosen maps
+// reader (the model's: procfs.Reader), page by page.
+type MapsReader interface {
+	MapsWith(r procfs.Reader) (string, error)
+}
+
+// Querier is a Space that answers PROCMAP_QUERY: the VMA for addr with the
+// query flags, its name and build ID asked for.
+type Querier interface {
+	Query(flags, addr uint64) (procfs.QueryResult, error)
 }

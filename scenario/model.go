@@ -143,3 +143,16 @@ func (s modelSpace) Mseal(addr, length uint64, flags int) error {
 func (s modelSpace) Touch(addr uint64, write bool) error { return s.as.Fault(addr, write) }
 
 func (s modelSpace) Maps() (string, error) { return procfs.Maps(s.as), nil }
+
+// MapsWith reads the maps text page by page with reader r.
+func (s modelSpace) MapsWith(r procfs.Reader) (string, error) {
+	text, _ := procfs.ReadAll(s.as, r)
+	return string(text), nil
+}
+
+// Query answers PROCMAP_QUERY on a freshly opened maps file.
+func (s modelSpace) Query(flags, addr uint64) (procfs.QueryResult, error) {
+	return procfs.OpenMaps(s.as, procfs.ReadVMALock).Query(procfs.Query{
+		Flags: flags, Addr: addr, NameAddr: 1, NameSize: 4096, BuildIDAddr: 1, BuildIDSize: 20,
+	})
+}

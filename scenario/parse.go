@@ -18,6 +18,8 @@ import (
 	"strings"
 	"unicode"
 
+	"specvma/procfs"
+
 	"specvma/mm"
 )
 
@@ -46,7 +48,7 @@ const (
 	OpMremap                    // mremap OLD OLDLEN NEWLEN FLAGS [NEWADDR]
 	OpAnonName                  // anon_name ADDR LEN NAME
 	OpTouch                     // touch ADDR read|write
-	OpMaps                      // maps
+	OpMaps                      // maps [READER]
 	OpProbe                     // probe SPEC
 	OpHit                       // hit ADDR
 	OpRet                       // ret
@@ -60,6 +62,7 @@ const (
 	OpMunlockall                // munlockall
 	OpMseal                     // mseal ADDR LEN [FLAGS]
 	OpBrk                       // brk ADDR
+	OpQuery                     // query ADDR FLAGS
 )
 
 var opNames = map[Op]string{
@@ -69,6 +72,7 @@ var opNames = map[Op]string{
 	OpHit: "hit", OpRet: "ret", OpBreakpoints: "breakpoints", OpConfig: "config",
 	OpMadvise: "madvise", OpMlock: "mlock", OpMlock2: "mlock2", OpMunlock: "munlock",
 	OpMlockall: "mlockall", OpMunlockall: "munlockall", OpMseal: "mseal", OpBrk: "brk",
+	OpQuery: "query",
 }
 
 var opByName = func() map[string]Op {
@@ -173,7 +177,14 @@ func (c Command) String() string {
 		return fmt.Sprintf("mseal %s %s %s", h(c.Addr), h(c.Len), h(uint64(c.Flags)))
 	case OpProbe:
 		return "probe " + c.Spec
-	case OpMaps, OpRet, OpBreakpoints, OpMunlockall:
+	case OpMaps:
+		if c.Name != "" {
+			return "maps " + c.Name
+		}
+		return "maps"
+	case OpQuery:
+		return "query " + h(c.Addr) + " " + procfs.FormatQueryFlags(uint64(c.Flags))
+	case OpRet, OpBreakpoints, OpMunlockall:
 		return c.Op.String()
 	}
 	return c.Op.String()
@@ -372,7 +383,23 @@ func parseLine(line string) (c Command, ok bool, msg string) {
 			p.fail("want SPEC")
 		}
 		c.Spec = rest
-	case OpMaps, OpRet, OpBreakpoints:
+	case OpMaps:
+		if p.count(args, 0, 1, "[READER]") && len(args) == 1 {
+			if _, ok := procfs.ParseReader(args[0]); !ok {
+				p.fail(fmt.Sprintf("unknown maps reader %q: want locked, snapshot or vmalock", args[0]))
+			}
+			c.Name = args[0]
+		}
+	case OpQuery:
+		if p.count(args, 2, 2, "ADDR FLAGS") {
+			c.Addr = p.num(args[0], "ADDR")
+			if f, ok := procfs.ParseQueryFlags(args[1]); ok {
+				c.Flags = int(f)
+			} else {
+				p.fail(fmt.Sprintf("bad FLAGS %q: want PROCMAP_QUERY_* names joined by | or a number", args[1]))
+			}
+		}
+	case OpRet, OpBreakpoints:
 		p.count(args, 0, 0, "no arguments")
 	}
 	if p.msg != "" {

@@ -190,14 +190,14 @@ func TestParseErrors(t *testing.T) {
 		{"anon_name x 4096 n", 1, "anon_name: ADDR"},
 		{"touch 0x1000", 1, "touch: got 1 arguments"},
 		{"touch 0x1000 exec", 1, `touch: access "exec": want read or write`},
-		{"maps 1", 1, "maps: takes no arguments, got 1"},
+		{"maps 1", 1, `maps: unknown maps reader "1"`},
 		{"probe", 1, "probe: want SPEC"},
 		{"probe # nothing", 1, "probe: want SPEC"},
 		{"hit", 1, "hit: got 0 arguments"},
 		{"hit main", 1, "hit: ADDR"},
 		{"ret now", 1, "ret: takes no arguments"},
 		{"breakpoints all", 1, "breakpoints: takes no arguments"},
-		{"maps\nmaps\nmaps x\nbogus", 3, "maps: takes no arguments"},
+		{"maps\nmaps\nmaps x\nbogus", 3, `maps: unknown maps reader "x"`},
 	}
 	for _, tt := range tests {
 		_, err := ParseString("s.vma", tt.script)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"specvma/errno"
+	"specvma/procfs"
 )
 
 // UprobeBackend is implemented by a Backend that supports the uprobe
@@ -262,8 +263,27 @@ func (r *runner) exec(c *Command) error {
 		return r.result(c, err, true, addr)
 	case OpMseal:
 		return r.result(c, sp.Mseal(c.Addr, c.Len, c.Flags), false, 0)
+	case OpQuery:
+		q, ok := sp.(Querier)
+		if !ok {
+			return r.errorf(c, "this backend cannot answer PROCMAP_QUERY")
+		}
+		res, err := q.Query(uint64(c.Flags), c.Addr)
+		if err != nil {
+			return r.result(c, err, false, 0)
+		}
+		fmt.Fprintln(r.w, "= "+res.Line())
+		return nil
 	case OpMaps:
 		text, err := sp.Maps()
+		if c.Name != "" {
+			mr, ok := sp.(MapsReader)
+			if !ok {
+				return r.errorf(c, "this backend has no maps reader %s", c.Name)
+			}
+			rd, _ := procfs.ParseReader(c.Name)
+			text, err = mr.MapsWith(rd)
+		}
 		if err != nil {
 			return r.errorf(c, "%v", err)
 		}

@@ -104,6 +104,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "\nlive: one live process's addresses resolved three ways")
 		rep.Live.WriteTable(stdout)
 	}
+	if rep.Monitor != nil {
+		fmt.Fprintln(stdout, "\nmonitor: a writer's mmap/munmap latency while monitors read the whole maps")
+		rep.Monitor.WriteTable(stdout)
+	}
 	if *jsonOut != "" {
 		if err := writeFileAtomic(*jsonOut, rep.JSON); err != nil {
 			fmt.Fprintln(stderr, "specvma bench: -json:", err)
@@ -163,6 +167,9 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 	if plan.Live() {
 		steps++
 	}
+	if plan.Monitor() {
+		steps++
+	}
 	bar := newProgress(stderr, steps)
 	start := time.Now()
 	done := 0
@@ -183,8 +190,8 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 			return nil, 1
 		}
 		rep.Results = res
-		rep.Targets = rep.EvalTargets()
 	}
+	rep.Targets = rep.EvalTargets()
 	if plan.Live() {
 		if bar != nil {
 			bar.Describe("live: model vs PROCMAP_QUERY vs maps text")
@@ -200,6 +207,15 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 			fmt.Fprintln(stderr, "specvma bench: live workload skipped:", err)
 		} else {
 			rep.Live = &live
+		}
+	}
+	if plan.Monitor() {
+		if bar != nil {
+			bar.Describe("monitor: maps readers against an mmap/munmap writer")
+		}
+		rep.Monitor = runMonitor(plan, stderr)
+		if bar != nil {
+			bar.Add(1)
 		}
 	}
 	if bar != nil {

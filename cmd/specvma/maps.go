@@ -20,7 +20,7 @@ var mapsCommand = command{
 // model address space that stands for it and prints the model's maps text,
 // which matches the kernel's byte for byte.
 func runMaps(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("maps", stderr, `usage: specvma maps [-json] PID|self
+	fs := newFlagSet("maps", stderr, `usage: specvma maps [-json] [-query] [-exec] PID|self
 
 Loads the mappings of a live process into the specvma model and prints
 the model's /proc/PID/maps text, which equals the kernel's. With -json,
@@ -28,10 +28,18 @@ a list of mappings: start, end, perms, offset (addresses as "0x..."
 strings), dev, inode, name (the name column as maps prints it), and for
 a file mapping its path and whether the file was deleted.
 
+The text is read again while it is torn (lines that overlap: the process
+changed its mappings during the reading), and stderr says how many times.
+With -query the process is walked with the PROCMAP_QUERY ioctl, one
+mapping per call, instead of parsing its text (no [vsyscall] line); with
+-exec only its executable file-backed mappings are loaded.
+
 Exit status: 0; 1 when the process cannot be loaded (it does not exist,
 or is a kernel thread or a zombie); 2 for a bad argument.
 `)
 	asJSON := fs.Bool("json", false, "print the mappings as JSON")
+	query := fs.Bool("query", false, "walk the process with PROCMAP_QUERY instead of parsing its maps text")
+	execOnly := fs.Bool("exec", false, "load only executable file-backed mappings")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -44,7 +52,7 @@ or is a kernel thread or a zombie); 2 for a bad argument.
 		fmt.Fprintf(stderr, "specvma maps: %v\n", err)
 		return 2
 	}
-	as, code := loadProcess("maps", pid, stderr)
+	as, code := loadProcessWith("maps", pid, procfs.LoadOptions{Query: *query, ExecOnly: *execOnly}, stderr)
 	if code != 0 {
 		return code
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,13 +95,13 @@ func TestMapsCommandErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"maps"}, 2, "usage: specvma maps [-json] PID|self"},
-		{[]string{"maps", "1", "2"}, 2, "usage: specvma maps [-json] PID|self"},
+		{[]string{"maps"}, 2, "usage: specvma maps [-json] [-query] [-exec] PID|self"},
+		{[]string{"maps", "1", "2"}, 2, "usage: specvma maps [-json] [-query] [-exec] PID|self"},
 		{[]string{"maps", "-x"}, 2, "flag provided but not defined: -x"},
 		{[]string{"maps", "abc"}, 2, `specvma maps: bad process ID "abc"`},
 		{[]string{"maps", "0"}, 2, `specvma maps: bad process ID "0"`},
 		{[]string{"maps", "-5"}, 2, "flag provided but not defined: -5"},
-		{[]string{"maps", "-h"}, 0, "usage: specvma maps [-json] PID|self"},
+		{[]string{"maps", "-h"}, 0, "usage: specvma maps [-json] [-query] [-exec] PID|self"},
 	} {
 		var out, errb bytes.Buffer
 		code := dispatch(tt.args, &out, &errb)
@@ -112,5 +113,30 @@ func TestMapsCommandErrors(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := dispatch([]string{"maps", strconv.Itoa(1 << 30)}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no process with PID") {
 		t.Errorf("a process that does not exist: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestMapsQueryExec: -query -exec prints only executable file mappings,
+// walked with PROCMAP_QUERY, and -exec alone prints the same lines.
+func TestMapsQueryExec(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs Linux")
+	}
+	code, out, errs := runCmd("maps", "-query", "-exec", "self")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) < 1 {
+		t.Fatal("no lines")
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 6 || f[1][2] != 'x' || !strings.HasPrefix(f[5], "/") {
+			t.Errorf("not an executable file mapping: %q", l)
+		}
+	}
+	if code, text, _ := runCmd("maps", "-exec", "self"); code != 0 || text != out {
+		t.Errorf("-exec from the text: exit %d\n%s\nwant\n%s", code, text, out)
 	}
 }

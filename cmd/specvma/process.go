@@ -59,6 +59,12 @@ func readProcessInfo(pid int) (processInfo, error) {
 // loadProcess loads process pid into the model. When it cannot, it says
 // why on stderr, naming what the process is, and returns exitNoProcess.
 func loadProcess(cmd string, pid int, stderr io.Writer) (*mm.AddressSpace, int) {
+	return loadProcessWith(cmd, pid, procfs.LoadOptions{}, stderr)
+}
+
+// loadProcessWith is loadProcess reading as o says (procfs.LoadLive). When
+// torn readings had to be read again, it says how many on stderr.
+func loadProcessWith(cmd string, pid int, o procfs.LoadOptions, stderr io.Writer) (*mm.AddressSpace, int) {
 	fail := func(format string, a ...any) (*mm.AddressSpace, int) {
 		fmt.Fprintf(stderr, "specvma %s: "+format+"\n", append([]any{cmd}, a...)...)
 		return nil, exitNoProcess
@@ -74,7 +80,10 @@ func loadProcess(cmd string, pid int, stderr io.Writer) (*mm.AddressSpace, int) 
 	case info.state == 'Z' || info.state == 'X':
 		return fail("PID %d (%s) is a zombie: it has exited and its address space is gone", pid, info.comm)
 	}
-	as, err := procfs.Load(pid)
+	as, st, err := procfs.LoadLive(pid, o)
+	if st.Retries > 0 {
+		fmt.Fprintf(stderr, "specvma %s: PID %d changed its mappings while they were read: %d torn readings read again\n", cmd, pid, st.Retries)
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fail("PID %d (%s) exited while its maps were read", pid, info.comm)

@@ -77,7 +77,7 @@ func TestRunCommandStdin(t *testing.T) {
 	}
 	runStdin = strings.NewReader("maps\nmaps please\n")
 	code, out, errs = runCmd("run", "-")
-	if code != 2 || out != "" || errs != "<stdin>:2: maps: takes no arguments, got 1\n" {
+	if code != 2 || out != "" || errs != "<stdin>:2: maps: unknown maps reader \"please\": want locked, snapshot or vmalock\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }

@@ -501,3 +501,30 @@ func StartBrk() (uint64, bool) {
 	v, err := strconv.ParseUint(f[44], 10, 64)
 	return v, err == nil
 }
+
+// MapsWith reads the maps text: the kernel has one reader, so r only
+// matters to the model.
+func (s kernelSpace) MapsWith(procfs.Reader) (string, error) { return s.Maps() }
+
+// Query issues PROCMAP_QUERY on /proc/self/maps, asking for the name and
+// the build ID, and answers as if the window were the whole address space:
+// a VMA outside it is not there (ENOENT), and a covering-or-next query
+// that finds one below the window asks again from the window's start.
+func (s kernelSpace) Query(flags, addr uint64) (procfs.QueryResult, error) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return procfs.QueryResult{}, errnoOf(err)
+	}
+	defer f.Close()
+	w := s.k.win
+	q := procfs.Query{Flags: flags, Addr: addr, NameAddr: 1, NameSize: 4096, BuildIDAddr: 1, BuildIDSize: 20}
+	r, err := procfs.QueryLive(f, q)
+	if err == nil && r.End <= w.Base && flags&procfs.QueryCoveringOrNext != 0 {
+		q.Addr = w.Base
+		r, err = procfs.QueryLive(f, q)
+	}
+	if err == nil && !w.Overlaps(r.Start, r.End) {
+		return procfs.QueryResult{}, errno.ENOENT
+	}
+	return r, err
+}

@@ -1,0 +1,150 @@
+package procfs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"specvma/mm"
+)
+
+// Loading a live process so that the result is never a torn or truncated
+// reading presented as whole.
+
+// ErrExited reports a process whose address space went away while it was
+// read (it exited, or it is a zombie or a kernel thread and has none). It
+// matches fs.ErrNotExist.
+var ErrExited = fmt.Errorf("the process has no address space any more (it exited while being read, or is a zombie or kernel thread): %w", fs.ErrNotExist)
+
+// LoadOptions choose how LoadLive reads a process.
+type LoadOptions struct {
+	// Query walks the address space with PROCMAP_QUERY (one ioctl per
+	// mapping) instead of parsing the maps text. The gate line ([vsyscall])
+	// is not a VMA and is not loaded in this mode.
+	Query bool
+	// ExecOnly loads only executable file-backed mappings: what profilers
+	// and symbolizers need. With Query, the kernel skips the others.
+	ExecOnly bool
+	// MaxRetries is how many torn reads are retried before LoadLive gives
+	// up (default 100).
+	MaxRetries int
+}
+
+// LoadStats says what a live load did.
+type LoadStats struct {
+	Retries int // torn readings thrown away and read again
+	Entries int // mappings loaded
+}
+
+// LoadLive reads process pid (0: the caller) and builds its model address
+// space. A reading whose lines overlap or go backwards (a mapping reported
+// twice, old form and new, as the kernel allows while the process changes
+// its mappings) is read again, up to MaxRetries times; a process that
+// exits during the reading gives ErrExited, never a truncated result.
+func LoadLive(pid int, o LoadOptions) (*mm.AddressSpace, LoadStats, error) {
+	var st LoadStats
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 100
+	}
+	for {
+		entries, err := readEntriesFn(pid, o)
+		if err != nil {
+			return nil, st, err
+		}
+		if o.ExecOnly && !o.Query {
+			entries = execFileEntries(entries)
+		}
+		if !inOrder(entries) {
+			if st.Retries++; st.Retries > o.MaxRetries {
+				return nil, st, fmt.Errorf("%s: still torn after %d readings", MapsPath(pid), o.MaxRetries)
+			}
+			continue
+		}
+		as, err := loadFrom(entries, liveFileSize)
+		if err != nil {
+			return nil, st, fmt.Errorf("%s: %w", MapsPath(pid), err)
+		}
+		st.Entries = len(entries)
+		return as, st, nil
+	}
+}
+
+// readEntriesFn is readEntries; tests replace it to feed torn readings.
+var readEntriesFn = readEntries
+
+func readEntries(pid int, o LoadOptions) ([]Entry, error) {
+	if o.Query {
+		return queryEntries(pid, o.ExecOnly)
+	}
+	text, err := ReadMaps(pid)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := Parse(bytes.NewReader(text))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MapsPath(pid), err)
+	}
+	return entries, nil
+}
+
+// inOrder reports lines in strictly increasing, non-overlapping order.
+func inOrder(entries []Entry) bool {
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Start < entries[i-1].End {
+			return false
+		}
+	}
+	return true
+}
+
+// execFileEntries keeps the executable file-backed entries.
+func execFileEntries(entries []Entry) []Entry {
+	out := entries[:0:0]
+	for _, e := range entries {
+		if e.Perms&PermExec != 0 && e.FileBacked() && !e.IsGate() {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// queryEntries walks pid's mappings with PROCMAP_QUERY.
+func queryEntries(pid int, execOnly bool) ([]Entry, error) {
+	f, err := os.Open(MapsPath(pid))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	flags := uint64(QueryCoveringOrNext)
+	if execOnly {
+		flags |= QueryFileBacked | QueryVMAExecutable
+	}
+	var out []Entry
+	for addr := uint64(0); ; {
+		r, err := queryLive(f, Query{Flags: flags, Addr: addr, NameAddr: 1, NameSize: queryNameMax})
+		if errors.Is(err, errNoEntry) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: PROCMAP_QUERY: %w", MapsPath(pid), err)
+		}
+		e := Entry{Start: r.Start, End: r.End, Offset: r.Offset, Inode: r.Inode, Name: r.Name}
+		e.Dev.Major, e.Dev.Minor = r.DevMajor, r.DevMinor
+		for _, b := range []struct {
+			bit  uint64
+			perm Perms
+		}{{QueryVMAReadable, PermRead}, {QueryVMAWritable, PermWrite}, {QueryVMAExecutable, PermExec}, {QueryVMAShared, PermShared}} {
+			if r.Flags&b.bit != 0 {
+				e.Perms |= b.perm
+			}
+		}
+		if e.FileBacked() || strings.HasPrefix(e.Name, "/") {
+			e.Name = strings.ReplaceAll(e.Name, "\n", `\012`) // as maps escapes it
+		}
+		out = append(out, e)
+		addr = r.End
+	}
+}

@@ -1,0 +1,41 @@
+package procfs
+
+import (
+	"errors"
+	"testing"
+)
+
+// TestLoadLiveRetriesTornReadings: a reading whose lines overlap (a VMA
+// reported twice) is thrown away and read again; one that stays torn is an
+// error, never a result.
+func TestLoadLiveRetriesTornReadings(t *testing.T) {
+	good := []Entry{{Start: 0x1000, End: 0x2000, Perms: PermRead}, {Start: 0x3000, End: 0x5000, Perms: PermRead}}
+	torn := []Entry{{Start: 0x1000, End: 0x2000, Perms: PermRead}, {Start: 0x1000, End: 0x5000, Perms: PermRead}}
+	old := readEntriesFn
+	defer func() { readEntriesFn = old }()
+
+	n := 0
+	readEntriesFn = func(int, LoadOptions) ([]Entry, error) {
+		if n++; n <= 2 {
+			return torn, nil
+		}
+		return good, nil
+	}
+	as, st, err := LoadLive(1, LoadOptions{})
+	if err != nil || st.Retries != 2 || st.Entries != 2 {
+		t.Fatalf("LoadLive: %v, stats %+v; want 2 retries, 2 entries", err, st)
+	}
+	if got := Maps(as); got != Format(good) {
+		t.Errorf("loaded %q, want %q", got, Format(good))
+	}
+
+	readEntriesFn = func(int, LoadOptions) ([]Entry, error) { return torn, nil }
+	if _, st, err := LoadLive(1, LoadOptions{MaxRetries: 5}); err == nil || st.Retries != 6 {
+		t.Errorf("always torn: err %v, stats %+v; want an error after 5 retries", err, st)
+	}
+
+	readEntriesFn = func(int, LoadOptions) ([]Entry, error) { return nil, ErrExited }
+	if _, _, err := LoadLive(1, LoadOptions{}); !errors.Is(err, ErrExited) {
+		t.Errorf("exited: %v", err)
+	}
+}
