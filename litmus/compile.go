@@ -2,7 +2,8 @@ package litmus
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -177,12 +178,7 @@ func (c *compiler) emit(in Instr) error {
 	}
 	in.Where = fmt.Sprintf("line %d", in.Line)
 	if len(c.consts) > 0 {
-		names := make([]string, 0, len(c.consts))
-		for n := range c.consts {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(c.consts)) {
 			in.Where += fmt.Sprintf(", %s=%d", n, c.consts[n])
 		}
 	}
@@ -481,15 +477,4 @@ func arith(op string, unary bool, x, y int64) (int64, bool) {
 		return b(x != 0 || y != 0), true
 	}
 	return 0, false
-}
-
-// KnownPrimitives lists the primitives the compiler accepts, for docs and
-// error messages.
-func KnownPrimitives() []string {
-	var out []string
-	for n := range primitives {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -36,9 +36,10 @@
 //
 // testdata/kernel holds our own copies of the kernel's calibration tests,
 // testdata/protocol the review thread's protocols (per-VMA speculation and
-// its variants, the merged seqcount) with the writer's rounds as a
-// for loop bounded by -D ROUNDS; promela/ holds an independent SPIN model
-// of the same protocols that the tests run when spin is installed.
+// its variants, the merged seqcount, the maps walk's gap check) with the
+// writer's rounds as a for loop bounded by -D ROUNDS; promela/ holds
+// independent SPIN models of the per-VMA and seqcount protocols, which the
+// tests run when spin is installed.
 //
 // Out of scope, rejected with a message rather than answered wrongly:
 // plain (unmarked) accesses, locks, RCU grace periods and SRCU, loops

@@ -2,7 +2,8 @@ package litmus
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -35,11 +36,4 @@ func ModelByName(name string) (Model, error) {
 }
 
 // ModelNames lists the models, sorted.
-func ModelNames() []string {
-	var out []string
-	for n := range models {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func ModelNames() []string { return slices.Sorted(maps.Keys(models)) }
