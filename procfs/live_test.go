@@ -123,32 +123,6 @@ func TestLoadChild(t *testing.T) {
 	}
 }
 
-// waitSettled waits until pid sleeps with the same maps text twice in a row.
-func waitSettled(t *testing.T, pid int) {
-	t.Helper()
-	var last []byte
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'S' {
-			last = nil
-			continue
-		}
-		text, err := ReadMaps(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last != nil && bytes.Equal(text, last) {
-			return
-		}
-		last = text
-	}
-	t.Fatalf("process %d did not settle", pid)
-}
-
 // TestLoadSleep loads a sleep(1) process: a dynamically linked program
 // with the usual heap, stack, vdso and libraries.
 func TestLoadSleep(t *testing.T) {
@@ -159,7 +133,7 @@ func TestLoadSleep(t *testing.T) {
 	}
 	cmd := exec.Command(sleep, "60")
 	startChild(t, cmd)
-	waitSettled(t, cmd.Process.Pid)
+	testsupport.WaitSettled(t, cmd.Process.Pid)
 	checkLoad(t, cmd.Process.Pid)
 }
 

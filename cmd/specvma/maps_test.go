@@ -3,61 +3,18 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"specvma/internal/testsupport"
 	"specvma/procfs"
 )
 
-// settledSleeper starts sleep(1) and waits until it sleeps with the same
-// maps twice in a row.
-func settledSleeper(t *testing.T) int {
-	t.Helper()
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep program")
-	}
-	cmd := exec.Command(sleep, "60")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	pid := cmd.Process.Pid
-	var last []byte
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			t.Fatal(err)
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'S' {
-			last = nil
-			continue
-		}
-		text, err := procfs.ReadMaps(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if last != nil && bytes.Equal(text, last) {
-			return pid
-		}
-		last = text
-	}
-	t.Fatal("sleep did not settle")
-	return 0
-}
-
 func TestMapsCommand(t *testing.T) {
 	testsupport.RequireProcMaps(t)
-	pid := settledSleeper(t)
+	pid := testsupport.SettledSleeper(t)
 	var out, errb bytes.Buffer
 	if code := dispatch([]string{"maps", strconv.Itoa(pid)}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

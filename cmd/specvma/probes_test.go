@@ -70,7 +70,7 @@ func runProbeCmd(t *testing.T, args ...string) (code int, stdout, stderr string)
 
 func TestProbesSleep(t *testing.T) {
 	testsupport.RequireProcMaps(t)
-	pid := settledSleeper(t)
+	pid := testsupport.SettledSleeper(t)
 	text := textLine(t, pid, "sleep")
 	path := text.Path()
 	off := text.Offset + 0x10
@@ -183,7 +183,7 @@ func TestProbesMappings(t *testing.T) {
 
 func TestResolveSleep(t *testing.T) {
 	testsupport.RequireProcMaps(t)
-	pid := settledSleeper(t)
+	pid := testsupport.SettledSleeper(t)
 	text := textLine(t, pid, "sleep")
 	stack := uint64(0)
 	entries, err := procfs.ParseString(mustMaps(t, pid))
