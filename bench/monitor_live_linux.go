@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"specvma/errno"
 	"specvma/procfs"
 )
 
@@ -155,22 +156,31 @@ func liveMonitorRow(bin, mode string, o MonitorOptions) (LiveMonitorRow, error) 
 			go func() {
 				defer wg.Done()
 				buf := make([]byte, 64<<10)
+				// Only whole readings count; a failed one (the child has
+				// exited: ESRCH) ends this monitor.
 				for !stop.Load() {
+					var err error
 					if mode == "text" {
 						_, _ = f.Seek(0, io.SeekStart)
-						for {
-							if n, err := f.Read(buf); err != nil || n == 0 {
-								break
-							}
+						for n := 1; n > 0 && err == nil; {
+							n, err = f.Read(buf)
+						}
+						if err == io.EOF {
+							err = nil
 						}
 					} else {
-						for addr := uint64(0); ; {
-							r, err := procfs.QueryLive(f, procfs.Query{Flags: procfs.QueryCoveringOrNext, Addr: addr})
-							if err != nil {
-								break
+						for addr := uint64(0); err == nil; {
+							var r procfs.QueryResult
+							if r, err = procfs.QueryLive(f, procfs.Query{Flags: procfs.QueryCoveringOrNext, Addr: addr}); err == nil {
+								addr = r.End
 							}
-							addr = r.End
 						}
+						if err == errno.ENOENT {
+							err = nil
+						}
+					}
+					if err != nil {
+						return
 					}
 					reads.Add(1)
 				}

@@ -1,0 +1,78 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"specvma/procfs"
+)
+
+// -loadexec.vmas sets how many VMAs the child of BenchmarkLoadExecOnly
+// maps. Above vm.max_map_count (65530 by default) the child fails: raise
+// it first (sysctl vm.max_map_count=262144). The documented run:
+//
+//	sysctl vm.max_map_count=262144
+//	go test ./bench -run '^$' -bench LoadExecOnly -loadexec.vmas 120000
+var loadExecVMAs = flag.Int("loadexec.vmas", 20000, "VMAs in BenchmarkLoadExecOnly's child")
+
+// BenchmarkLoadExecOnly loads only the executable file-backed mappings of a
+// live process with many VMAs (a C child: its anonymous VMAs, and its
+// program, libc and ld.so): by parsing /proc/PID/maps text, and by
+// walking it with PROCMAP_QUERY, which skips everything else in the
+// kernel.
+func BenchmarkLoadExecOnly(b *testing.B) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		b.Skip("needs gcc")
+	}
+	dir := b.TempDir()
+	src, bin := filepath.Join(dir, "child.c"), filepath.Join(dir, "child")
+	if err := os.WriteFile(src, []byte(monitorChildC), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
+		b.Fatalf("gcc: %v: %s", err, out)
+	}
+	cmd := exec.Command(bin, "1", "1", strconv.Itoa(*loadExecVMAs))
+	cmd.Stderr = os.Stderr
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { in.Close(); _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || strings.TrimSpace(l) != "ready" {
+		b.Fatalf("child did not map %d VMAs (vm.max_map_count?): %q %v", *loadExecVMAs, l, err)
+	}
+	pid := cmd.Process.Pid
+	var want string
+	for _, mode := range []struct {
+		name  string
+		query bool
+	}{{"text", false}, {"query", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				as, st, err := procfs.LoadLive(pid, procfs.LoadOptions{Query: mode.query, ExecOnly: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				text := procfs.Maps(as)
+				as.Exit()
+				if want == "" {
+					want = text
+				} else if text != want {
+					b.Fatalf("%s loaded\n%s\nwant\n%s", mode.name, text, want)
+				}
+				b.ReportMetric(float64(st.Entries), "mappings")
+			}
+		})
+	}
+}
