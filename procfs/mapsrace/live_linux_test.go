@@ -27,7 +27,7 @@ func TestLiveKernel(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tg.Close()
-			res, err := Run(tg, r, *iterations, false)
+			res, err := Run(tg, r, reads(), false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,7 +33,7 @@ func TestPlantedBugs(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, err := Run(tg, r, 20**iterations, true)
+				res, err := Run(tg, r, 20*reads(), true)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -44,7 +44,7 @@ func TestPlantedBugs(t *testing.T) {
 				}
 			}
 			if caught == 0 {
-				t.Errorf("the planted bug passed the split and remap races (%d reads each)", 20**iterations)
+				t.Errorf("the planted bug passed the split and remap races (%d reads each)", 20*reads())
 			}
 		})
 	}
