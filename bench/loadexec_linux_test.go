@@ -7,7 +7,6 @@ import (
 	"flag"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,17 +28,9 @@ var loadExecVMAs = flag.Int("loadexec.vmas", 20000, "VMAs in BenchmarkLoadExecOn
 // walking it with PROCMAP_QUERY, which skips everything else in the
 // kernel.
 func BenchmarkLoadExecOnly(b *testing.B) {
-	gcc, err := exec.LookPath("gcc")
+	bin, err := buildMonitorChild(b.TempDir())
 	if err != nil {
-		b.Skip("needs gcc")
-	}
-	dir := b.TempDir()
-	src, bin := filepath.Join(dir, "child.c"), filepath.Join(dir, "child")
-	if err := os.WriteFile(src, []byte(monitorChildC), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		b.Fatalf("gcc: %v: %s", err, out)
+		b.Skip(err)
 	}
 	cmd := exec.Command(bin, "1", "1", strconv.Itoa(*loadExecVMAs))
 	cmd.Stderr = os.Stderr

@@ -79,6 +79,23 @@ int main(int argc, char **argv) {
 }
 `
 
+// buildMonitorChild compiles monitorChildC into dir with gcc and returns
+// the program's path.
+func buildMonitorChild(dir string) (string, error) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		return "", errors.New("no gcc to build the child")
+	}
+	src, bin := filepath.Join(dir, "child.c"), filepath.Join(dir, "child")
+	if err := os.WriteFile(src, []byte(monitorChildC), 0o644); err != nil {
+		return "", err
+	}
+	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gcc: %v: %s", err, out)
+	}
+	return bin, nil
+}
+
 // LiveMonitorRow is one live run: the monitors' mode and the child's figures.
 type LiveMonitorRow struct {
 	Monitors     string        `json:"monitors"` // none, text, query
@@ -93,21 +110,14 @@ type LiveMonitorRow struct {
 // and PROCMAP_QUERY monitors. It needs gcc.
 func RunLiveMonitor(o MonitorOptions) ([]LiveMonitorRow, error) {
 	o.defaults()
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		return nil, errors.New("no gcc to build the child")
-	}
 	dir, err := os.MkdirTemp("", "specvma-monitor")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	src, bin := filepath.Join(dir, "child.c"), filepath.Join(dir, "child")
-	if err := os.WriteFile(src, []byte(monitorChildC), 0o644); err != nil {
+	bin, err := buildMonitorChild(dir)
+	if err != nil {
 		return nil, err
-	}
-	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("gcc: %v: %s", err, out)
 	}
 	var rows []LiveMonitorRow
 	for _, mode := range []string{"none", "text", "query"} {

@@ -100,6 +100,7 @@ func style(s Strategy) (color.Color, draw.GlyphDrawer, vg.Length) {
 //	vmas              cost per hit against the number of VMAs, per strategy
 //	fastpath-K        fast path % against churn rate, per strategy, churn kind K
 //	writer-unrelated  the writer's p50 latency against its rate, per readers' strategy
+//	monitor           the writer's p50/p99 with monitors reading maps, per maps reader
 //
 // A chart with no results in the report is left out. It returns the
 // files written.
@@ -131,7 +132,8 @@ func (r *Report) Plot(dir string) ([]string, error) {
 			files = append(files, f)
 		}
 	}
-	return files, nil
+	mf, err := r.plotMonitor(dir)
+	return append(files, mf...), err
 }
 
 // build draws a chart's series into a plot, and a legend to go beside it.
@@ -239,12 +241,15 @@ func (k axisKind) apply(a *plot.Axis, vs []float64) {
 			var ts []plot.Tick
 			step := niceStep((max - min) / scale / 5)
 			for v := 0.0; v <= max/scale+step/1e6; v += step {
-				ts = append(ts, plot.Tick{Value: v * scale, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+				ts = append(ts, plot.Tick{Value: v * scale, Label: trimFloat(v)})
 			}
 			return ts
 		})
 	}
 }
+
+// trimFloat prints a tick value with no more digits than it has.
+func trimFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // niceStep rounds a tick step up to 1, 2 or 5 times a power of ten, so
 // that every tick has a short label.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,18 @@ func TestPct(t *testing.T) {
 		if got := pct(x); got != want {
 			t.Errorf("pct(%v) = %q, want %q", x, got, want)
 		}
+	}
+}
+
+// TestPlotMonitor: a report with monitor rows gets the monitor chart.
+func TestPlotMonitor(t *testing.T) {
+	rep := NewReport()
+	rep.Monitor = &MonitorResult{Rows: []MonitorRow{{Reader: "none", WriterP50: 500, WriterP99: 9000}, {Reader: "locked", WriterP50: 20000, WriterP99: 900000}}}
+	files, err := rep.Plot(t.TempDir())
+	if err != nil || len(files) != 2 || !strings.HasSuffix(files[1], "monitor.png") {
+		t.Fatalf("Plot: %v %v", files, err)
+	}
+	if st, err := os.Stat(files[1]); err != nil || st.Size() < 1000 {
+		t.Errorf("monitor.png: %v", err)
 	}
 }

@@ -25,19 +25,9 @@ func (as *AddressSpace) SetAnonName(addr, length uint64, name *string) error {
 		n := *name
 		name = &n
 	}
-	if !pageAligned(addr) {
-		return einval
-	}
-	l, ok := pageAlign(length)
-	if length != 0 && (!ok || l == 0) {
-		return einval
-	}
-	end := addr + l
-	if end < addr {
-		return einval
-	}
-	if end == addr {
-		return nil
+	end, err := adviceRange(addr, length)
+	if err != nil || end == addr {
+		return err
 	}
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
@@ -73,6 +63,23 @@ func validNameChar(c byte) bool {
 		return false
 	}
 	return true
+}
+
+// adviceRange checks the range of madvise, mseal and the anon-name prctl:
+// a page-aligned start and a length whose page rounding neither overflows
+// nor wraps the end. It returns the end; end == addr means nothing to do.
+func adviceRange(addr, length uint64) (end uint64, err error) {
+	if !pageAligned(addr) {
+		return 0, einval
+	}
+	l, ok := pageAlign(length)
+	if length != 0 && (!ok || l == 0) {
+		return 0, einval
+	}
+	if end = addr + l; end < addr {
+		return 0, einval
+	}
+	return end, nil
 }
 
 // walkRange calls visit for each VMA piece of [start, end) in order, like

@@ -1,6 +1,6 @@
 // Package mm models a Linux process address space: VMAs with Linux 6.x's
 // semantics for mmap, munmap, mprotect, mremap, madvise (the advice that
-// changes VMA flags), mlock and friends, mseal, page faults and anonymous
+// changes VMA flags), mlock and friends, mseal, brk, page faults and anonymous
 // names (errno for errno, split for split, merge for merge), commit
 // accounting under each overcommit mode (commit.go), the mmap lock
 // with its sequence count, per-VMA locks, and the lockless paths that read

@@ -40,19 +40,9 @@ func (as *AddressSpace) Madvise(addr, length uint64, advice int) error {
 	if !ok {
 		return einval
 	}
-	if !pageAligned(addr) {
-		return einval
-	}
-	l, aligned := pageAlign(length)
-	if length != 0 && (!aligned || l == 0) {
-		return einval
-	}
-	end := addr + l
-	if end < addr {
-		return einval
-	}
-	if end == addr {
-		return nil
+	end, err := adviceRange(addr, length)
+	if err != nil || end == addr {
+		return err
 	}
 	discard := advice == MadvDontNeed || advice == MadvFree
 	if discard {

@@ -8,19 +8,12 @@ package mm
 // Read-only anonymous sealed memory also refuses MADV_DONTNEED and
 // MADV_FREE. Sealing is for the life of the address space.
 func (as *AddressSpace) Mseal(addr, length uint64, flags int) error {
-	if flags != 0 || !pageAligned(addr) {
+	if flags != 0 {
 		return einval
 	}
-	l, ok := pageAlign(length)
-	if length != 0 && (!ok || l == 0) {
-		return einval
-	}
-	end := addr + l
-	if end < addr {
-		return einval
-	}
-	if end == addr {
-		return nil
+	end, err := adviceRange(addr, length)
+	if err != nil || end == addr {
+		return err
 	}
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()

@@ -53,4 +53,8 @@
 // and ENAMETOOLONG for buffers too small, each candidate VMA read-locked
 // with mm.LockNextVMA. QueryLive issues the real ioctl; the tests compare
 // the two on live processes, query for query.
+//
+// HostConfig reads the running kernel's and process's configuration
+// (vm sysctls, memory, capabilities, rlimits, kernel options) into an
+// mm.Config, so that a model behaves as this machine does.
 package procfs

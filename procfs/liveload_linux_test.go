@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"specvma/errno"
 )
 
 // TestLoadLiveModes: loading a sleeping child from its text and through
@@ -18,12 +20,7 @@ import (
 // and the executable-file-only modes give the executable file mappings.
 func TestLoadLiveModes(t *testing.T) {
 	skipNoQuery(t)
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start sleep: %v", err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	pid := cmd.Process.Pid
+	pid := startSleep(t, "60").Process.Pid
 	waitExec(t, pid, "sleep")
 	// ld.so may still be mapping libraries: compare only when the text read
 	// before and after the loads is the same.
@@ -110,13 +107,11 @@ func TestReadMapsZombie(t *testing.T) {
 }
 
 // TestReadMapsExitedMidRead: a maps file opened before the process exits
-// reads as an error afterwards, never as a short text.
+// answers PROCMAP_QUERY with ESRCH afterwards, and reads as an error, never
+// as a short text.
 func TestReadMapsExitedMidRead(t *testing.T) {
 	skipNoQuery(t)
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start sleep: %v", err)
-	}
+	cmd := startSleep(t, "60")
 	f, err := os.Open(MapsPath(cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +123,9 @@ func TestReadMapsExitedMidRead(t *testing.T) {
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
+	if _, err := QueryLive(f, Query{Flags: QueryCoveringOrNext}); err != errno.ESRCH {
+		t.Errorf("PROCMAP_QUERY after the exit: %v, want ESRCH", err)
+	}
 	if _, err := readMapsFile(f, cmd.Process.Pid); !errors.Is(err, ErrExited) {
 		t.Errorf("reading on after the exit: %v, want ErrExited", err)
 	}

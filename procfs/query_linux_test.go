@@ -134,33 +134,9 @@ func TestQueryMatchesKernelSelf(t *testing.T) {
 // (a dynamically linked program: ld.so, libc, their build IDs).
 func TestQueryMatchesKernelChild(t *testing.T) {
 	skipNoQuery(t)
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start sleep: %v", err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	cmd := startSleep(t, "60")
 	waitExec(t, cmd.Process.Pid, "sleep")
 	diffQueries(t, cmd.Process.Pid, true)
-}
-
-// TestQueryExitedProcess: a maps file whose process has exited answers
-// ESRCH.
-func TestQueryExitedProcess(t *testing.T) {
-	skipNoQuery(t)
-	cmd := exec.Command("sleep", "60")
-	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start sleep: %v", err)
-	}
-	f, err := os.Open(MapsPath(cmd.Process.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	if _, err := QueryLive(f, Query{Flags: QueryCoveringOrNext}); err != errno.ESRCH {
-		t.Fatalf("query on an exited process: %v, want ESRCH", err)
-	}
 }
 
 // skipNoQuery skips where the kernel has no PROCMAP_QUERY (before 6.11).
@@ -173,6 +149,18 @@ func skipNoQuery(t *testing.T) {
 	if _, err := QueryLive(f, Query{Flags: QueryCoveringOrNext}); err == errno.Errno(25) || err == errno.EINVAL {
 		testsupport.Skip(t, "no PROCMAP_QUERY: %v", err)
 	}
+}
+
+// startSleep starts `sleep ARG` and ends it when the test ends; it skips
+// the test where there is no sleep program.
+func startSleep(t *testing.T, arg string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", arg)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
 }
 
 // waitExec waits until pid runs the named program (its exec is done).

@@ -34,6 +34,8 @@ type Space interface {
 	Munlock(addr, length uint64) error
 	Mlockall(flags int) error
 	Munlockall() error
+	// Brk is brk(2): the new program break, or the old one when refused.
+	Brk(addr uint64) (uint64, error)
 	// Mseal is mseal(2).
 	Mseal(addr, length uint64, flags int) error
 	// Touch makes a one-byte access; errno.EFAULT where Linux would signal.

@@ -134,6 +134,8 @@ func (s modelSpace) Mlockall(flags int) error { return s.as.Mlockall(flags) }
 
 func (s modelSpace) Munlockall() error { return s.as.Munlockall() }
 
+func (s modelSpace) Brk(addr uint64) (uint64, error) { return s.as.Brk(addr), nil }
+
 func (s modelSpace) Mseal(addr, length uint64, flags int) error {
 	return s.as.Mseal(addr, length, flags)
 }

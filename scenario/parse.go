@@ -61,6 +61,7 @@ const (
 	OpMlockall                  // mlockall FLAGS
 	OpMunlockall                // munlockall
 	OpMseal                     // mseal ADDR LEN [FLAGS]
+	OpBrk                       // brk ADDR
 	OpQuery                     // query ADDR FLAGS
 )
 
@@ -70,7 +71,7 @@ var opNames = map[Op]string{
 	OpAnonName: "anon_name", OpTouch: "touch", OpMaps: "maps", OpProbe: "probe",
 	OpHit: "hit", OpRet: "ret", OpBreakpoints: "breakpoints", OpConfig: "config",
 	OpMadvise: "madvise", OpMlock: "mlock", OpMlock2: "mlock2", OpMunlock: "munlock",
-	OpMlockall: "mlockall", OpMunlockall: "munlockall", OpMseal: "mseal",
+	OpMlockall: "mlockall", OpMunlockall: "munlockall", OpMseal: "mseal", OpBrk: "brk",
 	OpQuery: "query",
 }
 
@@ -160,8 +161,8 @@ func (c Command) String() string {
 			a = "write"
 		}
 		return fmt.Sprintf("touch %s %s", h(c.Addr), a)
-	case OpHit:
-		return "hit " + h(c.Addr)
+	case OpHit, OpBrk:
+		return c.Op.String() + " " + h(c.Addr)
 	case OpConfig:
 		return "config " + c.Name + " " + h(c.Len)
 	case OpMadvise:
@@ -326,7 +327,7 @@ func parseLine(line string) (c Command, ok bool, msg string) {
 				p.fail(fmt.Sprintf("access %q: want read or write", args[1]))
 			}
 		}
-	case OpHit:
+	case OpHit, OpBrk:
 		if p.count(args, 1, 1, "ADDR") {
 			c.Addr = p.num(args[0], "ADDR")
 		}

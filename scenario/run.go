@@ -258,6 +258,9 @@ func (r *runner) exec(c *Command) error {
 		return r.result(c, sp.Mlockall(c.Flags), false, 0)
 	case OpMunlockall:
 		return r.result(c, sp.Munlockall(), false, 0)
+	case OpBrk:
+		addr, err := sp.Brk(c.Addr)
+		return r.result(c, err, true, addr)
 	case OpMseal:
 		return r.result(c, sp.Mseal(c.Addr, c.Len, c.Flags), false, 0)
 	case OpQuery:

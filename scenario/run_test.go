@@ -127,6 +127,10 @@ func (s *fakeSpace) Mlockall(flags int) error {
 
 func (s *fakeSpace) Munlockall() error { return s.b.record(s.name + ": munlockall") }
 
+func (s *fakeSpace) Brk(addr uint64) (uint64, error) {
+	return addr, s.b.record(fmt.Sprintf("%s: brk %#x", s.name, addr))
+}
+
 func (s *fakeSpace) Mseal(addr, length uint64, flags int) error {
 	return s.b.record(fmt.Sprintf("%s: mseal %#x %#x %d", s.name, addr, length, flags))
 }

@@ -11,6 +11,14 @@
 // that loaded vm_file without a lock may find, by the time it reads f_inode,
 // a different open file entirely. Every field such a reader touches is a
 // sync/atomic value.
+//
+// What a mapping of the file does. An inode records its file type, what
+// its mmap does (MmapOps: a regular file's page cache, no mmap at all for
+// directories, FIFOs, most devices and procfs/sysfs files, or /dev/zero's
+// shmem-or-anonymous behaviour) and whether its filesystem places mappings
+// for transparent huge pages; OpenPath derives them from stat and statfs.
+// A File's path is the name /proc/PID/maps prints: CanonicalPath resolves
+// it as the kernel's path walk and d_path would.
 package vfs
 
 import (

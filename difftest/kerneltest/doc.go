@@ -40,6 +40,18 @@
 // directory; the same files serve both runs, so their device and inode
 // numbers agree.
 //
+// Sequences that seal memory (mseal) cannot give their window back: their
+// kernel side runs in a child process, the test binary run again as
+// TestKernelChild, which takes the sealed memory with it when it exits.
+// mlockall is made only in its MCL_ONFAULT forms, and Release undoes it.
+//
+// TestRandomDiff generates sequences from seeds: anonymous memory, regular
+// files (also through a symbolic link and non-canonical paths), /dev/zero,
+// /dev/null and a FIFO, an 8 MiB file for THP placement, lengths larger
+// than the machine's memory and past the address limit, hinted file
+// mappings, madvise, mlock and munlock, and in one seed of 32 mseal. Calls
+// that would fault memory in are given small lengths only.
+//
 // A mismatch is reported with the script, the kernel's output and the
 // model's side by side, each differing line marked. With -update the test
 // also writes what the kernel did to testdata/NAME.kernel.out, for

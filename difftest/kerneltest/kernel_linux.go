@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -377,6 +379,20 @@ func (s kernelSpace) Mlockall(flags int) error {
 	return errnoOf(e)
 }
 
+// Brk is brk(2); the program break of a Go test process is unused (the
+// runtime never calls brk), so a script may move it inside the window. An
+// address below the heap's start (start_brk) only asks where the break is.
+func (s kernelSpace) Brk(addr uint64) (uint64, error) {
+	k := s.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if start, ok := StartBrk(); !ok || addr >= start && !k.win.Contains(addr, 0) {
+		return 0, refuse("brk", addr, 0, k.win)
+	}
+	r, _, _ := unix.Syscall(unix.SYS_BRK, uintptr(addr), 0, 0)
+	return uint64(r), nil
+}
+
 func (s kernelSpace) Munlockall() error {
 	_, _, e := unix.Syscall(unix.SYS_MUNLOCKALL, 0, 0, 0)
 	return errnoOf(e)
@@ -469,6 +485,21 @@ func errnoOf(err error) error {
 		return errno.Errno(e)
 	}
 	return errno.EIO
+}
+
+// StartBrk returns this process's start_brk (field 47 of /proc/self/stat).
+func StartBrk() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/stat")
+	i := strings.LastIndexByte(string(b), ')')
+	if err != nil || i < 0 || i+2 > len(b) {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+2:])) // the fields after the command name
+	if len(f) < 45 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(f[44], 10, 64)
+	return v, err == nil
 }
 
 // MapsWith reads the maps text: the kernel has one reader, so r only

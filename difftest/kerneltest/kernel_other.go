@@ -27,3 +27,6 @@ func (k *Kernel) Window() Window { return Window{} }
 
 // Release does nothing.
 func (k *Kernel) Release() error { return nil }
+
+// StartBrk has no /proc/self/stat to read here.
+func StartBrk() (uint64, bool) { return 0, false }

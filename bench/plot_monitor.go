@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"image/color"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// plotMonitor writes the monitor chart: the writer's p50 and p99 mmap/
+// munmap latency with no monitor and with monitors using each maps reader,
+// as grouped bars. It writes nothing when the report has no monitor rows.
+func (r *Report) plotMonitor(dir string) ([]string, error) {
+	if r.Monitor == nil || len(r.Monitor.Rows) == 0 {
+		return nil, nil
+	}
+	rows := r.Monitor.Rows
+	names := make([]string, len(rows))
+	p50, p99 := make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
+	hi := 0.0
+	for i, row := range rows {
+		names[i] = row.Reader
+		p50[i], p99[i] = float64(row.WriterP50)/1e3, float64(row.WriterP99)/1e3
+		hi = max(hi, p99[i])
+	}
+	p := plot.New()
+	p.Title.Text = "writer: mmap/munmap latency while monitors read the whole maps, by maps reader"
+	p.Y.Label.Text = "writer latency (µs)"
+	p.X.Label.Text = "maps reader of the monitors (none: the writer alone)"
+	w := vg.Points(18)
+	leg := plot.NewLegend()
+	leg.Top, leg.Left = true, true
+	leg.Padding = vg.Points(5)
+	for i, s := range []struct {
+		name string
+		vs   plotter.Values
+		col  color.Color
+	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99", p99, color.RGBA{213, 94, 0, 255}}} {
+		b, err := plotter.NewBarChart(s.vs, w)
+		if err != nil {
+			return nil, err
+		}
+		b.Color, b.LineStyle.Width = s.col, 0
+		b.Offset = w * vg.Length(2*i-1) / 2
+		p.Add(b)
+		leg.Add(s.name, b)
+	}
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.6, float64(len(rows))-0.4
+	p.Y.Min, p.Y.Max = 0, hi*1.12
+	p.Y.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
+		var ts []plot.Tick
+		step := niceStep(max / 5)
+		for v := 0.0; v <= max+step/1e6; v += step {
+			ts = append(ts, plot.Tick{Value: v, Label: trimFloat(v)})
+		}
+		return ts
+	})
+	p.Add(plotter.NewGrid())
+	var files []string
+	for _, ext := range []string{".svg", ".png"} {
+		f := filepath.Join(dir, "monitor"+ext)
+		if err := save(p, leg, f); err != nil {
+			return files, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
