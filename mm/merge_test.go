@@ -163,7 +163,7 @@ func TestMergeDiagrams(t *testing.T) {
 			}
 			as.lock.ReadLock()
 			defer as.lock.ReadUnlock()
-			if err := as.unmergedNeighbours(); err != nil {
+			if err := as.unmergedNeighbours(nil); err != nil {
 				t.Error(err)
 			}
 		})

@@ -635,13 +635,24 @@ func (m *propModel) dump() string {
 	return b.String()
 }
 
+// tainted reports whether any page of [start, end) was the source of an
+// MREMAP_DONTUNMAP move (see pageAttr.taint).
+func (m *propModel) tainted(start, end uint64) bool {
+	for a := start; a < end; a += PageSize {
+		if m.ref[a>>PageShift].taint {
+			return true
+		}
+	}
+	return false
+}
+
 // checkAll is run after every step.
 func (m *propModel) checkAll(t *rapid.T) {
 	if err := m.as.checkInvariants(); err != nil {
 		t.Fatalf("invariants: %v\n%s", err, m.dump())
 	}
 	m.as.lock.ReadLock()
-	err := m.as.unmergedNeighbours()
+	err := m.as.unmergedNeighbours(m.tainted)
 	m.as.lock.ReadUnlock()
 	if err != nil {
 		t.Fatalf("merges: %v\n%s", err, m.dump())
@@ -679,12 +690,7 @@ func (m *propModel) checkAll(t *rapid.T) {
 		if v.File != nil || v.AnonVMA != nil || v.AnonName != "" || v.Special != "" || v.Pgoff != v.Start>>PageShift {
 			return false
 		}
-		for a := v.Start; a < v.End; a += PageSize {
-			if m.ref[a>>PageShift].taint {
-				return false
-			}
-		}
-		return true
+		return !m.tainted(v.Start, v.End)
 	}
 	for i := 1; i < len(vmas); i++ {
 		a, b := vmas[i-1], vmas[i]
