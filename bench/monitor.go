@@ -27,7 +27,7 @@ import (
 type MonitorOptions struct {
 	Duration time.Duration `json:"duration"` // per reader (default 1s)
 	Rate     int           `json:"rate"`     // writer mmap+munmap pairs per second (default 10000)
-	Monitors int           `json:"monitors"` // concurrent monitors (default 2)
+	Monitors int           `json:"monitors"` // concurrent monitors (default GOMAXPROCS-1, at least 1)
 	VMAs     int           `json:"vmas"`     // VMAs in the address space (default 1000: about 12 pages of text)
 }
 
@@ -39,7 +39,12 @@ func (o *MonitorOptions) defaults() {
 		o.Rate = 10000
 	}
 	if o.Monitors <= 0 {
-		o.Monitors = 2
+		// One CPU stays the writer's, as in the kernel's experiment where
+		// the writer runs on its own CPU: with more busy monitors than
+		// spare Ps the Go scheduler parks the writer for a whole 10 ms
+		// preemption slice, and its latency measures the scheduler, not
+		// the maps reader.
+		o.Monitors = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if o.VMAs <= 0 {
 		o.VMAs = 1000
