@@ -4,12 +4,10 @@ package bench
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"specvma/errno"
+	"specvma/internal/cbuild"
 	"specvma/procfs"
 )
 
@@ -79,21 +78,10 @@ int main(int argc, char **argv) {
 }
 `
 
-// buildMonitorChild compiles monitorChildC into dir with gcc and returns
-// the program's path.
+// buildMonitorChild compiles monitorChildC into dir and returns the
+// program's path.
 func buildMonitorChild(dir string) (string, error) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		return "", errors.New("no gcc to build the child")
-	}
-	src, bin := filepath.Join(dir, "child.c"), filepath.Join(dir, "child")
-	if err := os.WriteFile(src, []byte(monitorChildC), 0o644); err != nil {
-		return "", err
-	}
-	if out, err := exec.Command(gcc, "-O2", "-o", bin, src).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("gcc: %v: %s", err, out)
-	}
-	return bin, nil
+	return cbuild.Build(dir, "child", monitorChildC, "-O2")
 }
 
 // LiveMonitorRow is one live run: the monitors' mode and the child's figures.

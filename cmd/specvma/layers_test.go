@@ -13,7 +13,7 @@ import (
 // layers is the package diagram of main.go's doc comment and the README:
 // a package may import only packages of a lower layer.
 var layers = map[string]int{
-	"errno": 0, "internal/rcu": 0, "internal/slab": 0, "internal/mmhook": 0, "internal/testsupport": 0, "internal/safety": 0,
+	"errno": 0, "internal/rcu": 0, "internal/slab": 0, "internal/mmhook": 0, "internal/testsupport": 0, "internal/safety": 0, "internal/cbuild": 0,
 	"vfs":     1,
 	"mm":      2,
 	"uprobes": 3, "procfs": 3,

@@ -10,7 +10,7 @@
 //	3  uprobes, procfs                                        the uprobe subsystem; /proc/PID/maps
 //	2  mm                                                     address spaces, locks, lockless resolution (doc.go: the lock order)
 //	1  vfs                                                    open file descriptions and inodes
-//	0  errno, internal/{slab,rcu,mmhook,testsupport,safety}   errno values; type-stable caches; grace periods; test support
+//	0  errno, internal/{slab,rcu,mmhook,testsupport,safety,cbuild}   errno values; type-stable caches; grace periods; test support; C children
 package main
 
 import (

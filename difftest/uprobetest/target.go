@@ -9,11 +9,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"specvma/internal/cbuild"
 )
 
 // targetSource is the C program the tests probe. Its probed functions are
@@ -104,20 +105,7 @@ int main(void) {
 
 // Build compiles the target into dir and returns the executable's path.
 func Build(dir string) (string, error) {
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		return "", err
-	}
-	src := filepath.Join(dir, "svt_target.c")
-	bin := filepath.Join(dir, "svt_target")
-	if err := os.WriteFile(src, []byte(targetSource), 0o644); err != nil {
-		return "", err
-	}
-	out, err := exec.Command(gcc, "-O1", "-Wall", "-Werror", "-o", bin, src).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("gcc: %v\n%s", err, out)
-	}
-	return bin, nil
+	return cbuild.Build(dir, "svt_target", targetSource, "-O1", "-Wall", "-Werror")
 }
 
 // Layout is where the target's symbols are in its file.
