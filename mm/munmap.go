@@ -27,6 +27,8 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 	if len(vmas) == 0 {
 		return nil
 	}
+	as.beginStore() // nothing stored over the whole range, in one version
+	defer as.endStore()
 	// vms_gather_munmap_vmas's order: the VMA straddling the start is
 	// split first (unless it is sealed); then each VMA is checked in turn (a sealed one stops
 	// the unmap with EPERM, nothing removed but that split kept) and the
@@ -35,7 +37,7 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 		if first.Flags()&VMSealed != 0 {
 			return eperm // checked before the split
 		}
-		if end < first.End() && as.MapCount() >= as.cfg.MaxMapCount {
+		if end < first.End() && as.mapCount() >= as.cfg.MaxMapCount {
 			return enomem
 		}
 		as.splitUnchecked(first, start, true)
@@ -59,7 +61,7 @@ func (as *AddressSpace) unmapRange(start, end uint64) error {
 
 // splitAt splits the VMA that straddles addr, if any, at addr.
 func (as *AddressSpace) splitAt(addr uint64) {
-	if v := as.vmaAt(addr); v != nil && v.Start() < addr && as.MapCount() < as.cfg.MaxMapCount {
+	if v := as.vmaAt(addr); v != nil && v.Start() < addr && as.mapCount() < as.cfg.MaxMapCount {
 		as.splitUnchecked(v, addr, true)
 	}
 }

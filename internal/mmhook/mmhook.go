@@ -32,6 +32,7 @@ type Hooks struct {
 	WaitRefs         func() // writer: about to wait for a VMA's readers (once per wait)
 	InWriteLock      func() // between taking the mmap write lock and the sequence bump
 	InWriteUnlock    func() // between the sequence bump and releasing the mmap write lock
+	AfterPublish     func() // writer: a tree version was just published to lockless readers
 	// CheckFind makes mm.Resolve note the goroutine running find, and the
 	// mmap lock panic when that goroutine takes it (any mode, any address
 	// space with these Hooks): find runs under the VMA read lock or the
@@ -51,7 +52,7 @@ type Hooks struct {
 	SeqAfterLookup     bool // record the sequence after the lookup, not before
 	NoBehindCheck      bool // accept a VMA that now ends at or below the position
 	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
-	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
+	PublishEachStep    bool // publish every intermediate tree version of a store (a split, a merge, a replacement)
 
 	// SeqBits narrows the mm sequence count to this many bits, to show what
 	// wraparound breaks; 0 means 64. It is read once, by mm.New.

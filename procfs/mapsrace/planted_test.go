@@ -21,7 +21,7 @@ func TestPlantedBugs(t *testing.T) {
 		plant  func(*mmhook.Hooks)
 	}{
 		{"vmalock without the gap recheck", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.NoGapRecheck = true }},
-		{"vmalock trusting a re-lookup during a change", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.NoRelookupValidate = true }},
+		{"vmalock against a writer publishing each step of a split", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.PublishEachStep = true }},
 		{"snapshot without validation", procfs.ReadSnapshot, func(h *mmhook.Hooks) { h.NoValidate = true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
