@@ -20,21 +20,21 @@ import (
 // lockless reader touches is atomic, and a lockless reader must validate
 // (doc.go) before it trusts anything it read.
 type VMA struct {
-	mm      atomic.Pointer[AddressSpace] // vm_mm
-	start   atomic.Uint64                // vm_start
-	end     atomic.Uint64                // vm_end
-	pgoff   atomic.Uint64                // vm_pgoff, in pages
-	flags   atomic.Uint64                // vm_flags
-	file    atomic.Pointer[vfs.File]     // vm_file (holds a reference)
-	anon    atomic.Pointer[AnonVMA]      // anon_vma
+	mm    atomic.Pointer[AddressSpace] // vm_mm
+	start atomic.Uint64                // vm_start
+	end   atomic.Uint64                // vm_end
+	pgoff atomic.Uint64                // vm_pgoff, in pages
+	flags atomic.Uint64                // vm_flags
+	file  atomic.Pointer[vfs.File]     // vm_file (holds a reference)
+	anon  atomic.Pointer[AnonVMA]      // anon_vma
 	// forkChild: anon came through fork, so the VMA's anon_vma_chain also
 	// links its ancestors' anon_vmas and is not singular (fork.go).
 	forkChild atomic.Bool
-	name    atomic.Pointer[string]       // anon_name; nil when unnamed
-	special atomic.Pointer[string]       // "[vdso]", "[vvar]", ...: special mappings
-	lockSeq atomic.Uint64                // vm_lock_seq
-	refcnt  atomic.Uint32                // vm_refcnt (vmalock.go)
-	gen     atomic.Uint64                // times this memory was handed out (vmaseq's reuse check)
+	name      atomic.Pointer[string] // anon_name; nil when unnamed
+	special   atomic.Pointer[string] // "[vdso]", "[vvar]", ...: special mappings
+	lockSeq   atomic.Uint64          // vm_lock_seq
+	refcnt    atomic.Uint32          // vm_refcnt (vmalock.go)
+	gen       atomic.Uint64          // times this memory was handed out (vmaseq's reuse check)
 }
 
 // AnonVMA identifies an anon_vma: the reverse-map root that a private VMA
