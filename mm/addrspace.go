@@ -294,7 +294,7 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) publish(t *tree) {
-	if as.storing > 0 && !as.unbatched() {
+	if as.storing > 0 && !as.unbatched() { // safety:store-once
 		as.staged = t
 		return
 	}

@@ -37,7 +37,7 @@ func (as *AddressSpace) endStore() {
 		return
 	}
 	if as.staged != nil {
-		as.store(as.staged) // safety:store-once
+		as.store(as.staged)
 		as.staged = nil
 	}
 	for i, v := range as.unlinked {

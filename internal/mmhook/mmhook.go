@@ -24,7 +24,7 @@ import (
 type Hooks struct {
 	AfterTryBegin    func() // mmseq: between try_begin and the retry check
 	AfterLockSeqLoad func() // vmaseq: between the vm_lock_seq load and its recheck
-	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode
+	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode; snapshot walk: before pinning the File
 	AfterStartLoad   func() // mmseq, vmaseq: between reading vm_start and vm_pgoff
 	BeforeVMARef     func() // vmalock: after the early vm_lock_seq check, before the reference
 	AfterVMARef      func() // vmalock: with the reference taken, before the rechecks
@@ -33,6 +33,8 @@ type Hooks struct {
 	InWriteLock      func() // between taking the mmap write lock and the sequence bump
 	InWriteUnlock    func() // between the sequence bump and releasing the mmap write lock
 	AfterPublish     func() // writer: a tree version was just published to lockless readers
+	BeforeReadLock   func() // a reader is about to take the mmap read lock (a fallback, or a wait for a writer)
+	BeforeLockedCopy func() // VMA.LockedInfo: about to copy a VMA the caller has read-locked
 	// CheckFind makes mm.Resolve note the goroutine running find, and the
 	// mmap lock panic when that goroutine takes it (any mode, any address
 	// space with these Hooks): find runs under the VMA read lock or the
@@ -46,13 +48,18 @@ type Hooks struct {
 	// space and then by this one can show the value the reader loaded.
 	NoGenerationCheck bool
 
-	// LockNextVMA (mm/locknext.go): a window between the lookup and the VMA
-	// read lock, and planted bugs that each drop one step.
-	AfterNextLookup    func()
-	SeqAfterLookup     bool // record the sequence after the lookup, not before
-	NoBehindCheck      bool // accept a VMA that now ends at or below the position
-	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
-	PublishEachStep    bool // publish every intermediate tree version of a store (a split, a merge, a replacement)
+	// LockNextVMA (mm/locknext.go): windows between the lookup and the VMA
+	// read lock and before the gap's re-lookup, and two planted bugs, each
+	// dropping one step: the walk's gap recheck, and the writer's one
+	// publication per range store (mm/store.go) that the re-lookup relies
+	// on. These two stay runtime switches (the other steps are removed only
+	// by internal/safety's source mutants) because procfs/mapsrace's
+	// TestPlantedBugs shows in every `go test` that the race test catches
+	// them.
+	AfterNextLookup func()
+	BeforeRelookup  func()
+	NoGapRecheck    bool // accept a gap in front of the VMA without the re-lookup
+	PublishEachStep bool // publish every intermediate tree version of a store (a split, a merge, a replacement)
 
 	// SeqBits narrows the mm sequence count to this many bits, to show what
 	// wraparound breaks; 0 means 64. It is read once, by mm.New.
@@ -103,6 +110,13 @@ func (h *Hooks) CheckNotInFind() {
 func (h *Hooks) RunInWriteLock() {
 	if h != nil && h.InWriteLock != nil {
 		h.InWriteLock()
+	}
+}
+
+// RunBeforeReadLock runs BeforeReadLock if h and it are set.
+func (h *Hooks) RunBeforeReadLock() {
+	if h != nil && h.BeforeReadLock != nil {
+		h.BeforeReadLock()
 	}
 }
 
