@@ -95,7 +95,7 @@ var steps = []step{
 		[]string{"TestLockNextVMAMidWrite"}},
 	{"store-once", "mm/addrspace.go",
 		[]edit{never("as.storing > 0 && !as.unbatched()")},
-		[]string{"TestStoresPublishOnce", "procfs/mapsrace/TestPlantedBugs"}},
+		[]string{"TestStoresPublishOnce"}},
 	{"snap-begin-even", "mm/locknext.go",
 		[]edit{{"; ok {", "; true || ok {"}},
 		[]string{"TestSnapshotMidWrite"}},
