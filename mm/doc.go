@@ -2,7 +2,9 @@
 // semantics for mmap, munmap, mprotect, mremap, madvise (the advice that
 // changes VMA flags), mlock and friends, mseal, brk, page faults and anonymous
 // names (errno for errno, split for split, merge for merge), commit
-// accounting under each overcommit mode (commit.go), the mmap lock
+// accounting under each overcommit mode (commit.go), hugetlbfs and
+// MAP_HUGETLB mappings with their pool of huge pages and its reservations
+// (hugetlb.go), the mmap lock
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //

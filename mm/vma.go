@@ -29,6 +29,7 @@ type VMA struct {
 	anon    atomic.Pointer[AnonVMA]      // anon_vma
 	name    atomic.Pointer[string]       // anon_name; nil when unnamed
 	special atomic.Pointer[string]       // "[vdso]", "[vvar]", ...: special mappings
+	huge    atomic.Pointer[hugeVMA]      // private hugetlb pages and reservation (hugetlb.go)
 	lockSeq atomic.Uint64                // vm_lock_seq
 	refcnt  atomic.Uint32                // vm_refcnt (vmalock.go)
 	gen     atomic.Uint64                // times this memory was handed out (vmaseq's reuse check)
