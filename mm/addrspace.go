@@ -218,12 +218,12 @@ func (as *AddressSpace) Snapshot() ([]Info, Layout) {
 	return as.vmasLocked(), Layout{as.startBrk, as.brk, as.startStack, as.gate}
 }
 
-// Exit unmaps everything, as exit_mmap does: every VMA is freed and every
-// File reference the address space held is dropped.
+// Exit unmaps everything, as exit_mmap does: every VMA is freed, sealed
+// or not, and every File reference the address space held is dropped.
 func (as *AddressSpace) Exit() {
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
-	as.unmapRange(0, TaskSize)
+	as.exitMmap()
 }
 
 // SetLayout records the heap and stack positions and the gate area, as exec
@@ -282,6 +282,7 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 	v.flags.Store(uint64(flags))
 	v.file.Store(file)
 	v.anon.Store(nil)
+	v.forkChild.Store(false)
 	v.name.Store(nil)
 	v.special.Store(nil)
 	v.huge.Store(nil)

@@ -1,7 +1,9 @@
 // Package mm models a Linux process address space: VMAs with Linux 6.x's
 // semantics for mmap, munmap, mprotect, mremap, madvise (the advice that
-// changes VMA flags), mlock and friends, mseal, brk, page faults and anonymous
-// names (errno for errno, split for split, merge for merge), commit
+// changes VMA flags), mlock and friends, mseal, brk, fork (fork.go: the
+// child's copy, and how fork children's anon_vmas merge afterwards), page
+// faults and anonymous names (errno for errno, split for split, merge for
+// merge), commit
 // accounting under each overcommit mode (commit.go), hugetlbfs and
 // MAP_HUGETLB mappings with their pool of huge pages and its reservations
 // (hugetlb.go), the mmap lock
@@ -11,7 +13,7 @@
 // # API
 //
 // For programs that model or inspect address spaces: New, then Mmap,
-// Munmap, Mprotect, Mremap, SetAnonName and Fault, with Linux's errno;
+// Munmap, Mprotect, Mremap, SetAnonName, Fault and Fork, with Linux's errno;
 // Lookup, VMAs and Snapshot copy VMAs out (Info) under the mmap read lock;
 // Install and SetLayout build an address space from a live process's maps.
 // Resolve (and ResolveOrTrap) maps an address to its file page with one of
@@ -49,10 +51,13 @@
 // specvma; uprobes, procfs and the rest point here. A lock may be taken
 // while holding the locks above it in this tree, never one below it:
 //
-//	uprobes.Registry.regMu      register/unregister, consumer lists, System.Attach (register_rwsem)
+//	uprobes.Registry.regMu      register/unregister, consumer lists, System.Attach (register_rwsem),
+//	  |                         System.Fork (dup_mmap_sem: no registration during a fork)
 //	  uprobes.System.mu         attached address spaces and events (Detach holds it across SetProbeSource)
 //	    mmap lock               write: every change (Mmap ... InstallProbe, RemoveProbe, SetProbeSource);
 //	      |                     read: faults, Lookup/VMAs/Snapshot, ReadLock, Resolve's locked path
+//	      child's mmap lock     Fork: the parent's write lock, then the new child's (nested: no one
+//	      |                     else can reach the child yet); System.mu only after both are released
 //	      VMA write lock        vmaStartWrite: only under the mmap write lock; drains the VMA's readers
 //	      ProbeSource.ProbesIn  called by Mmap and Mremap under the mmap write lock (uprobe_mmap);
 //	        |                   uprobes answers with lockless registry lookups, then Uprobe.Put, which

@@ -33,7 +33,9 @@ import (
 // reservations too. MADV_DONTNEED frees private pages and, in the VMA that
 // reserved them, restores their reservations.
 //
-// Not modelled: surplus pages (vm.nr_overcommit_hugepages), hugetlbfs
+// Not modelled: the huge pages a fork child shares with its parent (the
+// child's private hugetlb VMAs start with no pages and no reservation),
+// surplus pages (vm.nr_overcommit_hugepages), hugetlbfs
 // mount size limits (subpools), huge page sizes other than 2 MiB, NUMA
 // placement and cgroup limits.
 

@@ -311,6 +311,7 @@ func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags i
 	if v.isAnon() && v.anon.Load() == nil {
 		p.pgoff = dst >> PageShift // unfaulted: realign so it can merge at its new home
 	}
+	p.copiedFrom = v
 	nv := as.mergeNew(&p)
 	if nv == nil {
 		nv = as.cloneVMA(v, p.start, p.end, p.pgoff)

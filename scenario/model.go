@@ -60,6 +60,26 @@ func (m *Model) Configure(key string, value uint64) error {
 	return SetConfig(&m.cfg, key, value)
 }
 
+// Fork implements Forker: child becomes a fork of parent
+// (uprobes.System.Fork: breakpoints and SDT semaphores are inherited).
+func (m *Model) Fork(parent, child string) error {
+	p := m.AddressSpace(parent)
+	m.mu.Lock()
+	_, exists := m.spaces[child]
+	m.mu.Unlock()
+	if exists {
+		return fmt.Errorf("model: address space %q exists already", child)
+	}
+	c, err := m.sys.Fork(p)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.spaces[child] = c
+	return nil
+}
+
 // Names returns the names of the address spaces created so far, sorted.
 func (m *Model) Names() []string {
 	m.mu.Lock()
