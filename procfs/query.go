@@ -243,8 +243,8 @@ func (f *MapsFile) matchingVMA(addr, flags uint64) (mm.Info, error) {
 		if v == nil {
 			return mm.Info{}, errno.ENOENT
 		}
-		in := v.LockedInfo()
-		v.EndRead()
+		in := v.LockedInfo() // safety:query-copy-locked
+		v.EndRead()          // safety:query-copy-locked
 		match := (flags&QueryFileBacked == 0 || in.File != nil) && in.Flags&perm == perm
 		if match && (flags&QueryCoveringOrNext != 0 || in.Start <= addr) {
 			return in, nil
