@@ -58,7 +58,7 @@ func (as *AddressSpace) brkExpand(oldBrk, newBrk uint64) error {
 	p := proposal{start: oldBrk, end: newBrk, pgoff: oldBrk >> PageShift, flags: flags}
 	// Only the heap's own VMA (one starting at or above the heap's start
 	// and ending at the old break) is extended; nothing merges from above.
-	if prev := as.prevVMA(oldBrk); prev != nil && prev.Start() >= as.startBrk && mergeableWithPrev(prev, &p) {
+	if prev := as.prevVMA(oldBrk); prev != nil && prev.Start() >= as.startBrk && mergeableWithPrev(prev, nil, &p) {
 		as.vmaStartWrite(prev)
 		as.setRange(prev, prev.Start(), newBrk, prev.Pgoff())
 		return nil

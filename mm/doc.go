@@ -1,15 +1,19 @@
 // Package mm models a Linux process address space: VMAs with Linux 6.x's
 // semantics for mmap, munmap, mprotect, mremap, madvise (the advice that
-// changes VMA flags), mlock and friends, mseal, brk, page faults and anonymous
-// names (errno for errno, split for split, merge for merge), commit
-// accounting under each overcommit mode (commit.go), the mmap lock
+// changes VMA flags), mlock and friends, mseal, brk, fork (fork.go: the
+// child's copy, and how fork children's anon_vmas merge afterwards), page
+// faults and anonymous names (errno for errno, split for split, merge for
+// merge), commit
+// accounting under each overcommit mode (commit.go), hugetlbfs and
+// MAP_HUGETLB mappings with their pool of huge pages and its reservations
+// (hugetlb.go), the mmap lock
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //
 // # API
 //
 // For programs that model or inspect address spaces: New, then Mmap,
-// Munmap, Mprotect, Mremap, SetAnonName and Fault, with Linux's errno;
+// Munmap, Mprotect, Mremap, SetAnonName, Fault and Fork, with Linux's errno;
 // Lookup, VMAs and Snapshot copy VMAs out (Info) under the mmap read lock;
 // Install and SetLayout build an address space from a live process's maps.
 // Resolve (and ResolveOrTrap) maps an address to its file page with one of
@@ -47,10 +51,13 @@
 // specvma; uprobes, procfs and the rest point here. A lock may be taken
 // while holding the locks above it in this tree, never one below it:
 //
-//	uprobes.Registry.regMu      register/unregister, consumer lists, System.Attach (register_rwsem)
+//	uprobes.Registry.regMu      register/unregister, consumer lists, System.Attach (register_rwsem),
+//	  |                         System.Fork (dup_mmap_sem: no registration during a fork)
 //	  uprobes.System.mu         attached address spaces and events (Detach holds it across SetProbeSource)
 //	    mmap lock               write: every change (Mmap ... InstallProbe, RemoveProbe, SetProbeSource);
 //	      |                     read: faults, Lookup/VMAs/Snapshot, ReadLock, Resolve's locked path
+//	      child's mmap lock     Fork: the parent's write lock, then the new child's (nested: no one
+//	      |                     else can reach the child yet); System.mu only after both are released
 //	      VMA write lock        vmaStartWrite: only under the mmap write lock; drains the VMA's readers
 //	      ProbeSource.ProbesIn  called by Mmap and Mremap under the mmap write lock (uprobe_mmap);
 //	        |                   uprobes answers with lockless registry lookups, then Uprobe.Put, which
@@ -206,11 +213,48 @@
 //	bp-seq                   a task seeing "no breakpoint" in the middle of a   TestHasBreakpointMidWrite
 //	                         hold that replaces a probed page (found by
 //	                         uprobes' TestLinearizableHits)
+//	lnext-seq-first          a writer completing between the walk's lookup     TestLockNextVMAGap
+//	                         and its read lock going unnoticed: the gap it
+//	                         opened in front of the VMA is trusted
+//	lnext-behind             returning a VMA that shrank or moved to end at     TestLockNextVMABehind
+//	                         or below the position (a line printed twice,
+//	                         the position moving back)
+//	lnext-gap-recheck        a gap in front of the VMA reported where a VMA     TestLockNextVMAGap
+//	                         existed before and after a change (also through
+//	                         PROCMAP_QUERY: procfs' TestQueryGap, ENOENT)
+//	lnext-gap-odd            trusting "no change" from a sequence recorded      TestLockNextVMAMidWrite
+//	                         odd, while a writer had the tree half-changed
+//	lnext-relookup-odd       confirming a gap with a re-lookup made while a     TestLockNextVMAMidWrite
+//	                         writer holds the lock (an intermediate tree)
+//	lnext-relookup-retry     confirming a gap with a re-lookup that a writer    TestLockNextVMAMidWrite
+//	                         overlapped
+//	snap-begin-even          a snapshot page validated against an odd count:    TestSnapshotMidWrite
+//	                         copies from a half-changed tree accepted
+//	snap-record-locked       the same after a failed validation: the count is   TestSnapshotMidWrite
+//	                         recorded under the mmap read lock, so even
+//	snap-validate            a copy of a VMA changed while it was copied        TestSnapshotValidates
+//	snap-file-tryget         pinning a File whose last reference is gone:       TestSnapshotPinsLiveFile
+//	                         raising a freed count from zero, a double free
+//
+// Runtime switches and source mutants: the steps above are removed by
+// internal/safety's source mutants only, except where a switch in
+// mmhook.Hooks removes one at run time too (NoGapRecheck:
+// lnext-gap-recheck; NoRelookupValidate: both re-lookup steps; NoValidate:
+// snap-validate), because procfs/mapsrace's TestPlantedBugs plants
+// them in every `go test` to show that the race test catches them; the
+// step tests check the switches too. NoValidate also drops the checks of
+// Resolve's strategies for the linearizability planted-bug test.
 //
 // Steps that are not safety steps, so not tagged: vmaStartRead's early
 // lockSeq check (the recheck decides; the early one saves a reference),
 // vmaStartWrite's return when already write-locked in this hold (the
 // wraparound tests show what it assumes), and newVMA's storing lockSeq
 // before the other fields (the generation check already covers a reader of
-// the previous life).
+// the previous life); in LockNextVMA, looking up again when the VMA found
+// was detached and falling back when it was write-locked or in another
+// address space (vmaStartRead refuses those VMAs; what the walk does next
+// only decides how soon it answers); in the snapshot walk, the recheck
+// that the pinned File is still the VMA's (any change to the VMA moved the
+// count, so validation throws such a copy away; the recheck only saves
+// the copy).
 package mm

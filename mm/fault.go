@@ -39,6 +39,9 @@ func (as *AddressSpace) faultIn(v *VMA, addr uint64, write bool) error {
 	if write && f&VMWrite == 0 || !write && f&vmAccessFlags == 0 {
 		return efault
 	}
+	if f&VMHugeTLB != 0 {
+		return as.hugeFault(v, addr, write)
+	}
 	switch {
 	case write && f&VMShared == 0:
 		as.anonVMAPrepare(v) // copy-on-write needs an anon_vma, even before SIGBUS
@@ -95,15 +98,18 @@ func (as *AddressSpace) anonVMAPrepare(v *VMA) {
 	}
 	prev, next := as.neighbours(v.Start(), v.End())
 	var a *AnonVMA
-	if next != nil && anonReusable(v, next) {
+	// A neighbour's anon_vma is taken only from a VMA whose chain is
+	// singular (reusable_anon_vma): never a fork child's.
+	if next != nil && anonReusable(v, next) && !isForkChild(next) {
 		a = next.anon.Load()
 	}
-	if a == nil && prev != nil && anonReusable(prev, v) {
+	if a == nil && prev != nil && anonReusable(prev, v) && !isForkChild(prev) {
 		a = prev.anon.Load()
 	}
 	if a == nil {
 		a = newAnonVMA()
 	}
+	v.forkChild.Store(false) // one link: to a, whether new or a neighbour's
 	v.anon.Store(a)
 }
 

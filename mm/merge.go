@@ -9,8 +9,8 @@ import "specvma/vfs"
 // it), the same open file description (not merely the same inode), file
 // offsets that continue each other (anonymous memory has offsets too: the
 // page number of the address it was first mapped at), anon_vmas that do not
-// conflict (at most one of them set, or both the same), and the same
-// anonymous name. VM_SPECIAL mappings never merge. Every VMA a helper changes
+// conflict (anonMergeable: both the same, or at most one set and that one
+// not inherited through fork), and the same anonymous name. VM_SPECIAL mappings never merge. Every VMA a helper changes
 // is write-locked first; callers hold the mmap write lock.
 
 // proposal describes the range a caller wants to create or change to.
@@ -21,6 +21,9 @@ type proposal struct {
 	file       *vfs.File
 	anon       *AnonVMA
 	name       *string
+	// copiedFrom is the VMA an mremap move copies (copy_vma's
+	// vmg->copied_from), nil otherwise.
+	copiedFrom *VMA
 }
 
 func (p *proposal) pages() uint64 { return (p.end - p.start) >> PageShift }
@@ -32,9 +35,28 @@ func nameEq(a, b *string) bool {
 	return *a == *b
 }
 
-// anonCompatible is is_mergeable_anon_vma for VMAs never forked (every
-// anon_vma_chain here is singular).
-func anonCompatible(a, b *AnonVMA) bool { return a == nil || b == nil || a == b }
+// isForkChild is vma_is_fork_child: v's anon_vma came through fork, so its
+// anon_vma_chain also links the anon_vmas of its ancestors.
+func isForkChild(v *VMA) bool { return v != nil && v.anon.Load() != nil && v.forkChild.Load() }
+
+// anonMergeable is is_mergeable_anon_vma (Linux 6.18): can p, taken from
+// middle (nil for a new range), join tgt, its neighbour, as far as
+// anon_vmas go? Equal anon_vmas always can. When only p has one, tgt would
+// take p's chain, which Linux refuses for a fork child's (middle's, or the
+// VMA mremap copies from): merging would widen what the root anon_vma lock
+// covers. When only tgt has one, p joins it unless tgt is a fork child.
+// Never-forked VMAs (every chain singular) merge when at most one side has
+// an anon_vma.
+func anonMergeable(tgt, middle *VMA, p *proposal) bool {
+	ta := tgt.anon.Load()
+	switch {
+	case ta == nil && p.anon != nil:
+		return !isForkChild(middle) && !isForkChild(p.copiedFrom)
+	case ta != nil && p.anon == nil:
+		return !isForkChild(tgt)
+	}
+	return ta == p.anon
+}
 
 // sameKind is is_mergeable_vma: everything but position and anon_vma.
 func (v *VMA) sameKind(p *proposal) bool {
@@ -48,16 +70,18 @@ func (v *VMA) sameKind(p *proposal) bool {
 // carries the plan out. mergeNew and mergeExisting are the two entry
 // points, as vma_merge_new_range and vma_merge_existing_range are.
 
-// mergeableWithPrev is can_vma_merge_after: p can be appended to prev.
-func mergeableWithPrev(prev *VMA, p *proposal) bool {
+// mergeableWithPrev is can_vma_merge_after: p, taken from middle (nil for
+// a new range), can be appended to prev.
+func mergeableWithPrev(prev, middle *VMA, p *proposal) bool {
 	return prev != nil && prev.End() == p.start && prev.sameKind(p) &&
-		anonCompatible(prev.anon.Load(), p.anon) && prev.Pgoff()+prev.pages() == p.pgoff
+		anonMergeable(prev, middle, p) && prev.Pgoff()+prev.pages() == p.pgoff
 }
 
-// mergeableWithNext is can_vma_merge_before: p can be prepended to next.
-func mergeableWithNext(next *VMA, p *proposal) bool {
+// mergeableWithNext is can_vma_merge_before: p, taken from middle, can be
+// prepended to next.
+func mergeableWithNext(next, middle *VMA, p *proposal) bool {
 	return next != nil && next.Start() == p.end && next.sameKind(p) &&
-		anonCompatible(next.anon.Load(), p.anon) && p.pgoff+p.pages() == next.Pgoff()
+		anonMergeable(next, middle, p) && p.pgoff+p.pages() == next.Pgoff()
 }
 
 // prevNextCompatible is the extra condition for merging on both sides: prev
@@ -69,7 +93,8 @@ func mergeableWithNext(next *VMA, p *proposal) bool {
 // through it. (Flags, file and offsets are transitive: equal to p's on both
 // sides means equal to each other.)
 func prevNextCompatible(prev, next *VMA) bool {
-	return anonCompatible(prev.anon.Load(), next.anon.Load())
+	a, b := prev.anon.Load(), next.anon.Load()
+	return a == nil || b == nil || a == b
 }
 
 // mergePlan is what planMerge decided: which neighbours absorb p.
@@ -91,8 +116,8 @@ func planMerge(prev, middle, next *VMA, p *proposal) mergePlan {
 	}
 	atStart := middle == nil || p.start == middle.Start()
 	atEnd := middle == nil || p.end == middle.End()
-	m.left = atStart && mergeableWithPrev(prev, p)
-	m.right = atEnd && mergeableWithNext(next, p)
+	m.left = atStart && mergeableWithPrev(prev, middle, p)
+	m.right = atEnd && mergeableWithNext(next, middle, p)
 	if m.left && m.right && !prevNextCompatible(prev, next) {
 		m.right = false // as the kernel does: merge with prev only
 	}
@@ -159,10 +184,12 @@ func (as *AddressSpace) commitMerge(m mergePlan) *VMA {
 	return survivor
 }
 
-// adoptAnon gives dst src's anon_vma when dst has none (dup_anon_vma).
+// adoptAnon gives dst src's anon_vma, and with it src's chain, when dst has
+// none (dup_anon_vma).
 func adoptAnon(dst, src *VMA) {
 	if dst.anon.Load() == nil {
 		if a := src.anon.Load(); a != nil {
+			dst.forkChild.Store(src.forkChild.Load())
 			dst.anon.Store(a)
 		}
 	}
@@ -215,6 +242,9 @@ func (as *AddressSpace) split(v *VMA, addr uint64, newBelow bool) (*VMA, error) 
 	if as.MapCount() >= as.cfg.MaxMapCount {
 		return nil, enomem
 	}
+	if err := maySplit(v, addr); err != nil {
+		return nil, err
+	}
 	return as.splitUnchecked(v, addr, newBelow), nil
 }
 
@@ -247,9 +277,11 @@ func (as *AddressSpace) cloneVMA(v *VMA, start, end, pgoff uint64) *VMA {
 		f.Get()
 	}
 	n := as.newVMA(start, end, pgoff, v.Flags(), f)
-	n.anon.Store(v.anon.Load())
+	n.anon.Store(v.anon.Load()) // anon_vma_clone: the same anon_vma and chain
+	n.forkChild.Store(v.forkChild.Load())
 	n.name.Store(v.name.Load())
 	n.special.Store(v.special.Load())
+	n.huge.Store(v.huge.Load())
 	return n
 }
 

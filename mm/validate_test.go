@@ -69,7 +69,7 @@ func (as *AddressSpace) unmergedNeighbours(exempt func(start, end uint64) bool) 
 	var prev *VMA
 	for _, e := range treeForward(as.index.Load()) {
 		p := proposeFrom(e.vma, e.start, e.end)
-		if prev != nil && mergeableWithPrev(prev, &p) && e.vma.special.Load() == nil &&
+		if prev != nil && mergeableWithPrev(prev, e.vma, &p) && e.vma.special.Load() == nil &&
 			(exempt == nil || !exempt(prev.Start(), prev.End()) && !exempt(e.start, e.end)) {
 			return fmt.Errorf("VMAs [%#x, %#x) and [%#x, %#x) could merge but did not",
 				prev.Start(), prev.End(), e.start, e.end)

@@ -20,26 +20,38 @@ import (
 // lockless reader touches is atomic, and a lockless reader must validate
 // (doc.go) before it trusts anything it read.
 type VMA struct {
-	mm      atomic.Pointer[AddressSpace] // vm_mm
-	start   atomic.Uint64                // vm_start
-	end     atomic.Uint64                // vm_end
-	pgoff   atomic.Uint64                // vm_pgoff, in pages
-	flags   atomic.Uint64                // vm_flags
-	file    atomic.Pointer[vfs.File]     // vm_file (holds a reference)
-	anon    atomic.Pointer[AnonVMA]      // anon_vma
-	name    atomic.Pointer[string]       // anon_name; nil when unnamed
-	special atomic.Pointer[string]       // "[vdso]", "[vvar]", ...: special mappings
-	lockSeq atomic.Uint64                // vm_lock_seq
-	refcnt  atomic.Uint32                // vm_refcnt (vmalock.go)
-	gen     atomic.Uint64                // times this memory was handed out (vmaseq's reuse check)
+	mm    atomic.Pointer[AddressSpace] // vm_mm
+	start atomic.Uint64                // vm_start
+	end   atomic.Uint64                // vm_end
+	pgoff atomic.Uint64                // vm_pgoff, in pages
+	flags atomic.Uint64                // vm_flags
+	file  atomic.Pointer[vfs.File]     // vm_file (holds a reference)
+	anon  atomic.Pointer[AnonVMA]      // anon_vma
+	// forkChild: anon came through fork, so the VMA's anon_vma_chain also
+	// links its ancestors' anon_vmas and is not singular (fork.go).
+	forkChild atomic.Bool
+	name      atomic.Pointer[string]  // anon_name; nil when unnamed
+	special   atomic.Pointer[string]  // "[vdso]", "[vvar]", ...: special mappings
+	huge      atomic.Pointer[hugeVMA] // private hugetlb pages and reservation (hugetlb.go)
+	lockSeq   atomic.Uint64           // vm_lock_seq
+	refcnt    atomic.Uint32           // vm_refcnt (vmalock.go)
+	gen       atomic.Uint64           // times this memory was handed out (vmaseq's reuse check)
 }
 
 // AnonVMA identifies an anon_vma: the reverse-map root that a private VMA
 // gets on its first write fault. VMAs with different anon_vmas never merge.
-type AnonVMA struct{ id uint64 }
+// A forked child's VMA gets a new anon_vma whose parent is the parent
+// VMA's (anon_vma_fork); parent is immutable.
+type AnonVMA struct {
+	id     uint64
+	parent *AnonVMA
+}
 
 // ID is a number that tells anon_vmas apart in dumps and tests.
 func (a *AnonVMA) ID() uint64 { return a.id }
+
+// Parent returns the anon_vma this one was forked from, or nil for a root.
+func (a *AnonVMA) Parent() *AnonVMA { return a.parent }
 
 var anonVMAIDs atomic.Uint64
 

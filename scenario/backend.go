@@ -16,6 +16,15 @@ type Backend interface {
 	Close(f FileRef) error
 }
 
+// Forker is a Backend whose address spaces can fork. Without it, a script
+// that uses "process NAME fork" stops before it runs.
+type Forker interface {
+	// Fork makes the address space child, which must not exist, a copy of
+	// parent as fork(2) makes one. An errno.Errno error is the call's
+	// failure (ENOMEM); any other stops the run.
+	Fork(parent, child string) error
+}
+
 // FileRef is a backend's open file description (a *vfs.File, or an fd).
 type FileRef any
 

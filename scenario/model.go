@@ -37,6 +37,10 @@ func (m *Model) AddressSpace(name string) *mm.AddressSpace {
 	defer m.mu.Unlock()
 	as, ok := m.spaces[name]
 	if !ok {
+		if m.cfg.HugePool == nil {
+			// One machine: every address space takes huge pages from one pool.
+			m.cfg.HugePool = mm.NewHugePool(m.cfg.HugePages)
+		}
 		as = mm.New(m.cfg)
 		m.spaces[name] = as
 		m.sys.Attach(as)
@@ -54,6 +58,26 @@ func (m *Model) Configure(key string, value uint64) error {
 		return fmt.Errorf("config %s: address spaces are in use; configure before the first call", key)
 	}
 	return SetConfig(&m.cfg, key, value)
+}
+
+// Fork implements Forker: child becomes a fork of parent
+// (uprobes.System.Fork: breakpoints and SDT semaphores are inherited).
+func (m *Model) Fork(parent, child string) error {
+	p := m.AddressSpace(parent)
+	m.mu.Lock()
+	_, exists := m.spaces[child]
+	m.mu.Unlock()
+	if exists {
+		return fmt.Errorf("model: address space %q exists already", child)
+	}
+	c, err := m.sys.Fork(p)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.spaces[child] = c
+	return nil
 }
 
 // Names returns the names of the address spaces created so far, sorted.

@@ -72,3 +72,50 @@ func TestModelBackend(t *testing.T) {
 		t.Errorf("Maps() = %q, %v", text, err)
 	}
 }
+
+// TestModelFork runs fork through the script language: the child is
+// current after the fork and prints its copy, the parent keeps its own
+// address space, the echo form shows the result, and a fork refused by
+// the commit limit prints -ENOMEM and leaves the parent current.
+func TestModelFork(t *testing.T) {
+	script := `mmap 0x200000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+process c fork
+munmap 0x200000000000 0x1000
+maps
+process main
+maps
+`
+	var out strings.Builder
+	s, err := ParseString("f.vma", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Echo = true
+	if err := s.Run(NewModel(mm.Config{}), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := `mmap 0x200000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS = 0x200000000000
+process c fork = 0
+munmap 0x200000000000 0x1000 = 0
+maps
+200000001000-200000002000 rw-p 00000000 00:00 0 
+process main
+maps
+200000000000-200000002000 rw-p 00000000 00:00 0 
+`
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+
+	out.Reset()
+	m := NewModel(mm.Config{Overcommit: mm.OvercommitNever, CommitLimit: 0x3000})
+	if err := Run("f.vma", strings.NewReader(`mmap 0x200000000000 0x2000 rw- MAP_PRIVATE|MAP_ANONYMOUS
+process c fork
+maps
+`), m, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "= 0x200000000000\n= -ENOMEM\n200000000000-200000002000 rw-p 00000000 00:00 0 \n"; out.String() != want {
+		t.Errorf("refused fork: got\n%s\nwant\n%s", out.String(), want)
+	}
+}

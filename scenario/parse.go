@@ -39,7 +39,7 @@ type Op int
 
 // The commands, one per script keyword.
 const (
-	OpProcess     Op = iota + 1 // process NAME
+	OpProcess     Op = iota + 1 // process NAME [fork]
 	OpOpen                      // open NAME PATH
 	OpClose                     // close NAME
 	OpMmap                      // mmap ADDR LEN PROT FLAGS [FILE OFFSET]
@@ -107,6 +107,9 @@ type Command struct {
 	HasFile bool
 	// Clear reports anon_name's "-": clear the name.
 	Clear bool
+	// Fork reports process's "fork": NAME is a new address space, a fork
+	// of the current one.
+	Fork bool
 
 	Addr   uint64 // ADDR; mremap's OLD
 	Len    uint64 // LEN; mremap's OLDLEN
@@ -130,6 +133,9 @@ func (c Command) String() string {
 	h := func(x uint64) string { return "0x" + strconv.FormatUint(x, 16) }
 	switch c.Op {
 	case OpProcess, OpClose:
+		if c.Fork {
+			return "process " + c.Name + " fork"
+		}
 		return c.Op.String() + " " + c.Name
 	case OpOpen:
 		return "open " + c.Name + " " + c.Path
@@ -208,6 +214,7 @@ type Script struct {
 // (Linux allows spaces in both); every other argument is one word.
 func Parse(name string, r io.Reader) (*Script, error) {
 	s := &Script{Name: name}
+	spaces := map[string]bool{"main": true} // names a process line has used
 	br := bufio.NewReader(r)
 	for n := 1; ; n++ {
 		line, err := br.ReadString('\n')
@@ -218,6 +225,12 @@ func Parse(name string, r io.Reader) (*Script, error) {
 			c, ok, perr := parseLine(line)
 			if perr != "" {
 				return nil, &Error{File: name, Line: n, Msg: perr}
+			}
+			if ok && c.Op == OpProcess {
+				if c.Fork && spaces[c.Name] {
+					return nil, &Error{File: name, Line: n, Msg: fmt.Sprintf("process: NAME: %q exists already: fork needs a new name", c.Name)}
+				}
+				spaces[c.Name] = true
 			}
 			if ok {
 				c.Line = n
@@ -254,7 +267,17 @@ func parseLine(line string) (c Command, ok bool, msg string) {
 	args := strings.Fields(rest)
 	p := argParser{op: op}
 	switch op {
-	case OpProcess, OpClose:
+	case OpProcess:
+		if p.count(args, 1, 2, "NAME [fork]") {
+			c.Name = args[0]
+			if len(args) == 2 {
+				if args[1] != "fork" {
+					p.fail(fmt.Sprintf("unknown word %q: want NAME or NAME fork", args[1]))
+				}
+				c.Fork = true
+			}
+		}
+	case OpClose:
 		if p.count(args, 1, 1, "NAME") {
 			c.Name = args[0]
 		}
@@ -542,6 +565,10 @@ var mmapFlagNames = []flagName{
 	{"MAP_GROWSDOWN", mm.MapGrowsDown},
 	{"MAP_NORESERVE", mm.MapNoReserve},
 	{"MAP_POPULATE", mm.MapPopulate},
+	{"MAP_LOCKED", mm.MapLocked},
+	{"MAP_HUGETLB", mm.MapHugeTLB},
+	{"MAP_HUGE_1GB", mm.MapHuge1GB},
+	{"MAP_HUGE_2MB", mm.MapHuge2MB},
 }
 
 var mremapFlagNames = []flagName{

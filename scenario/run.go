@@ -56,16 +56,18 @@ func Run(name string, script io.Reader, b Backend, stdout io.Writer) error {
 // never given to open is a PATH.
 func (s *Script) Run(b Backend, stdout io.Writer) (err error) {
 	up, _ := b.(UprobeBackend)
-	if up == nil {
-		for _, c := range s.Commands {
-			if isUprobeOp(c.Op) {
-				return &Error{File: s.Name, Line: c.Line, Msg: c.Op.String() + ": uprobes not available"}
-			}
+	fk, _ := b.(Forker)
+	for _, c := range s.Commands {
+		if up == nil && isUprobeOp(c.Op) {
+			return &Error{File: s.Name, Line: c.Line, Msg: c.Op.String() + ": uprobes not available"}
+		}
+		if fk == nil && c.Fork {
+			return &Error{File: s.Name, Line: c.Line, Msg: "process: fork not available"}
 		}
 	}
 	w := bufio.NewWriter(stdout)
 	r := &runner{
-		s: s, b: b, up: up, w: &bytes.Buffer{}, cur: "main",
+		s: s, b: b, up: up, fk: fk, w: &bytes.Buffer{}, cur: "main",
 		files: map[string]FileRef{}, known: map[string]bool{},
 	}
 	defer func() {
@@ -111,6 +113,7 @@ type runner struct {
 	s     *Script
 	b     Backend
 	up    UprobeBackend
+	fk    Forker
 	w     *bytes.Buffer // the current command's output
 	cur   string        // the current address space's name
 	space Space         // the current address space, nil until first needed
@@ -170,6 +173,20 @@ func (r *runner) events(c *Command, evs []string, err error) error {
 }
 
 func (r *runner) exec(c *Command) error {
+	if c.Op == OpProcess && c.Fork {
+		// fork(2) in the current process; the child becomes current.
+		if _, err := r.current(c); err != nil {
+			return err
+		}
+		if err := r.fk.Fork(r.cur, c.Name); err != nil {
+			return r.result(c, err, false, 0)
+		}
+		r.cur, r.space = c.Name, nil
+		if _, err := r.current(c); err != nil {
+			return err
+		}
+		return r.result(c, nil, false, 0)
+	}
 	if c.Op == OpProcess {
 		if c.Name == r.cur && r.space != nil {
 			return nil

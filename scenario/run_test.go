@@ -501,3 +501,11 @@ func TestRunWriteError(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestRunForkNeedsForker(t *testing.T) {
+	b := newFake()
+	out, err := run(t, b, "mmap 0x1000 0x1000 r-x MAP_PRIVATE|MAP_ANONYMOUS\nprocess c fork\n")
+	if out != "" || len(b.calls) != 0 || err == nil || err.Error() != "t.vma:2: process: fork not available" {
+		t.Errorf("output %q, calls %v, error %v", out, b.calls, err)
+	}
+}

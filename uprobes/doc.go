@@ -96,6 +96,18 @@
 // (an Unlock outside one, a nested Lock, Close inside one) panics.
 // Hooks must not call Register or Unregister (regMu is held).
 //
+// # Fork (fork.go)
+//
+// System.Fork copies an address space (mm.AddressSpace.Fork) under regMu,
+// as dup_mmap runs under dup_mmap_sem, which registration excludes, and
+// attaches the child, when the parent is attached, without installing
+// anything: its breakpoints and SDT semaphore counts are the ones copied
+// with the parent's pages (none from MADV_DONTFORK mappings), so a probe
+// fires in the child's task, and unregistering removes it from parent and
+// child alike, each counter moving back by the breakpoints its own address
+// space had. A Task is not forked: the child's task starts with no
+// pending return instances, where Linux's dup_utask copies them.
+//
 // What is not modelled: the inode size check and instruction-alignment check
 // of uprobe_register (the registry keys on an identity, not an inode with a
 // size; x86's breakpoint is one byte), and uprobe_unregister_sync (Go's

@@ -1,0 +1,34 @@
+package uprobes
+
+import "specvma/mm"
+
+// Fork copies parent as fork(2) does (mm.AddressSpace.Fork) and, when
+// parent is attached to s, attaches the child without installing
+// anything: the child's breakpoints are the ones copied with the parent's
+// pages, SDT semaphores included, and its later mappings get probes
+// through the ProbeSource it inherits (uprobe_dup_mmap's MMF_HAS_UPROBES).
+// A mapping the parent holds without a breakpoint (writable when the probe
+// was registered, say) has none in the child either, as in Linux.
+//
+// regMu is held across the copy and the attachment, as dup_mmap_sem keeps
+// registration out of dup_mmap: a probe registered in between would write
+// its breakpoint into the parent after the copy and miss the child, which
+// it cannot find yet. Lock order: regMu, the parent's mmap write lock, the
+// child's, and System.mu after both are released.
+func (s *System) Fork(parent *mm.AddressSpace) (*mm.AddressSpace, error) {
+	s.reg.regMu.Lock()
+	defer s.reg.regMu.Unlock()
+	child, err := parent.Fork()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, as := range s.spaces {
+		if as == parent {
+			s.spaces = append(s.spaces, child)
+			break
+		}
+	}
+	return child, nil
+}

@@ -1,0 +1,80 @@
+package uprobes
+
+import (
+	"testing"
+
+	"specvma/mm"
+)
+
+// TestForkInheritsBreakpoints: a forked child's copied text carries the
+// parent's breakpoints, so the probe fires in the child's task; a mapping
+// the parent left without one (writable at registration) has none in the
+// child either; a MADV_DONTFORK mapping is not in the child at all; the
+// child's SDT semaphore is the parent's value, copied; the child's new
+// mappings get breakpoints; and unregistering takes the breakpoints out of
+// both and moves each counter back by the breakpoints it had.
+func TestForkInheritsBreakpoints(t *testing.T) {
+	const ino = 1201
+	s := NewSystem()
+	parent := mm.New(mm.Config{})
+	s.Attach(parent)
+	text, late, dontfork, data := fxBase, fxBase+0x100000, fxBase+0x200000, fxBase+0x300000
+	fxMap(t, parent, text, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	fxMap(t, parent, late, 4*fxPage, fxRW, mm.MapPrivate, ino, 0)
+	fxMap(t, parent, dontfork, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	fxMap(t, parent, data, fxPage, fxRW, mm.MapPrivate, ino, 0x5000)
+	if err := parent.Madvise(dontfork, 4*fxPage, mm.MadvDontFork); err != nil {
+		t.Fatal(err)
+	}
+	ctr := data + 8
+	fxEvent(t, s, "p:fx/fork /fx/bin:0x1010(0x5008)", ino)
+	if err := parent.Mprotect(late, 4*fxPage, fxRX); err != nil { // too late for a breakpoint
+		t.Fatal(err)
+	}
+	fxWantBPs(t, parent, text+0x1010, dontfork+0x1010)
+	child, err := s.Fork(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fxWantBPs(t, child, text+0x1010)
+	if got := s.RefCtr(child, ctr); got != 2 {
+		t.Errorf("child's SDT semaphore %d, want 2 (the parent's, copied)", got)
+	}
+	fxHitAll(t, s, child, map[uint64]string{
+		text + 0x1010:     "fired fx/fork",
+		late + 0x1010:     "no_trap -",
+		dontfork + 0x1010: "no_trap -",
+	})
+	// A mapping the child makes later gets the probe (uprobe_mmap).
+	fxMap(t, child, fxBase+0x400000, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	fxWantBPs(t, child, text+0x1010, fxBase+0x401010)
+	if got := s.RefCtr(child, ctr); got != 3 {
+		t.Errorf("child's SDT semaphore after a new mapping %d, want 3", got)
+	}
+	fxRemove(t, s, "fx/fork")
+	fxWantBPs(t, parent)
+	fxWantBPs(t, child)
+	// The child's counter copied the parent's count of 2, one of them for
+	// the MADV_DONTFORK mapping the child does not have; unregistering
+	// takes back only the child's own two breakpoints, so it stays at 1,
+	// as in Linux.
+	if p, c := s.RefCtr(parent, ctr), s.RefCtr(child, ctr); p != 0 || c != 1 {
+		t.Errorf("after unregister: SDT semaphores %d (parent), %d (child), want 0, 1", p, c)
+	}
+	fxHitAll(t, s, child, map[uint64]string{text + 0x1010: "no_trap -"})
+}
+
+// TestForkUnattached: the child of an address space no System instruments
+// is not instrumented either.
+func TestForkUnattached(t *testing.T) {
+	const ino = 1202
+	s := NewSystem()
+	parent := mm.New(mm.Config{})
+	fxMap(t, parent, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	child, err := s.Fork(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fxEvent(t, s, "p:fx/none /fx/bin:0x1010", ino)
+	fxWantBPs(t, child)
+}
