@@ -1,6 +1,7 @@
 package mapsrace
 
 import (
+	"runtime"
 	"testing"
 
 	"specvma/internal/mmhook"
@@ -27,7 +28,10 @@ func TestPlantedBugs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			caught := 0
 			for _, r := range []Race{Split, Remap} {
-				h := &mmhook.Hooks{}
+				// The walk yields between its lookup and its VMA lock,
+				// widening the window in which the writer's change
+				// happens (the gap problem needs a change there).
+				h := &mmhook.Hooks{AfterNextLookup: runtime.Gosched}
 				tc.plant(h)
 				tg, err := NewModelTarget(mm.Config{Test: h}, tc.reader)
 				if err != nil {
