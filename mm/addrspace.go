@@ -53,6 +53,15 @@ type Config struct {
 	// (CommitLimit of /proc/meminfo); the memory this address space has
 	// committed may not pass it.
 	CommitLimit uint64
+	// HugePages is the number of free huge pages nobody has reserved
+	// (HugePages_Free - HugePages_Rsvd of /proc/meminfo) in the pool New
+	// creates when HugePool is nil; HugePool, when set, is a pool the
+	// address space shares with others (hugetlb.go).
+	HugePages uint64
+	HugePool  *HugePool
+	// HugeAnonDev is the device of MAP_HUGETLB anonymous memory in maps
+	// (the kernel's internal hugetlbfs mount); zero: vfs.HugeAnonDev.
+	HugeAnonDev vfs.Dev
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64
@@ -103,6 +112,9 @@ func New(cfg Config) *AddressSpace {
 	}
 	if cfg.StackRlimit == 0 {
 		cfg.StackRlimit = 8 << 20
+	}
+	if cfg.HugePool == nil {
+		cfg.HugePool = NewHugePool(cfg.HugePages)
 	}
 	as := &AddressSpace{cfg: cfg}
 	as.lock.seq.mask = ^uint64(0)
@@ -273,6 +285,10 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 	v.forkChild.Store(false)
 	v.name.Store(nil)
 	v.special.Store(nil)
+	v.huge.Store(nil)
+	if isHugeFile(file) {
+		as.hugeVMACount(file, 1)
+	}
 	return v
 }
 
@@ -325,6 +341,10 @@ func (as *AddressSpace) unlinkFree(v *VMA) {
 // Preconditions: the mmap write lock is held; v is detached.
 func (as *AddressSpace) freeVMA(v *VMA) {
 	if f := v.file.Load(); f != nil {
+		if isHugeFile(f) {
+			as.hugeClose(v)
+			as.hugeVMACount(f, -1)
+		}
 		f.Put()
 	}
 	vmaCache.Free(v)

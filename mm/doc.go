@@ -4,7 +4,9 @@
 // child's copy, and how fork children's anon_vmas merge afterwards), page
 // faults and anonymous names (errno for errno, split for split, merge for
 // merge), commit
-// accounting under each overcommit mode (commit.go), the mmap lock
+// accounting under each overcommit mode (commit.go), hugetlbfs and
+// MAP_HUGETLB mappings with their pool of huge pages and its reservations
+// (hugetlb.go), the mmap lock
 // with its sequence count, per-VMA locks, and the lockless paths that read
 // all of it without the mmap lock.
 //
@@ -211,11 +213,48 @@
 //	bp-seq                   a task seeing "no breakpoint" in the middle of a   TestHasBreakpointMidWrite
 //	                         hold that replaces a probed page (found by
 //	                         uprobes' TestLinearizableHits)
+//	lnext-seq-first          a writer completing between the walk's lookup     TestLockNextVMAGap
+//	                         and its read lock going unnoticed: the gap it
+//	                         opened in front of the VMA is trusted
+//	lnext-behind             returning a VMA that shrank or moved to end at     TestLockNextVMABehind
+//	                         or below the position (a line printed twice,
+//	                         the position moving back)
+//	lnext-gap-recheck        a gap in front of the VMA reported where a VMA     TestLockNextVMAGap
+//	                         existed before and after a change (also through
+//	                         PROCMAP_QUERY: procfs' TestQueryGap, ENOENT)
+//	lnext-gap-odd            trusting "no change" from a sequence recorded      TestLockNextVMAMidWrite
+//	                         odd, while a writer had the tree half-changed
+//	lnext-relookup-odd       confirming a gap with a re-lookup made while a     TestLockNextVMAMidWrite
+//	                         writer holds the lock (an intermediate tree)
+//	lnext-relookup-retry     confirming a gap with a re-lookup that a writer    TestLockNextVMAMidWrite
+//	                         overlapped
+//	snap-begin-even          a snapshot page validated against an odd count:    TestSnapshotMidWrite
+//	                         copies from a half-changed tree accepted
+//	snap-record-locked       the same after a failed validation: the count is   TestSnapshotMidWrite
+//	                         recorded under the mmap read lock, so even
+//	snap-validate            a copy of a VMA changed while it was copied        TestSnapshotValidates
+//	snap-file-tryget         pinning a File whose last reference is gone:       TestSnapshotPinsLiveFile
+//	                         raising a freed count from zero, a double free
+//
+// Runtime switches and source mutants: the steps above are removed by
+// internal/safety's source mutants only, except where a switch in
+// mmhook.Hooks removes one at run time too (NoGapRecheck:
+// lnext-gap-recheck; NoRelookupValidate: both re-lookup steps; NoValidate:
+// snap-validate), because procfs/mapsrace's TestPlantedBugs plants
+// them in every `go test` to show that the race test catches them; the
+// step tests check the switches too. NoValidate also drops the checks of
+// Resolve's strategies for the linearizability planted-bug test.
 //
 // Steps that are not safety steps, so not tagged: vmaStartRead's early
 // lockSeq check (the recheck decides; the early one saves a reference),
 // vmaStartWrite's return when already write-locked in this hold (the
 // wraparound tests show what it assumes), and newVMA's storing lockSeq
 // before the other fields (the generation check already covers a reader of
-// the previous life).
+// the previous life); in LockNextVMA, looking up again when the VMA found
+// was detached and falling back when it was write-locked or in another
+// address space (vmaStartRead refuses those VMAs; what the walk does next
+// only decides how soon it answers); in the snapshot walk, the recheck
+// that the pinned File is still the VMA's (any change to the VMA moved the
+// count, so validation throws such a copy away; the recheck only saves
+// the copy).
 package mm

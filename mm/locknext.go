@@ -1,5 +1,7 @@
 package mm
 
+import "specvma/internal/mmhook"
+
 // Walking the address space one VMA at a time without holding the mmap lock
 // across the walk: what /proc/PID/maps readers and PROCMAP_QUERY need. Two
 // designs are here, both answering "the first VMA that ends above from":
@@ -91,21 +93,15 @@ func (as *AddressSpace) NextVMALocked(from uint64) (Info, bool) {
 func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 	h := as.hooks()
 	for {
-		seq, unlocked := as.lock.SpeculateTryBegin()
-		if h != nil && h.SeqAfterLookup {
-			seq, unlocked = 0, false
-		}
+		seq, unlocked := as.lock.SpeculateTryBegin() // safety:lnext-seq-first
 		e, ok := as.index.Load().findVMA(from)
 		if !ok {
 			return nil
 		}
-		v := e.vma
 		if h != nil && h.AfterNextLookup != nil {
 			h.AfterNextLookup()
 		}
-		if h != nil && h.SeqAfterLookup {
-			seq, unlocked = as.lock.SpeculateTryBegin()
-		}
+		v := e.vma // safety:lnext-seq-first: the sequence is recorded above, before the lookup
 		switch as.vmaStartRead(v) {
 		case readOK:
 		case readDetached:
@@ -118,13 +114,13 @@ func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 			st.add(WalkFallbackLocked)
 			return as.lockNextVMASlow(from)
 		}
-		if from >= v.End() && (h == nil || !h.NoBehindCheck) {
+		if from >= v.End() { // safety:lnext-behind
 			v.EndRead()
 			st.add(WalkFallbackBehind)
 			return as.lockNextVMASlow(from)
 		}
-		if from < v.Start() && (h == nil || !h.NoGapRecheck) {
-			if !unlocked || as.lock.SpeculateRetry(seq) {
+		if from < v.Start() && (h == nil || !h.NoGapRecheck) { // safety:lnext-gap-recheck
+			if !unlocked || as.lock.SpeculateRetry(seq) { // safety:lnext-gap-odd
 				if !as.gapConfirmed(from, v) {
 					v.EndRead()
 					st.add(WalkFallbackGap)
@@ -140,13 +136,17 @@ func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 // gapConfirmed reports whether a tree that no writer was changing gives v
 // as the first VMA ending above from.
 func (as *AddressSpace) gapConfirmed(from uint64, v *VMA) bool {
-	validate := as.hooks() == nil || !as.hooks().NoRelookupValidate
+	h := as.hooks()
+	validate := h == nil || !h.NoRelookupValidate
 	seq, ok := as.lock.SpeculateTryBegin()
-	if !ok && validate {
+	if !ok && validate { // safety:lnext-relookup-odd
 		return false
 	}
+	if h != nil && h.BeforeRelookup != nil {
+		h.BeforeRelookup()
+	}
 	e, found := as.index.Load().findVMA(from)
-	if validate && as.lock.SpeculateRetry(seq) {
+	if validate && as.lock.SpeculateRetry(seq) { // safety:lnext-relookup-retry
 		return false
 	}
 	return found && e.vma == v
@@ -166,23 +166,31 @@ func (as *AddressSpace) lockNextVMASlow(from uint64) *VMA {
 	return e.vma
 }
 
-// LockedInfo copies v; the caller holds v's read lock (LockNextVMA).
-func (v *VMA) LockedInfo() Info { return v.info() }
+// LockedInfo copies v; the caller holds v's read lock (LockNextVMA) and
+// drops it only after the copy.
+func (v *VMA) LockedInfo() Info {
+	if as := v.mm.Load(); as != nil {
+		if h := as.hooks(); h != nil && h.BeforeLockedCopy != nil {
+			h.BeforeLockedCopy()
+		}
+	}
+	return v.info()
+}
 
 // SnapshotBegin records the mm sequence for SnapshotNextVMA. When a writer
 // holds the mmap lock it waits for it, taking the read lock just long
 // enough to record an even value.
 func (as *AddressSpace) SnapshotBegin() uint64 {
-	if seq, ok := as.lock.SpeculateTryBegin(); ok {
+	if seq, ok := as.lock.SpeculateTryBegin(); ok { // safety:snap-begin-even
 		return seq
 	}
 	return as.recordSeqLocked()
 }
 
 func (as *AddressSpace) recordSeqLocked() uint64 {
-	as.lock.ReadLock()
+	as.lock.ReadLock()   // safety:snap-record-locked
 	seq := as.lock.Seq() // even: no writer while we hold the read lock
-	as.lock.ReadUnlock()
+	as.lock.ReadUnlock() // safety:snap-record-locked
 	return seq
 }
 
@@ -200,12 +208,12 @@ func (as *AddressSpace) SnapshotNextVMA(from uint64, seq *uint64, st *WalkStats)
 		var in Info
 		pinned := true
 		if found {
-			in, pinned = snapshotVMA(e.vma)
+			in, pinned = snapshotVMA(e.vma, h)
 		}
 		if h != nil && h.AfterTryBegin != nil {
 			h.AfterTryBegin()
 		}
-		changed := as.lock.SpeculateRetry(*seq) && (h == nil || !h.NoValidate)
+		changed := as.lock.SpeculateRetry(*seq) && (h == nil || !h.NoValidate) // safety:snap-validate
 		if pinned && !changed {
 			return in, found
 		}
@@ -220,14 +228,17 @@ func (as *AddressSpace) SnapshotNextVMA(from uint64, seq *uint64, st *WalkStats)
 }
 
 // snapshotVMA copies v's fields with single loads and pins its File. It
-// reports false when the File could not be pinned.
-func snapshotVMA(v *VMA) (Info, bool) {
+// reports false when the File could not be pinned. h may be nil.
+func snapshotVMA(v *VMA, h *mmhook.Hooks) (Info, bool) {
 	in := Info{
 		Start: v.start.Load(), End: v.end.Load(), Pgoff: v.pgoff.Load(),
 		Flags: VMFlags(v.flags.Load()), AnonVMA: v.anon.Load(),
 	}
 	if f := v.file.Load(); f != nil {
-		if !f.TryGet() {
+		if h != nil && h.AfterFileLoad != nil {
+			h.AfterFileLoad()
+		}
+		if !f.TryGet() { // safety:snap-file-tryget
 			return Info{}, false
 		}
 		if v.file.Load() != f { // the File we pinned is no longer this VMA's

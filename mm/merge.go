@@ -242,6 +242,9 @@ func (as *AddressSpace) split(v *VMA, addr uint64, newBelow bool) (*VMA, error) 
 	if as.MapCount() >= as.cfg.MaxMapCount {
 		return nil, enomem
 	}
+	if err := maySplit(v, addr); err != nil {
+		return nil, err
+	}
 	return as.splitUnchecked(v, addr, newBelow), nil
 }
 
@@ -278,6 +281,7 @@ func (as *AddressSpace) cloneVMA(v *VMA, start, end, pgoff uint64) *VMA {
 	n.forkChild.Store(v.forkChild.Load())
 	n.name.Store(v.name.Load())
 	n.special.Store(v.special.Load())
+	n.huge.Store(v.huge.Load())
 	return n
 }
 

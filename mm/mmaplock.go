@@ -39,6 +39,7 @@ type mmapLock struct {
 // ReadLock takes the lock shared (mmap_read_lock).
 func (l *mmapLock) ReadLock() {
 	l.hooks.CheckNotInFind()
+	l.hooks.RunBeforeReadLock()
 	l.rw.RLock()
 }
 

@@ -35,13 +35,20 @@ func (as *AddressSpace) vmStartGap(v *VMA) uint64 {
 //
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) getUnmappedArea(file *vfs.File, addr, length, pgoff uint64, flags int) (uint64, error) {
+	var err error
+	if isHugeFile(file) {
+		addr, err = as.hugeUnmappedArea(addr, length, flags)
+		if err != nil {
+			return 0, err
+		}
+		flags |= MapFixed // placed
+	}
 	if length > TaskSize {
 		return 0, enomem
 	}
 	if file == nil {
 		pgoff = 0 // anonymous memory's offset is never used to place it
 	}
-	var err error
 	switch {
 	case flags&MapFixed != 0:
 	case file != nil && thpFile(file, flags):

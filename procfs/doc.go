@@ -54,6 +54,19 @@
 // with mm.LockNextVMA. QueryLive issues the real ioctl; the tests compare
 // the two on live processes, query for query.
 //
+// # Safety steps
+//
+// The lockless walks themselves are mm's (LockNextVMA, SnapshotNextVMA;
+// their steps are in mm's table, including the gap re-lookup that keeps
+// PROCMAP_QUERY from answering ENOENT for an address mapped before and
+// after a change). What the readers here add is one ordering, tagged like
+// mm's steps and removed in turn by internal/safety:
+//
+//	step               protects against                                     test
+//	maps-copy-locked   printing a VMA after dropping its read lock: by      TestMapsCopiesUnderLock
+//	                   then a writer may have freed and reused it
+//	query-copy-locked  the same for the VMA a query returns                 TestQueryCopiesUnderLock
+//
 // HostConfig reads the running kernel's and process's configuration
 // (vm sysctls, memory, capabilities, rlimits, kernel options) into an
 // mm.Config, so that a model behaves as this machine does.

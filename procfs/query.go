@@ -163,7 +163,7 @@ func (f *MapsFile) query(q Query) (QueryResult, error) {
 	if err != nil {
 		return QueryResult{}, err
 	}
-	r := QueryResult{Start: in.Start, End: in.End, PageSize: mm.PageSize}
+	r := QueryResult{Start: in.Start, End: in.End, PageSize: in.PageSize()}
 	p := flagPerms(in.Flags)
 	for _, b := range []struct {
 		perm Perms
@@ -243,8 +243,8 @@ func (f *MapsFile) matchingVMA(addr, flags uint64) (mm.Info, error) {
 		if v == nil {
 			return mm.Info{}, errno.ENOENT
 		}
-		in := v.LockedInfo()
-		v.EndRead()
+		in := v.LockedInfo() // safety:query-copy-locked
+		v.EndRead()          // safety:query-copy-locked
 		match := (flags&QueryFileBacked == 0 || in.File != nil) && in.Flags&perm == perm
 		if match && (flags&QueryCoveringOrNext != 0 || in.Start <= addr) {
 			return in, nil

@@ -182,8 +182,8 @@ func (f *MapsFile) walk(emit func([]byte) error) error {
 			if v == nil {
 				return nil
 			}
-			in := v.LockedInfo()
-			v.EndRead()
+			in := v.LockedInfo() // safety:maps-copy-locked
+			v.EndRead()          // safety:maps-copy-locked
 			if err := f.show(&in, emit); err != nil {
 				return err
 			}

@@ -260,15 +260,33 @@ func (s kernelSpace) Mmap(addr, length uint64, prot, flags int, file scenario.Fi
 	if err != nil {
 		return 0, err
 	}
-	if flags&mm.MapFixed != 0 && !k.safe(addr, length) && !rejected(addr, length, true) {
+	span := length
+	if isHuge(flags, fd) {
+		// Huge page mappings round their length up to a huge page.
+		span = (length + mm.HugePageSize - 1) &^ (mm.HugePageSize - 1)
+		if span < length {
+			span = length
+		}
+	}
+	if flags&mm.MapFixed != 0 && !k.safe(addr, span) && !rejected(addr, span, true) {
 		return 0, refuse("mmap MAP_FIXED", addr, length, k.win)
 	}
 	a, err := rawMmap(addr, length, prot, flags, fd, off)
 	if err != nil {
 		return 0, err
 	}
-	k.noteOutside(a, length)
+	k.noteOutside(a, span)
 	return a, nil
+}
+
+// isHuge reports an mmap of huge pages: MAP_HUGETLB anonymous memory or a
+// file on hugetlbfs.
+func isHuge(flags, fd int) bool {
+	if flags&mm.MapAnonymous != 0 {
+		return flags&mm.MapHugeTLB != 0
+	}
+	var sfs unix.Statfs_t
+	return fd >= 0 && unix.Fstatfs(fd, &sfs) == nil && sfs.Type == unix.HUGETLBFS_MAGIC
 }
 
 func (s kernelSpace) Munmap(addr, length uint64) error {

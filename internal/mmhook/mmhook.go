@@ -24,7 +24,7 @@ import (
 type Hooks struct {
 	AfterTryBegin    func() // mmseq: between try_begin and the retry check
 	AfterLockSeqLoad func() // vmaseq: between the vm_lock_seq load and its recheck
-	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode
+	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode; snapshot walk: before pinning the File
 	AfterStartLoad   func() // mmseq, vmaseq: between reading vm_start and vm_pgoff
 	BeforeVMARef     func() // vmalock: after the early vm_lock_seq check, before the reference
 	AfterVMARef      func() // vmalock: with the reference taken, before the rechecks
@@ -32,6 +32,8 @@ type Hooks struct {
 	WaitRefs         func() // writer: about to wait for a VMA's readers (once per wait)
 	InWriteLock      func() // between taking the mmap write lock and the sequence bump
 	InWriteUnlock    func() // between the sequence bump and releasing the mmap write lock
+	BeforeReadLock   func() // a reader is about to take the mmap read lock (a fallback, or a wait for a writer)
+	BeforeLockedCopy func() // VMA.LockedInfo: about to copy a VMA the caller has read-locked
 	// CheckFind makes mm.Resolve note the goroutine running find, and the
 	// mmap lock panic when that goroutine takes it (any mode, any address
 	// space with these Hooks): find runs under the VMA read lock or the
@@ -45,11 +47,15 @@ type Hooks struct {
 	// space and then by this one can show the value the reader loaded.
 	NoGenerationCheck bool
 
-	// LockNextVMA (mm/locknext.go): a window between the lookup and the VMA
-	// read lock, and planted bugs that each drop one step.
+	// LockNextVMA (mm/locknext.go): windows between the lookup and the VMA
+	// read lock and inside the gap's re-lookup (after its sequence is
+	// recorded, before it walks the tree), and two planted bugs, each
+	// dropping one step. These two stay runtime switches (the other steps
+	// are removed only by internal/safety's source mutants) because
+	// procfs/mapsrace's TestPlantedBugs shows in every `go test` that the
+	// race test catches them.
 	AfterNextLookup    func()
-	SeqAfterLookup     bool // record the sequence after the lookup, not before
-	NoBehindCheck      bool // accept a VMA that now ends at or below the position
+	BeforeRelookup     func()
 	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
 	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
 
@@ -102,6 +108,13 @@ func (h *Hooks) CheckNotInFind() {
 func (h *Hooks) RunInWriteLock() {
 	if h != nil && h.InWriteLock != nil {
 		h.InWriteLock()
+	}
+}
+
+// RunBeforeReadLock runs BeforeReadLock if h and it are set.
+func (h *Hooks) RunBeforeReadLock() {
+	if h != nil && h.BeforeReadLock != nil {
+		h.BeforeReadLock()
 	}
 }
 

@@ -1,11 +1,11 @@
 // Package safety holds the mutation harness for the safety steps of the
-// lockless paths in mm and uprobes.
+// lockless paths in mm, uprobes and procfs.
 //
 // Every check, ordering and wait those paths depend on is marked in the
 // source with a comment tag, "// safety:NAME" (a step may span several
 // lines, each tagged), and listed in the table of its package's doc
-// (mm/doc.go, uprobes/doc.go) with what it protects against and the test
-// that shows it. The table in steps_test.go says, for each tag, how to
+// (mm/doc.go, uprobes/doc.go, procfs/doc.go) with what it protects
+// against and the test that shows it. The table in steps_test.go says, for each tag, how to
 // remove the step (text replacements confined to the tagged lines) and
 // which tests must then fail.
 //

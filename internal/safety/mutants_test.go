@@ -191,10 +191,11 @@ func TestMutants(t *testing.T) {
 	// The unmodified code passes every named test.
 	byPkg := map[string][]string{}
 	for _, s := range run {
-		pkg := filepath.Dir(s.File)
-		for _, name := range s.Tests {
-			if !slices.Contains(byPkg[pkg], name) {
-				byPkg[pkg] = append(byPkg[pkg], name)
+		for pkg, tests := range s.testsByPkg() {
+			for _, name := range tests {
+				if !slices.Contains(byPkg[pkg], name) {
+					byPkg[pkg] = append(byPkg[pkg], name)
+				}
 			}
 		}
 	}
@@ -225,13 +226,35 @@ func TestMutants(t *testing.T) {
 		if err := os.WriteFile(ovPath, ov, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ok, out := goTest(t, root, filepath.Dir(s.File), s.Tests, ovPath)
-		if ok {
-			t.Errorf("step %s removed: %v still pass: the removal is not caught\n%s", s.Tag, s.Tests, out)
+		// Every package's named tests must fail.
+		var whys []string
+		for pkg, tests := range s.testsByPkg() {
+			ok, out := goTest(t, root, pkg, tests, ovPath)
+			if ok {
+				t.Errorf("step %s removed: %s %v still pass: the removal is not caught\n%s", s.Tag, pkg, tests, out)
+				whys = nil
+				break
+			}
+			whys = append(whys, why(out))
+		}
+		if whys == nil {
 			continue
 		}
 		caught++
-		t.Logf("step %-24s removed: %v fail (%.1fs): %s", s.Tag, s.Tests, time.Since(start).Seconds(), why(out))
+		t.Logf("step %-24s removed: %v fail (%.1fs): %s", s.Tag, s.Tests, time.Since(start).Seconds(), strings.Join(whys, " | "))
 	}
 	t.Logf("%d of %d removals caught", caught, len(run))
+}
+
+// testsByPkg groups s's tests by package directory (see step).
+func (s step) testsByPkg() map[string][]string {
+	m := map[string][]string{}
+	for _, name := range s.Tests {
+		pkg := filepath.Dir(s.File)
+		if i := strings.LastIndexByte(name, '/'); i >= 0 {
+			pkg, name = name[:i], name[i+1:]
+		}
+		m[pkg] = append(m[pkg], name)
+	}
+	return m
 }

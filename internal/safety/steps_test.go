@@ -5,8 +5,9 @@ package safety
 type edit struct{ Old, New string }
 
 // step is one safety step: its tag, the file that holds it, how to remove
-// it, and the tests (top-level names, in the file's package) that must fail
-// without it.
+// it, and the tests that must fail without it: top-level names, in the
+// file's package unless written "DIR/Name" (DIR relative to the module
+// root). The first names the step in the package doc's table.
 type step struct {
 	Tag   string
 	File  string // relative to the module root
@@ -78,6 +79,45 @@ var steps = []step{
 	{"detach-wait", "mm/vmalock.go",
 		[]edit{{"as.waitRefs(v, detachFlag)", ""}},
 		[]string{"TestDetachWaitsForTransientReader"}},
+	// mm: the lockless maps walks (locknext.go).
+	{"lnext-seq-first", "mm/locknext.go",
+		[]edit{{"seq, unlocked := as.lock.SpeculateTryBegin()", "var seq, unlocked = uint64(0), false"},
+			{"v := e.vma", "v := e.vma; seq, unlocked = as.lock.SpeculateTryBegin()"}},
+		[]string{"TestLockNextVMAGap"}},
+	{"lnext-behind", "mm/locknext.go",
+		[]edit{never("from >= v.End()")},
+		[]string{"TestLockNextVMABehind"}},
+	{"lnext-gap-recheck", "mm/locknext.go",
+		[]edit{never("from < v.Start() && (h == nil || !h.NoGapRecheck)")},
+		[]string{"TestLockNextVMAGap", "procfs/TestQueryGap"}},
+	{"lnext-gap-odd", "mm/locknext.go",
+		[]edit{never("!unlocked")},
+		[]string{"TestLockNextVMAMidWrite"}},
+	{"lnext-relookup-odd", "mm/locknext.go",
+		[]edit{never("!ok && validate")},
+		[]string{"TestLockNextVMAMidWrite"}},
+	{"lnext-relookup-retry", "mm/locknext.go",
+		[]edit{never("validate && as.lock.SpeculateRetry(seq)")},
+		[]string{"TestLockNextVMAMidWrite"}},
+	{"snap-begin-even", "mm/locknext.go",
+		[]edit{{"; ok {", "; true || ok {"}},
+		[]string{"TestSnapshotMidWrite"}},
+	{"snap-record-locked", "mm/locknext.go",
+		[]edit{{"as.lock.ReadLock()", ""}, {"as.lock.ReadUnlock()", ""}},
+		[]string{"TestSnapshotMidWrite"}},
+	{"snap-validate", "mm/locknext.go",
+		[]edit{never("as.lock.SpeculateRetry(*seq) && (h == nil || !h.NoValidate)")},
+		[]string{"TestSnapshotValidates"}},
+	{"snap-file-tryget", "mm/locknext.go",
+		[]edit{{"!f.TryGet()", "f.Get() == nil"}},
+		[]string{"TestSnapshotPinsLiveFile"}},
+	// procfs: what the maps reader and PROCMAP_QUERY do with a read-locked VMA.
+	{"maps-copy-locked", "procfs/reader.go",
+		[]edit{{"in := v.LockedInfo()", "v.EndRead()"}, {"v.EndRead()", "in := v.LockedInfo()"}},
+		[]string{"TestMapsCopiesUnderLock"}},
+	{"query-copy-locked", "procfs/query.go",
+		[]edit{{"in := v.LockedInfo()", "v.EndRead()"}, {"v.EndRead()", "in := v.LockedInfo()"}},
+		[]string{"TestQueryCopiesUnderLock"}},
 
 	// uprobes: the registry's lookups (registry.go).
 	{"find-miss-seq", "uprobes/registry.go",
