@@ -77,9 +77,9 @@ type AddressSpace struct {
 	// A store in progress (store.go): the writer's version not yet
 	// published, how many begin/endStore pairs are open, and the VMAs it
 	// removed, detached once the version without them is published.
-	staged    *tree
-	storing   int
-	unlinked  []*VMA
+	staged   *tree
+	storing  int
+	unlinked []*VMA
 	// anonMu serialises anon_vma assignment, which page faults do under the
 	// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
 	anonMu sync.Mutex
