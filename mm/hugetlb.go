@@ -324,16 +324,23 @@ func (as *AddressSpace) hugeFault(v *VMA, addr uint64, write bool) error {
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) hugePopulate(v *VMA, start, end uint64) {
-	f := v.Flags()
-	if f&vmAccessFlags == 0 {
-		return
+	if v.Flags()&vmAccessFlags != 0 {
+		_ = as.hugePopulateErr(v, start, end)
 	}
-	write := f&(VMWrite|VMShared) == VMWrite
+}
+
+// hugePopulateErr faults [start, end) of v in and reports the first
+// failure (mlock's populate turns it into ENOMEM).
+//
+// Preconditions: the mmap write lock is held.
+func (as *AddressSpace) hugePopulateErr(v *VMA, start, end uint64) error {
+	write := v.Flags()&(VMWrite|VMShared) == VMWrite
 	for a := start &^ hugeMask; a < end; a += HugePageSize {
-		if as.hugeFault(v, max(a, v.Start()), write) != nil {
-			return
+		if err := as.hugeFault(v, max(a, v.Start()), write); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // hugeClose is hugetlb_vm_op_close and the unmap of v's pages: a private

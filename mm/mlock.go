@@ -47,9 +47,8 @@ func (as *AddressSpace) Mlock2(addr, length uint64, flags int) error {
 	if err := as.applyLock(start, end, set); err != nil {
 		return err
 	}
-	if set&VMLockOnFault != 0 {
-		return nil
-	}
+	// __mm_populate runs with MLOCK_ONFAULT too: it skips the VMAs that
+	// got VM_LOCKONFAULT, not the ones mlock left alone (hugetlb).
 	return as.populateLocked(start, end)
 }
 
@@ -175,13 +174,19 @@ func (as *AddressSpace) applyLockAll(flags int) {
 // fault's EFAULT).
 func (as *AddressSpace) populateLocked(start, end uint64) error {
 	for _, v := range as.overlapping(start, end) {
-		if v.Flags()&(VMIO|VMPFNMap) != 0 {
+		if v.Flags()&(VMIO|VMPFNMap|VMLockOnFault) != 0 {
 			continue
 		}
 		if v.Flags()&vmAccessFlags == 0 {
 			return enomem // PROT_NONE cannot be faulted in (locked all the same)
 		}
 		s, e := max(start, v.Start()), min(end, v.End())
+		if v.Flags()&VMHugeTLB != 0 {
+			if as.hugePopulateErr(v, s, e) != nil {
+				return enomem // a huge page not to be had: SIGBUS, EFAULT to gup
+			}
+			continue
+		}
 		as.populate(v, s, e)
 		if f := v.File(); f != nil && !v.isAnon() {
 			last := v.Pgoff() + (e-v.Start())>>PageShift // one past the last page
