@@ -62,6 +62,10 @@ type Config struct {
 	// HugeAnonDev is the device of MAP_HUGETLB anonymous memory in maps
 	// (the kernel's internal hugetlbfs mount); zero: vfs.HugeAnonDev.
 	HugeAnonDev vfs.Dev
+	// DataRlimit is RLIMIT_DATA in bytes (rlimit.go); 0: unlimited.
+	// DataSegment is the size of the program's data segment (end_data -
+	// start_data), which brk counts against it.
+	DataRlimit, DataSegment uint64
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64

@@ -22,8 +22,8 @@ func (as *AddressSpace) Mlock2(addr, length uint64, flags int) error {
 	if flags&^MlockOnFault != 0 {
 		return einval
 	}
-	if !as.cfg.IPCLock && as.cfg.MemlockRlimit == 0 {
-		return eperm // can_do_mlock
+	if !as.canDoMlock() {
+		return eperm
 	}
 	start, end, err := lockRange(addr, length)
 	if err != nil {
@@ -72,7 +72,7 @@ func (as *AddressSpace) Mlockall(flags int) error {
 	if flags == 0 || flags&^(MclCurrent|MclFuture|MclOnFault) != 0 || flags == MclOnFault {
 		return einval
 	}
-	if !as.cfg.IPCLock && as.cfg.MemlockRlimit == 0 {
+	if !as.canDoMlock() {
 		return eperm
 	}
 	as.lock.WriteLock()

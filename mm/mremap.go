@@ -203,6 +203,9 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	if v == nil {
 		return 0, efault
 	}
+	if flags&MremapDontUnmap != 0 && !as.mayExpandVM(v.Flags(), oldLen>>PageShift) {
+		return 0, enomem // the old range stays: the new one is all extra
+	}
 	mapFlags := 0
 	if flags&MremapFixed != 0 {
 		mapFlags = MapFixed
@@ -284,6 +287,15 @@ func (as *AddressSpace) vmaToResize(addr, oldLen, newLen uint64, flags int) (*VM
 	}
 	if v.Flags()&(VMDontExpand|VMPFNMap) != 0 {
 		return nil, efault
+	}
+	// The limits are checked with the difference of the lengths, growing
+	// or (for a move that shrinks) shrinking, as remap_is_valid does.
+	delta := max(newLen, oldLen) - min(newLen, oldLen)
+	if !as.mlockFutureOK(v.Flags(), delta) {
+		return nil, eagain
+	}
+	if !as.mayExpandVM(v.Flags(), delta>>PageShift) {
+		return nil, enomem
 	}
 	return v, nil
 }
