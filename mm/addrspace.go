@@ -50,9 +50,13 @@ type Config struct {
 	// accounted allocation larger than both together. Both zero: no limit.
 	TotalRAM, TotalSwap uint64
 	// CommitLimit is the commit limit in bytes under OvercommitNever
-	// (CommitLimit of /proc/meminfo); the memory this address space has
-	// committed may not pass it.
-	CommitLimit uint64
+	// (CommitLimit of /proc/meminfo): the memory the machine has committed
+	// may not pass it. CommittedAS is what the rest of the machine, outside
+	// the model, has committed (Committed_AS of /proc/meminfo when the model
+	// follows the running machine), and Machine, when set, the address
+	// spaces of the model that commit together (commit.go).
+	CommitLimit, CommittedAS uint64
+	Machine                  *Machine
 	// HugePages is the number of free huge pages nobody has reserved
 	// (HugePages_Free - HugePages_Rsvd of /proc/meminfo) in the pool New
 	// creates when HugePool is nil; HugePool, when set, is a pool the
@@ -121,6 +125,9 @@ func New(cfg Config) *AddressSpace {
 		cfg.HugePool = NewHugePool(cfg.HugePages)
 	}
 	as := &AddressSpace{cfg: cfg}
+	if cfg.Machine != nil {
+		cfg.Machine.join(as)
+	}
 	as.lock.seq.mask = ^uint64(0)
 	as.index.Store(&tree{})
 	if debugValidate != nil {

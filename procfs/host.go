@@ -41,6 +41,7 @@ func HostConfig() (cfg mm.Config, ok bool) {
 	}
 	mi := meminfo()
 	cfg.TotalRAM, cfg.TotalSwap, cfg.CommitLimit = mi["MemTotal"], mi["SwapTotal"], mi["CommitLimit"]
+	cfg.CommittedAS = mi["Committed_AS"]
 	cfg.Privileged = hasCapability(capSysRawIO)
 	cfg.IPCLock = hasCapability(capIPCLock)
 	if lim, ok := memlockRlimit(); ok {

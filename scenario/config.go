@@ -67,6 +67,9 @@ var configKeys = map[string]configKey{
 	// Free huge pages nobody reserved: HugePages_Free - HugePages_Rsvd.
 	"hugepages": {func(c *mm.Config) uint64 { return c.HugePages },
 		func(c *mm.Config, v uint64) { c.HugePages = v }, 1 << 40},
+	// Committed_AS: what the rest of the machine has committed (mode 2).
+	"committed_as": {func(c *mm.Config) uint64 { return c.CommittedAS },
+		func(c *mm.Config, v uint64) { c.CommittedAS = v }, ^uint64(0)},
 	"stack_rlimit": {func(c *mm.Config) uint64 { return c.StackRlimit },
 		func(c *mm.Config, v uint64) { c.StackRlimit = v }, ^uint64(0)},
 }
