@@ -56,7 +56,7 @@ func (as *AddressSpace) brkExpand(oldBrk, newBrk uint64) error {
 	if !as.mayExpandVM(VMRead|VMWrite, pages) {
 		return enomem
 	}
-	if as.MapCount() > as.cfg.MaxMapCount {
+	if as.mapCount() > as.cfg.MaxMapCount {
 		return enomem
 	}
 	if err := as.enoughMemory(pages); err != nil {

@@ -40,6 +40,18 @@ func run(name, script string, b scenario.Backend) string {
 // released (unmapped) when the test ends, whatever happens.
 func runKernel(t *testing.T, name, script string) string {
 	t.Helper()
+	if needsProcesses(script) {
+		p, err := NewProcesses(DefaultWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := p.Release(); err != nil {
+				t.Errorf("stopping the processes: %v", err)
+			}
+		})
+		return run(name, script, p)
+	}
 	if needsIsolation(script) {
 		return runKernelIsolated(t, name, script)
 	}

@@ -47,12 +47,16 @@ func TestRandomDiff(t *testing.T) {
 // symbolic links and non-canonical paths, a file large enough for THP
 // placement, hinted (not fixed) file mappings, lengths larger than the
 // machine's memory and past the address limit, madvise, mlock, mlock2,
-// munlock, mlockall and munlockall (MCL_ONFAULT forms), MAP_LOCKED, and
-// (in one sequence in 32, whose kernel side then runs in a child process)
-// mseal. With huge, it maps huge pages too: MAP_HUGETLB memory and a
-// hugetlbfs file ($HUGE), at 2 MiB-aligned addresses over the same pages
-// (so that small-page calls meet huge VMAs), with and without
-// MAP_NORESERVE, and mremaps them between aligned addresses.
+// munlock, mlockall and munlockall (MCL_ONFAULT forms), MAP_LOCKED,
+// PROCMAP_QUERY, and (in one sequence in 32, whose kernel side then runs
+// in a child process) mseal. One sequence in 8 forks: up to three children
+// (forks of forks too), with the calls moving between the processes, whose
+// maps are all compared at the end (the kernel side runs on the
+// multi-process backend). With huge, the sequences that do not fork map
+// huge pages too: MAP_HUGETLB memory and a hugetlbfs file ($HUGE), at
+// 2 MiB-aligned addresses over the same pages (so that small-page calls
+// meet huge VMAs), with and without MAP_NORESERVE, and mremap them between
+// aligned addresses.
 func randomScript(seed uint64, huge bool) string {
 	r := rand.New(rand.NewPCG(seed, seed*7919))
 	const base, pages = 0x500000000000, 48
@@ -88,6 +92,9 @@ func randomScript(seed uint64, huge bool) string {
 		"MADV_KEEPONFORK", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_SEQUENTIAL", "MADV_RANDOM",
 		"MADV_NORMAL", "MADV_MERGEABLE", "MADV_UNMERGEABLE", "MADV_DONTNEED", "MADV_FREE"}
 	seal := seed%32 == 0 // each such sequence costs a child process
+	forks := seed%8 == 4
+	huge = huge && !forks // the multi-process backend maps no huge pages
+	procs := []string{"main"}
 	var b strings.Builder
 	b.WriteString("open f $FILE1\nopen g $LINK\nopen h $DIR//sub/..//file2\nopen z /dev/zero\nopen n /dev/null\n" +
 		"open p $FIFO\nopen big $BIG\nopen s $SUBLINK/../file1\n")
@@ -103,11 +110,42 @@ func randomScript(seed uint64, huge bool) string {
 		}
 		return uint64(r.IntN(3)+1) * 0x200000
 	}
-	calls := 15
-	if huge {
+	calls := 15 // 13, 14: mlockall, MAP_LOCKED, query; 15, 16: huge pages
+	switch {
+	case forks:
+		calls = 13 // the multi-process backend's calls only
+	case huge:
 		calls = 17
 	}
 	for i := 0; i < 30; i++ {
+		if forks && (r.IntN(8) == 0 || i == 15 && len(procs) == 1) {
+			if len(procs) < 4 && (r.IntN(2) == 0 || len(procs) == 1) {
+				procs = append(procs, fmt.Sprintf("c%d", len(procs)))
+				fmt.Fprintf(&b, "process %s fork\n", procs[len(procs)-1])
+			} else {
+				fmt.Fprintf(&b, "process %s\n", procs[r.IntN(len(procs))])
+			}
+			continue
+		}
+		if forks && r.IntN(3) != 0 {
+			// Two calls in three of a forking sequence make what fork treats
+			// specially: written private memory split and joined again in
+			// a 16-page corner, moved, wiped or not copied.
+			near := func() uint64 { return base + uint64(r.IntN(16))*0x1000 }
+			switch r.IntN(6) {
+			case 0:
+				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
+			case 1, 2:
+				fmt.Fprintf(&b, "touch %#x write\n", near())
+			case 3:
+				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
+			case 4:
+				fmt.Fprintf(&b, "mremap %#x %#x %#x MREMAP_MAYMOVE|MREMAP_FIXED %#x\n", near(), small(), small(), near())
+			default:
+				fmt.Fprintf(&b, "madvise %#x %#x %s\n", near(), small(), []string{"MADV_WIPEONFORK", "MADV_DONTFORK", "MADV_DONTDUMP", "MADV_DODUMP"}[r.IntN(4)])
+			}
+			continue
+		}
 		switch r.IntN(calls) {
 		case 15, 16:
 			// Huge pages: MAP_HUGETLB memory or the hugetlbfs file at
@@ -218,6 +256,12 @@ func randomScript(seed uint64, huge bool) string {
 			}
 		}
 	}
-	b.WriteString("maps\n")
+	if !forks {
+		b.WriteString("maps\n")
+		return b.String()
+	}
+	for _, p := range procs {
+		fmt.Fprintf(&b, "process %s\nmaps\n", p)
+	}
 	return b.String()
 }
