@@ -85,9 +85,9 @@ type AddressSpace struct {
 	// A store in progress (store.go): the writer's version not yet
 	// published, how many begin/endStore pairs are open, and the VMAs it
 	// removed, detached once the version without them is published.
-	staged    *tree
-	storing   int
-	unlinked  []*VMA
+	staged   *tree
+	storing  int
+	unlinked []*VMA
 	// anonMu serialises anon_vma assignment, which page faults do under the
 	// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
 	anonMu sync.Mutex
@@ -366,6 +366,12 @@ func (as *AddressSpace) link(v *VMA) {
 func (as *AddressSpace) unlinkFree(v *VMA) {
 	as.writeSeq()
 	as.publish(as.cur().remove(v.Start()))
+	if f := v.File(); isHugeFile(f) {
+		// hugetlb_vm_op_close at once: the pages and reservations come
+		// back before the rest of the write section reserves again.
+		as.hugeClose(v)
+		as.hugeVMACount(f, -1)
+	}
 	if as.staged != nil {
 		as.unlinked = append(as.unlinked, v)
 		return
@@ -388,10 +394,6 @@ func (as *AddressSpace) detachFree(v *VMA) {
 // Preconditions: the mmap write lock is held; v is detached.
 func (as *AddressSpace) freeVMA(v *VMA) {
 	if f := v.file.Load(); f != nil {
-		if isHugeFile(f) {
-			as.hugeClose(v)
-			as.hugeVMACount(f, -1)
-		}
 		f.Put()
 	}
 	vmaCache.Free(v)

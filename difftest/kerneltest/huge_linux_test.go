@@ -92,10 +92,9 @@ func topUpHugePages() error {
 		if avail == hugePagesWanted {
 			return nil
 		}
-		total, err := readProcNumber("/proc/sys/vm/nr_hugepages")
-		if err != nil {
-			return err
-		}
+		// HugePages_Total, not vm.nr_hugepages: it counts the surplus
+		// pages that leaked reservations hold too.
+		total := hugeTotal()
 		want := total + hugePagesWanted - min(avail, total+hugePagesWanted)
 		if err := os.WriteFile("/proc/sys/vm/nr_hugepages", []byte(strconv.FormatUint(want, 10)), 0); err != nil {
 			return fmt.Errorf("set vm.nr_hugepages: %v", err)
@@ -126,6 +125,18 @@ func resetHugeFile(t *testing.T, path string) {
 	if err := topUpHugePages(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// hugeTotal is HugePages_Total.
+func hugeTotal() uint64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "HugePages_Total:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 func hugeMeminfo() (free, rsvd uint64) {
