@@ -97,7 +97,11 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if err != nil {
 		return 0, err
 	}
-	if vmFlags&vmLockedMask == VMLocked || flags&(MapPopulate|MapNonBlock) == MapPopulate {
+	// do_mmap asks for a populate when the flags have VM_LOCKED; the
+	// populate skips VMAs with VM_LOCKONFAULT, which hugetlb VMAs lost
+	// with VM_LOCKED (mmapRegion), so they are faulted in all the same.
+	locked := vmFlags&VMLocked != 0 && (vmFlags&VMLockOnFault == 0 || v.Flags()&VMHugeTLB != 0)
+	if locked || flags&(MapPopulate|MapNonBlock) == MapPopulate {
 		as.populate(v, addr, addr+length)
 	}
 	as.probeMapped(v)

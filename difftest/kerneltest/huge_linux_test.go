@@ -164,3 +164,15 @@ func readProcNumber(path string) (uint64, error) {
 	}
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
+
+// hugeState is the huge page lines of /proc/meminfo, for failure messages.
+func hugeState() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	var out []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.HasPrefix(line, "HugePages_") {
+			out = append(out, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(out, ", ")
+}

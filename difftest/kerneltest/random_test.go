@@ -29,12 +29,13 @@ func TestRandomDiff(t *testing.T) {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			text := fx.expand(script)
 			pages := fx.resetHuge(t)
+			memBefore := hugeState()
 			kout := runKernel(t, "random", text)
 			fx.resetHuge(t)
 			mout := runModelHuge("random", text, pages)
 			kn, mn := win.Normalize(kout), win.Normalize(mout)
 			if kn != mn {
-				t.Errorf("the model differs from the kernel\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", script, fx.unexpand(kn), fx.unexpand(mn))
+				t.Errorf("the model differs from the kernel (huge pages before: %s)\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", memBefore, script, fx.unexpand(kn), fx.unexpand(mn))
 			}
 		})
 	}
