@@ -22,6 +22,9 @@ func (s *System) Fork(parent *mm.AddressSpace) (*mm.AddressSpace, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h := s.reg.test.Load(); h != nil && h.AfterForkCopy != nil {
+		h.AfterForkCopy()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, as := range s.spaces {

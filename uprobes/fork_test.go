@@ -2,6 +2,7 @@ package uprobes
 
 import (
 	"testing"
+	"time"
 
 	"specvma/mm"
 )
@@ -77,4 +78,45 @@ func TestForkUnattached(t *testing.T) {
 	}
 	fxEvent(t, s, "p:fx/none /fx/bin:0x1010", ino)
 	fxWantBPs(t, child)
+}
+
+// TestForkExcludesRegistration: a probe registered while a fork copies
+// the address space must reach the child, through the copy or through its
+// own installation; System.Fork holds regMu from the copy to the child's
+// attachment, so a registration that starts in between waits for it. If
+// it did not wait, the registration would install the breakpoint in the
+// parent only, after the copy, and miss the child, not attached yet.
+func TestForkExcludesRegistration(t *testing.T) {
+	const ino = 1203
+	s := NewSystem()
+	parent := mm.New(mm.Config{})
+	s.Attach(parent)
+	fxMap(t, parent, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	done := make(chan struct{})
+	var regErr error
+	spec, err := ParseSpec("p:fx/race /fx/bin:0x1010")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Registry().SetTestHooks(&TestHooks{AfterForkCopy: func() {
+		go func() {
+			defer close(done)
+			_, regErr = s.AddEventAt(spec, fxIno(ino))
+		}()
+		select { // give it time to run into the fork, if nothing stops it
+		case <-done:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}})
+	child, err := s.Fork(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Registry().SetTestHooks(nil)
+	<-done
+	if regErr != nil {
+		t.Fatal(regErr)
+	}
+	fxWantBPs(t, parent, fxBase+0x1010)
+	fxWantBPs(t, child, fxBase+0x1010)
 }
