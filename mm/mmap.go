@@ -53,7 +53,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if pgoff+length>>PageShift < pgoff {
 		return 0, eoverflow
 	}
-	if as.MapCount() > as.cfg.MaxMapCount {
+	if as.mapCount() > as.cfg.MaxMapCount {
 		return 0, enomem
 	}
 	vmFlags := protToVM(prot) | mapToVM(flags) | as.defFlags | VMMayRead | VMMayWrite | VMMayExec
@@ -168,6 +168,10 @@ func accountable(f VMFlags) bool { return f&(VMNoReserve|VMShared|VMWrite) == VM
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags VMFlags, pgoff uint64) (*VMA, error) {
 	end := addr + length
+	// The new VMA (or the neighbour it merges into) is stored over what the
+	// range held in one version: a reader never sees the range empty.
+	as.beginStore()
+	defer as.endStore()
 	huge := isHugeFile(file)
 	shmem := vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero)
 	// What the range covers is gathered first (split at its ends, sealing

@@ -210,7 +210,7 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	if err != nil {
 		return 0, err
 	}
-	if as.MapCount() >= as.cfg.MaxMapCount-3 {
+	if as.mapCount() >= as.cfg.MaxMapCount-3 {
 		return 0, enomem
 	}
 	// Charged with the lengths the call was given: a move that shrank is
@@ -303,7 +303,7 @@ func (as *AddressSpace) expandable(v *VMA, delta uint64) bool {
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags int) (uint64, error) {
-	if as.MapCount() >= as.cfg.MaxMapCount-3 {
+	if as.mapCount() >= as.cfg.MaxMapCount-3 {
 		return 0, enomem
 	}
 	p := proposeFrom(v, old, old+newLen) // attributes; the range is replaced below
