@@ -12,16 +12,23 @@ import (
 
 // TestFork: a registered probe with an SDT semaphore fires in a forked
 // child, which inherits the breakpoints of the parent's copied text
-// (its own executable and a second private executable mapping) and the
-// semaphore's value with its memory; disabling the event takes the
-// breakpoints out of the child as well as the parent and moves the
-// child's semaphore back. The model's child is uprobes.System.Fork of the
-// parent loaded from maps; its breakpoints, hits and semaphore must be the
-// kernel's, before and after.
+// (its own executable and a second private executable mapping, not a
+// third one marked MADV_DONTFORK, which the child does not have) and the
+// semaphore's value with its memory (three: one per breakpoint of the
+// parent); disabling the event takes the breakpoints out of the child as
+// well as the parent and moves each semaphore back by its own process's
+// breakpoints, which leaves the child's at one. The model's child is
+// uprobes.System.Fork of the parent loaded from maps (with the same
+// madvise); its breakpoints, hits and semaphore must be the kernel's,
+// before and after.
 func TestFork(t *testing.T) {
 	e := newEnv(t, "")
 	tg := e.start()
-	ms := doMap(t, tg, wholeFile(e, "rx", "r-x", false))
+	ms := doMap(t, tg, wholeFile(e, "rx", "r-x", false), wholeFile(e, "dontfork", "r-x", false))
+	const madvDontFork = 10
+	if err := tg.Madvise(ms[1].addr, ms[1].len, madvDontFork); err != nil {
+		t.Fatal(err)
+	}
 	lines := []string{e.spec("p", "fork", fmt.Sprintf("%#x(%#x)", e.lay.Foo, e.lay.Sema))}
 	e.register(lines...)
 	entry := ms[0].at(e.lay.Foo)
@@ -33,6 +40,9 @@ func TestFork(t *testing.T) {
 	calls := []call{{via: ms[0].String(), entry: entry, insns: []uint64{entry, entry + 3}}}
 
 	sys, parent := loadModel(t, tg.PID, lines)
+	if err := parent.Madvise(ms[1].addr, ms[1].len, madvDontFork); err != nil {
+		t.Fatal(err)
+	}
 	mchild, err := sys.Fork(parent)
 	if err != nil {
 		t.Fatal(err)
@@ -49,8 +59,8 @@ func TestFork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ksema != psema || ksema != 2 {
-		t.Errorf("kernel: the child's semaphore is %d, the parent's %d; want 2 and 2 (two breakpoints, copied)", ksema, psema)
+	if ksema != psema || ksema != 3 {
+		t.Errorf("kernel: the child's semaphore is %d, the parent's %d; want 3 and 3 (the parent's three breakpoints, copied)", ksema, psema)
 	}
 	if got := sys.RefCtr(mchild, tg.Sema); got != ksema {
 		t.Errorf("model: the child's semaphore %d, the kernel's %d", got, ksema)
@@ -67,8 +77,11 @@ func TestFork(t *testing.T) {
 	}
 	checkBreakpoints(t, child, e.bin, ev, sys, mchild)
 	checkBreakpoints(t, tg.PID, e.bin, ev, sys, parent)
-	if k, m := childSemaphore(t, child, tg.Sema), sys.RefCtr(mchild, tg.Sema); k != 0 || m != 0 {
-		t.Errorf("after unregistering: the child's semaphore is %d in the kernel, %d in the model; want 0", k, m)
+	if k, m := childSemaphore(t, child, tg.Sema), sys.RefCtr(mchild, tg.Sema); k != 1 || m != 1 {
+		t.Errorf("after unregistering: the child's semaphore is %d in the kernel, %d in the model; want 1 (3 copied, 2 taken back)", k, m)
+	}
+	if k, err := tg.Semaphore(); err != nil || k != 0 || sys.RefCtr(parent, tg.Sema) != 0 {
+		t.Errorf("after unregistering: the parent's semaphore is %d (%v) in the kernel, %d in the model; want 0", k, err, sys.RefCtr(parent, tg.Sema))
 	}
 	if err := tg.Kill(child); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ import (
 //	                       with 40 and then waits to be killed: "ok PID"
 //	                       once the child's call has returned
 //	kill PID               kill and reap a child from fork: "ok"
+//	madvise ADDR LEN ADV   madvise(2), ADV a number: "ok"
 //	quit                   exit
 //
 // At start it prints "ready PID foo=0xADDR bar=0xADDR sema=0xADDR" with the
@@ -46,6 +47,7 @@ import (
 const targetSource = `#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -113,6 +115,9 @@ int main(void) {
 			if (read(p[0], &c, 1) != 1) printf("err child\n");
 			else printf("ok %d\n", (int)pid);
 			close(p[0]);
+		} else if (!strcmp(cmd, "madvise") && sscanf(line, "%*s %lx %lx %7s", &x, &y, b) == 3) {
+			if (madvise((void *)x, y, atoi(b))) printf("err %d\n", errno);
+			else printf("ok\n");
 		} else if (!strcmp(cmd, "kill") && sscanf(line, "%*s %lu", &x) == 1) {
 			kill((pid_t)x, SIGKILL);
 			waitpid((pid_t)x, NULL, 0);
@@ -343,6 +348,12 @@ func (t *Target) Fork(addr uint64) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(r)
+}
+
+// Madvise is madvise(2) of [addr, addr+length) with advice.
+func (t *Target) Madvise(addr, length uint64, advice int) error {
+	_, err := t.Do("madvise %x %x %d", addr, length, advice)
+	return err
 }
 
 // Kill kills and reaps a child from Fork.
