@@ -115,7 +115,11 @@ type parkedWriter struct {
 func park(t *testing.T, h *Hooks, write func() error) *parkedWriter {
 	w := &parkedWriter{t: t, resume: make(chan struct{}), done: make(chan error, 1)}
 	at := make(chan struct{})
-	h.BeforeDetach = onceHook(func() { close(at); <-w.resume })
+	h.BeforeDetach = onceHook(func() {
+		r := w.resume // read before close(at): the test may swap w.resume once it has seen at
+		close(at)
+		<-r
+	})
 	go func() { w.done <- write() }()
 	select {
 	case <-at:
