@@ -226,6 +226,9 @@
 //	                         writer holds the lock (an intermediate tree)
 //	lnext-relookup-retry     confirming a gap with a re-lookup that a writer    TestLockNextVMAMidWrite
 //	                         overlapped
+//	lnext-end-recheck        ending the walk early: "no VMA above" read from a  TestLockNextVMAMidWrite
+//	                         tree a writer has half-changed (the model's
+//	                         writers publish such trees; the maple tree not)
 //	snap-begin-even          a snapshot page validated against an odd count:    TestSnapshotMidWrite
 //	                         copies from a half-changed tree accepted
 //	snap-record-locked       the same after a failed validation: the count is   TestSnapshotMidWrite

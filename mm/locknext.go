@@ -24,7 +24,7 @@ const (
 	WalkFallbackLocked                    // lock_next_vma: the VMA was write-locked (or being drained)
 	WalkFallbackUnstable                  // lock_next_vma: the VMA memory belonged to another address space
 	WalkFallbackBehind                    // lock_next_vma: the VMA now ends at or below from (it shrank or moved)
-	WalkFallbackGap                       // lock_next_vma: a gap before the VMA was not confirmed by a re-lookup
+	WalkFallbackGap                       // lock_next_vma: a gap before the VMA (or to the end) was not confirmed
 	WalkGapConfirmed                      // lock_next_vma: a gap after a change, confirmed by the re-lookup (no fallback)
 	WalkRetrySeq                          // snapshot: the sequence moved; the lock re-recorded it
 	WalkRetryFile                         // snapshot: the File could not be pinned (its last reference went)
@@ -89,14 +89,23 @@ func (as *AddressSpace) NextVMALocked(from uint64) (Info, bool) {
 //     intermediate tree versions (a removal, then an insertion), one of
 //     which can show a gap that neither the old nor the new layout has; so
 //     the re-lookup itself is accepted only from a tree that no writer was
-//     changing (an even sequence, unchanged across the lookup).
+//     changing (an even sequence, unchanged across the lookup). For the
+//     same reason "no VMA above from" (a gap to the end, which the maple
+//     tree makes final) is believed only if no writer ran since step 1;
+//     otherwise the walk falls back to the mmap lock.
 func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 	h := as.hooks()
 	for {
 		seq, unlocked := as.lock.SpeculateTryBegin() // safety:lnext-seq-first
 		e, ok := as.index.Load().findVMA(from)
 		if !ok {
-			return nil
+			// No VMA above from: a gap to the end, real only if no
+			// writer was changing the tree (step 4).
+			if unlocked && !as.lock.SpeculateRetry(seq) { // safety:lnext-end-recheck
+				return nil
+			}
+			st.add(WalkFallbackGap)
+			return as.lockNextVMASlow(from)
 		}
 		if h != nil && h.AfterNextLookup != nil {
 			h.AfterNextLookup()

@@ -3,6 +3,7 @@ package mm
 import (
 	"testing"
 
+	"specvma/internal/testsupport"
 	"specvma/vfs"
 )
 
@@ -25,13 +26,26 @@ func lnSpace(t *testing.T, h *Hooks) *AddressSpace {
 	return as
 }
 
-// onceHook runs f the first time the hook fires.
-func onceHook(f func()) func() {
-	done := false
+// walkAcross runs LockNextVMA from from, with change run once between the
+// walk's lookup and its read lock (h is as's Hooks), and returns the range
+// of the VMA it returned and the walk's events.
+func walkAcross(t *testing.T, h *Hooks, as *AddressSpace, from uint64, change func()) (start, end uint64, st WalkStats) {
+	t.Helper()
+	h.AfterNextLookup = testsupport.Once(change)
+	v := as.LockNextVMA(from, &st)
+	if v == nil {
+		t.Fatal("no VMA")
+	}
+	start, end = v.Start(), v.End()
+	v.EndRead()
+	return start, end, st
+}
+
+// mprotecting returns a change that mprotects n pages at addr to prot.
+func mprotecting(t *testing.T, as *AddressSpace, addr, n uint64, prot int) func() {
 	return func() {
-		if !done {
-			done = true
-			f()
+		if err := as.Mprotect(addr, n*PageSize, prot); err != nil {
+			t.Error(err)
 		}
 	}
 }
@@ -51,18 +65,7 @@ func TestLockNextVMAGap(t *testing.T) {
 		as := lnSpace(t, h)
 		from := lnBase + 4*PageSize // P's end
 		a := as.vmaAt(from)
-		h.AfterNextLookup = onceHook(func() {
-			if err := as.Mprotect(from, 2*PageSize, ProtRead|ProtWrite); err != nil {
-				t.Error(err)
-			}
-		})
-		var st WalkStats
-		v := as.LockNextVMA(from, &st)
-		if v == nil {
-			t.Fatal("no VMA")
-		}
-		start := v.Start()
-		v.EndRead()
+		start, _, st := walkAcross(t, h, as, from, mprotecting(t, as, from, 2, ProtRead|ProtWrite))
 		if a.Start() != from+2*PageSize {
 			t.Fatalf("setup: A starts at %#x after the mprotect; want it shrunk in place", a.Start())
 		}
@@ -84,18 +87,7 @@ func TestLockNextVMABehind(t *testing.T) {
 	h := &Hooks{}
 	as := lnSpace(t, h)
 	from := lnBase + 10*PageSize // inside A
-	h.AfterNextLookup = onceHook(func() {
-		if err := as.Mprotect(lnBase+8*PageSize, 4*PageSize, ProtRead|ProtExec); err != nil {
-			t.Error(err)
-		}
-	})
-	var st WalkStats
-	v := as.LockNextVMA(from, &st)
-	if v == nil {
-		t.Fatal("no VMA")
-	}
-	end := v.End()
-	v.EndRead()
+	_, end, st := walkAcross(t, h, as, from, mprotecting(t, as, lnBase+8*PageSize, 4, ProtRead|ProtExec))
 	if end <= from || st[WalkFallbackBehind] != 1 {
 		t.Errorf("walk from %#x returned a VMA ending at %#x (stats %v); want N, through one behind fallback", from, end, st)
 	}
@@ -117,7 +109,7 @@ type parkedWriter struct {
 func park(t *testing.T, h *Hooks, write func() error) *parkedWriter {
 	w := &parkedWriter{t: t, resume: make(chan struct{}), done: make(chan error, 1)}
 	at := make(chan struct{})
-	h.BeforeDetach = onceHook(func() { close(at); <-w.resume })
+	h.BeforeDetach = testsupport.Once(func() { close(at); <-w.resume })
 	go func() { w.done <- write() }()
 	select {
 	case <-at:
@@ -144,7 +136,7 @@ func (w *parkedWriter) finish() {
 func answeredMidWrite(t *testing.T, h *Hooks, w **parkedWriter, read func()) (answered bool) {
 	t.Helper()
 	atLock, done := make(chan struct{}), make(chan struct{})
-	h.BeforeReadLock = onceHook(func() { close(atLock) })
+	h.BeforeReadLock = testsupport.Once(func() { close(atLock) })
 	go func() {
 		defer close(done)
 		read()
@@ -175,8 +167,9 @@ func replaceP(as *AddressSpace, n uint64) func() error {
 }
 
 // TestLockNextVMAMidWrite (lnext-gap-odd, lnext-relookup-odd,
-// lnext-relookup-retry): a gap in front of the VMA found is trusted only
-// if no writer was changing the tree. Each case parks a writer with P out
+// lnext-relookup-retry, lnext-end-recheck): a gap in front of the VMA
+// found, or after the last one, is trusted only if no writer was changing
+// the tree. Each case parks a writer with P out
 // of the tree and its replacement not yet in, so the tree shows a gap
 // where memory is mapped before and after the change:
 //
@@ -186,7 +179,11 @@ func replaceP(as *AddressSpace, n uint64) func() error {
 //     position) and re-looks-up while the writer is parked: the re-lookup
 //     must refuse the odd sequence;
 //   - during the re-lookup: the writer parks between the re-lookup's
-//     sequence load and its walk: the re-lookup must see the sequence move.
+//     sequence load and its walk: the re-lookup must see the sequence move;
+//   - replacing the last VMA, N, before the walk: the half-changed tree has
+//     no VMA above the position at all, which must not end the walk
+//     (found while writing procfs' TestLinearizableMaps: the maple tree has
+//     no such intermediate state, so lock_next_vma trusts "none" at once).
 //
 // In every case the walk must go to the mmap read lock and return the
 // replacement, never A from the half-changed tree. The last case plants
@@ -194,12 +191,13 @@ func replaceP(as *AddressSpace, n uint64) func() error {
 func TestLockNextVMAMidWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		when       string // when the writer parks: "walk", "relookup", "inside"
+		when       string // when the writer parks: "walk", "relookup", "inside", "end"
 		noValidate bool
 	}{
 		{"writer before the walk", "walk", false},
 		{"writer before the re-lookup", "relookup", false},
 		{"writer during the re-lookup", "inside", false},
+		{"writer replacing the last VMA", "end", false},
 		{"planted: re-lookup unvalidated", "relookup", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,17 +209,22 @@ func TestLockNextVMAMidWrite(t *testing.T) {
 			case "walk":
 				from = lnBase + 2*PageSize // inside P
 				w = park(t, h, replaceP(as, 4))
+			case "end":
+				from = lnBase + 13*PageSize // inside N, the last VMA
+				w = park(t, h, func() error {
+					_, err := as.Mmap(lnBase+12*PageSize, 4*PageSize, ProtRead, MapPrivate|MapAnonymous|MapFixed, nil, 0)
+					return err
+				})
 			default:
-				h.AfterNextLookup = onceHook(func() {
-					if err := as.Mprotect(from, 2*PageSize, ProtRead|ProtWrite); err != nil {
-						t.Error(err)
-					}
+				grow := mprotecting(t, as, from, 2, ProtRead|ProtWrite)
+				h.AfterNextLookup = testsupport.Once(func() {
+					grow()
 					if tc.when == "relookup" {
 						w = park(t, h, replaceP(as, 6))
 					}
 				})
 				if tc.when == "inside" {
-					h.BeforeRelookup = onceHook(func() { w = park(t, h, replaceP(as, 6)) })
+					h.BeforeRelookup = testsupport.Once(func() { w = park(t, h, replaceP(as, 6)) })
 				}
 			}
 			var start, end uint64
@@ -267,7 +270,7 @@ func TestSnapshotValidates(t *testing.T) {
 	for _, noValidate := range []bool{false, true} {
 		h := &Hooks{NoValidate: noValidate}
 		as := lnSpace(t, h)
-		h.AfterTryBegin = onceHook(func() {
+		h.AfterTryBegin = testsupport.Once(func() {
 			if err := as.Mprotect(lnBase+4*PageSize, 8*PageSize, ProtRead|ProtExec); err != nil {
 				t.Error(err)
 			}
@@ -302,7 +305,7 @@ func TestSnapshotMidWrite(t *testing.T) {
 		from := lnBase + 2*PageSize // inside P
 		var w *parkedWriter
 		if retry {
-			h.AfterTryBegin = onceHook(func() { w = park(t, h, replaceP(as, 4)) })
+			h.AfterTryBegin = testsupport.Once(func() { w = park(t, h, replaceP(as, 4)) })
 		} else {
 			w = park(t, h, replaceP(as, 4))
 		}
@@ -336,7 +339,7 @@ func TestSnapshotPinsLiveFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Put() // the mapping holds the only reference
-	h.AfterFileLoad = onceHook(func() {
+	h.AfterFileLoad = testsupport.Once(func() {
 		if err := as.Munmap(at, 2*PageSize); err != nil {
 			t.Error(err)
 		}
