@@ -60,6 +60,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,10 +85,9 @@ const (
 	mlBase    = uint64(0x340000000000)
 	mlHalf    = 8            // pages a writer owns
 	mlPages   = 2*mlHalf + 1 // page mlHalf is never mapped, so no VMA spans both halves
-	mlWriters = 2            // clients mlReaders, mlReaders+1
-	mlReaders = 3            // clients 0..2
+	mlWriters = 2            // clients after the readers'
 	mlWrites  = 2000         // operations per writer
-	mlReads   = 200          // whole-file reads per reader
+	mlReads   = 250          // whole-file reads per reader
 	mlFiles   = 2            // files 1..mlFiles; 0 is anonymous memory
 	mlDev     = 0x79         // the files' device major
 	mlProtAll = mm.ProtRead | mm.ProtWrite | mm.ProtExec
@@ -294,22 +294,25 @@ func (w *mlWriter) step() {
 type mlPageRec struct {
 	call, ret int64
 	text      []byte
+	copies    []int64 // vmalock: a stamp taken as each VMA was about to be copied (under its read lock)
 }
 
 // mlReadOnce reads the whole maps file with reader r through a buffer of
 // a random small size, so that a read takes several pages, and records
-// what it saw.
-func mlReadOnce(as *mm.AddressSpace, r Reader, client int, rec *testsupport.LinRecorder, rng *rand.Rand) {
+// what it saw. For the vmalock reader, copies collects the stamps its
+// BeforeLockedCopy hook takes.
+func mlReadOnce(as *mm.AddressSpace, r Reader, client int, rec *testsupport.LinRecorder, rng *rand.Rand, copies *[]int64) {
 	f := OpenMaps(as, r)
 	buf := make([]byte, 60+rng.IntN(300))
 	var pages []mlPageRec
 	for {
 		before := f.Stats.Pages
+		*copies = (*copies)[:0]
 		call := rec.Now()
 		n, err := f.Read(buf)
 		ret := rec.Now()
 		if f.Stats.Pages != before { // this call filled a page (it only does when nothing is left over)
-			pages = append(pages, mlPageRec{call: call, ret: ret})
+			pages = append(pages, mlPageRec{call: call, ret: ret, copies: slices.Clone(*copies)})
 		}
 		if n > 0 {
 			pages[len(pages)-1].text = append(pages[len(pages)-1].text, buf[:n]...)
@@ -334,13 +337,26 @@ func mlReadOnce(as *mm.AddressSpace, r Reader, client int, rec *testsupport.LinR
 			}
 			continue
 		}
-		// One line, one state; and the end of the walk.
-		for _, l := range lines {
-			mlSaw(rec, client, pg, pos, []string{l}, false, "line")
+		// One line, one state; and the end of the walk. A vmalock line
+		// has its own stamps: from the copy before it (or the call), to
+		// the copy of its VMA, which it took under the VMA's read lock
+		// after every check (the walk's page-full refusal copies one VMA
+		// more than it prints).
+		narrow := len(pg.copies) >= len(lines) && r == ReadVMALock
+		call := pg.call
+		for k, l := range lines {
+			at := pg
+			if narrow {
+				at.call, at.ret = call, pg.copies[k]
+				call = pg.copies[k]
+			}
+			mlSaw(rec, client, at, pos, []string{l}, false, "line")
 			_, pos = mlLineRange(l)
 		}
 		if ended {
-			mlSaw(rec, client, pg, pos, nil, true, "end")
+			at := pg
+			at.call = call
+			mlSaw(rec, client, at, pos, nil, true, "end")
 		}
 	}
 }
@@ -369,19 +385,20 @@ func mlSaw(rec *testsupport.LinRecorder, client int, pg mlPageRec, pos uint64, l
 	}
 }
 
-// mlHistory runs mlReaders readers of kind r against mlWriters writers and
-// returns the history. With inject n > 0, one window in n runs a writer
-// step: after vmalock's lookup, before its read lock; after snapshot's
-// copy, before its validation; before any mmap read lock is taken (the
-// locked reader's page, a fallback, a writer's own look at its half).
-func mlHistory(t *testing.T, r Reader, h *mmhook.Hooks, inject uint32, scale int, seed uint64) []porcupine.Operation {
+// mlHistory runs one reader of each kind in readers (at most one
+// vmalock) against mlWriters writers and returns the history. With inject
+// n > 0, one window in n runs a writer step: after vmalock's lookup,
+// before its read lock; after snapshot's copy, before its validation;
+// before any mmap read lock is taken (the locked reader's page, a
+// fallback, a writer's own look at its half).
+func mlHistory(t *testing.T, readers []Reader, h *mmhook.Hooks, inject uint32, scale int, seed uint64) []porcupine.Operation {
 	t.Helper()
 	as := mm.New(mm.Config{Test: h})
 	defer as.Exit()
 	rec := &testsupport.LinRecorder{}
 	var writers []*mlWriter
 	for i := range mlWriters {
-		writers = append(writers, &mlWriter{t: t, as: as, rec: rec, client: mlReaders + i, half: i,
+		writers = append(writers, &mlWriter{t: t, as: as, rec: rec, client: len(readers) + i, half: i,
 			lo: i * (mlHalf + 1), rng: rand.New(rand.NewPCG(seed, uint64(i)))})
 	}
 	if inject > 0 {
@@ -398,21 +415,29 @@ func mlHistory(t *testing.T, r Reader, h *mmhook.Hooks, inject uint32, scale int
 		}
 		h.AfterNextLookup, h.AfterTryBegin, h.BeforeReadLock = step, step, step
 	}
-	// Readers are clients 0..mlReaders-1, writers the next ones.
-	quota, rngs := make([]int, mlReaders+mlWriters), make([]*rand.Rand, mlReaders)
+	// At most one vmalock reader, so that the hook's stamps are its own.
+	var copies []int64
+	h.BeforeLockedCopy = func() { copies = append(copies, rec.Now()) }
+	// Readers are clients 0..len(readers)-1, writers the next ones.
+	nr := len(readers)
+	quota, rngs, own := make([]int, nr+mlWriters), make([]*rand.Rand, nr), make([][]int64, nr)
 	for c := range quota {
 		quota[c] = mlWrites * scale
-		if c < mlReaders {
+		if c < nr {
 			quota[c] = mlReads * scale
 			rngs[c] = rand.New(rand.NewPCG(seed, uint64(100+c)))
 		}
 	}
 	testsupport.RunClients(quota, func(c int) {
-		if c < mlReaders {
-			mlReadOnce(as, r, c, rec, rngs[c])
+		if c < nr {
+			stamps := &own[c]
+			if readers[c] == ReadVMALock {
+				stamps = &copies
+			}
+			mlReadOnce(as, readers[c], c, rec, rngs[c], stamps)
 			return
 		}
-		w := writers[c-mlReaders]
+		w := writers[c-nr]
 		w.mu.Lock()
 		w.step()
 		w.mu.Unlock()
@@ -420,47 +445,45 @@ func mlHistory(t *testing.T, r Reader, h *mmhook.Hooks, inject uint32, scale int
 	return rec.Ops()
 }
 
-// TestLinearizableMaps: for every maps reader, a history of three readers
-// and two writers satisfies the contract above; one lockless window in
-// three runs a writer step, so the lockless readers' checks have work on
-// one CPU too. -mapslin.big makes the histories ten times longer.
+// TestLinearizableMaps: a history of one reader of each kind (locked,
+// snapshot, vmalock) and two writers, 10,000 operations or so, satisfies
+// the contract above; one window in three runs a writer step, so the
+// lockless readers' checks have work on one CPU too. -mapslin.big makes
+// the history ten times longer.
 func TestLinearizableMaps(t *testing.T) {
 	scale := 1
 	if *mlBig {
 		scale = 10
 	}
-	for _, r := range Readers() {
-		t.Run(r.String(), func(t *testing.T) {
-			live, _, _ := vfs.LiveFiles()
-			h := mlHistory(t, r, &mmhook.Hooks{}, 3, scale, uint64(time.Now().UnixNano()))
-			testsupport.RequireLinearizable(t, mlSpec, h, "maps-"+r.String(), func(in any) bool { return in.(mlInput).kind == mlWrite })
-			if now, _, _ := vfs.LiveFiles(); now != live {
-				t.Errorf("live Files %d, %d before", now, live)
-			}
-		})
+	live, _, _ := vfs.LiveFiles()
+	h := mlHistory(t, Readers(), &mmhook.Hooks{}, 3, scale, uint64(time.Now().UnixNano()))
+	testsupport.RequireLinearizable(t, mlSpec, h, "maps", func(in any) bool { return in.(mlInput).kind == mlWrite })
+	if now, _, _ := vfs.LiveFiles(); now != live {
+		t.Errorf("live Files %d, %d before", now, live)
 	}
 }
 
 // TestMapsLinearizabilityCatchesPlanted: the planted bugs. The vmalock
-// reader without the gap re-lookup, and the snapshot reader without
-// validation, with a writer step injected into every lockless window,
+// reader without the gap re-lookup (beside a locked reader), and three
+// snapshot readers without validation, with a writer step injected into
+// every window,
 // print lines of no state the history passed through; porcupine finds the
 // history not linearizable and the visualisation is written to
 // -mapslin.viz (or a temporary file) and its path logged.
 func TestMapsLinearizabilityCatchesPlanted(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		r     Reader
-		plant func(*mmhook.Hooks)
+		name    string
+		readers []Reader
+		plant   func(*mmhook.Hooks)
 	}{
-		{"vmalock-no-gap-recheck", ReadVMALock, func(h *mmhook.Hooks) { h.NoGapRecheck = true }},
-		{"snapshot-no-validate", ReadSnapshot, func(h *mmhook.Hooks) { h.NoValidate = true }},
+		{"vmalock-no-gap-recheck", []Reader{ReadLocked, ReadVMALock}, func(h *mmhook.Hooks) { h.NoGapRecheck = true }},
+		{"snapshot-no-validate", []Reader{ReadSnapshot, ReadSnapshot, ReadSnapshot}, func(h *mmhook.Hooks) { h.NoValidate = true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testsupport.UntilIllegal(t, mlSpec, *mlViz, "maps-"+tc.name, func(round int) []porcupine.Operation {
 				hooks := &mmhook.Hooks{}
 				tc.plant(hooks)
-				return mlHistory(t, tc.r, hooks, 1, 1, uint64(round))
+				return mlHistory(t, tc.readers, hooks, 1, 1, uint64(round))
 			})
 		})
 	}

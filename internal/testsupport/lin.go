@@ -151,10 +151,10 @@ func (c LinCheck) Explain(t testing.TB, model porcupine.Model, h []porcupine.Ope
 // history(1), history(2), ... until porcupine finds one not linearizable,
 // writes that one's visualisation to vizPath with "-name" added before
 // ".html" (to name+".html" in t's temporary directory when vizPath is "")
-// and logs the round; after 30 s of rounds it fails t instead.
+// and logs the round; after 60 s of rounds it fails t instead.
 func UntilIllegal(t testing.TB, model porcupine.Model, vizPath, name string, history func(round int) []porcupine.Operation) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for round := 1; ; round++ {
 		h := history(round)
 		c := CheckLin(model, h)
