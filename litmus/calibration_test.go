@@ -50,6 +50,20 @@ var calibration = []struct {
 	{"Z6.0+pooncerelease+poacquirerelease+fencembonceonce", "Sometimes", "Never", "Never", "Never"},
 	{"atomic-inc-count", "Never", "Never", "Never", "Never"},
 	{"atomic-xchg-SB", "Never", "Never", "Never", "Never"},
+	// Our own shapes for the operational armv8 model's rules: each fails
+	// (against armv8-ax too) when its rule is removed. Forwarding from a
+	// pending store; LDAR waiting for an earlier STLR; a store waiting for
+	// earlier addresses; a load passing an access whose address is unknown
+	// and the coherence check when that address turns out the same; an
+	// acquire reading from an exclusive pair's write.
+	{"SB+wmb-rfi-addr+mb", "Sometimes", "Never", "Sometimes", "Sometimes"},
+	{"SB+releaseacquires", "Sometimes", "Never", "Sometimes", "Never"},
+	{"LB+addr-po-store+mb", "Sometimes", "Never", "Never", "Never"},
+	{"CoRR+addr-spec", "Never", "Never", "Never", "Never"},
+	{"CoWR+addr-spec", "Never", "Never", "Never", "Never"},
+	{"SB+xchgrelaxed-rfi-acquire+mb", "Sometimes", "Never", "Never", "Never"},
+	{"CoWR+data-fwd", "Never", "Never", "Never", "Never"},
+	{"SB+cmpxchg-race+mb", "Never", "Never", "Never", "Never"},
 }
 
 var resultLine = regexp.MustCompile(`Result:\s*(Never|Sometimes|Always)`)
@@ -83,7 +97,7 @@ func TestCalibration(t *testing.T) {
 		if m == nil || m[1] != c.lkmm {
 			t.Errorf("%s: the file states %v, the table says lkmm %s", c.file, m, c.lkmm)
 		}
-		for model, want := range map[string]string{"lkmm": c.lkmm, "sc": c.sc, "tso": c.tso, "armv8": c.armv8} {
+		for model, want := range map[string]string{"lkmm": c.lkmm, "sc": c.sc, "tso": c.tso, "armv8": c.armv8, "armv8-ax": c.armv8} {
 			r, err := Explore(pg, Options{Model: models[model]})
 			if err != nil {
 				t.Fatalf("%s under %s: %v", c.file, model, err)
@@ -102,7 +116,7 @@ func TestModelsNest(t *testing.T) {
 	for _, c := range calibration {
 		pg := loadTest(t, filepath.Join("testdata/kernel", c.file+".litmus"), nil)
 		sets := map[string]map[string]bool{}
-		for _, model := range []string{"sc", "tso", "armv8", "lkmm"} {
+		for _, model := range []string{"sc", "tso", "armv8", "armv8-ax", "lkmm"} {
 			r, err := Explore(pg, Options{Model: models[model]})
 			if err != nil {
 				t.Fatal(err)

@@ -12,12 +12,26 @@
 //	domain.go               the values each process may write to each location
 //	explore.go              depth-first construction of candidate executions
 //	exec.go, rel.go         events, rf/co/fr and the derived relations as bit matrices
-//	model_*.go              the axioms of sc, tso (x86), armv8 (multi-copy
-//	                        atomic, Pulte et al.) and lkmm (linux-kernel.cat's core)
+//	model_*.go              the axioms of sc, tso (x86), armv8-ax (multi-copy
+//	                        atomic, Pulte et al.) and lkmm (linux-kernel.cat's core);
+//	                        model_armv8.go: the ordering rules of the operational armv8
+//	op_paths.go, op_explore.go  the operational explorer: guessed paths, machine
+//	                        states, transitions, memoised depth-first search
 //	result.go, herd.go      final states, Never/Sometimes/Always, herd7 output
-//	witness.go              one execution meeting the condition, in words
+//	witness.go, op_witness.go  one execution meeting the condition, in words
 //
-// Every model is axiomatic and checked on the same candidates. A candidate
+// Two explorers. armv8 is operational: op_explore.go runs a transition
+// system in which each process performs its memory accesses out of
+// program order, as far as dependencies, barriers, acquire/release and
+// per-location coherence allow, over one multi-copy-atomic memory (a load
+// may also take the value of its own CPU's pending store); branches are
+// guessed and checked when they resolve; every distinct machine state is
+// expanded once (the visited set), and the final states are collected.
+// model_armv8.go states the rules; the -witness output is the sequence of
+// performed accesses with the earlier ones each went ahead of. The other
+// models are axiomatic and checked on the same candidates; armv8-ax is
+// the axiomatic ARMv8 model, kept as a cross-check: on every calibration
+// and protocol test both allow exactly the same executions (a test). A candidate
 // fixes, for each read, the write it reads from (rf), and for each location
 // a coherence order of its writes (co). The explorer runs the processes in
 // order; at each read it branches over the writes generated so far and the
@@ -40,6 +54,11 @@
 // writer's rounds as a for loop bounded by -D ROUNDS; promela/ holds
 // independent SPIN models of the per-VMA and seqcount protocols, which the
 // tests run when spin is installed.
+//
+// Options.FirstPositive stops either explorer at the first execution that
+// meets the condition's proposition: -sweep uses it to find the fewest
+// rounds at which an outcome appears, a reachability question that needs
+// no counts.
 //
 // Out of scope, rejected with a message rather than answered wrongly:
 // plain (unmarked) accesses, locks, RCU grace periods and SRCU, loops

@@ -20,6 +20,12 @@ import (
 type Options struct {
 	Model     Model
 	MaxStates int64 // stop after this many explored states; 0: no bound
+	// FirstPositive stops the search at the first allowed execution whose
+	// final state satisfies the proposition: enough for a reachability
+	// question (is the outcome possible at all?). The result is then
+	// partial (Result.Stopped): Positive is 1, States holds what was found
+	// so far, and Negative counts only what came before.
+	FirstPositive bool
 }
 
 // ErrMaxStates is returned (wrapped) when -max-states stops a run.
@@ -36,6 +42,7 @@ type Result struct {
 	Complete int64   // complete candidates checked
 	Witness  *Witness
 	Elapsed  time.Duration
+	Stopped  bool // FirstPositive ended the search early: the counts are partial
 	observed []CondLoc
 }
 
@@ -65,6 +72,7 @@ func (t *thread) clone() thread {
 type explorer struct {
 	pg       *Program
 	opt      Options
+	ax       axiomatic
 	wd       [][]vset
 	th       []thread
 	ev       []Event
@@ -88,11 +96,18 @@ func Explore(pg *Program, opt Options) (*Result, error) {
 	if opt.Model == nil {
 		opt.Model = models["lkmm"]
 	}
+	if om, ok := opt.Model.(operational); ok {
+		return exploreOp(pg, opt, om, start)
+	}
+	ax, ok := opt.Model.(axiomatic)
+	if !ok {
+		return nil, fmt.Errorf("model %s can be run by neither explorer", opt.Model.Name())
+	}
 	wd, err := writeDomains(pg)
 	if err != nil {
 		return nil, err
 	}
-	x := &explorer{pg: pg, opt: opt, wd: wd, states: map[string]*State{}, nvars: len(pg.Vars)}
+	x := &explorer{pg: pg, opt: opt, ax: ax, wd: wd, states: map[string]*State{}, nvars: len(pg.Vars)}
 	x.res = &Result{Test: pg.Test, Model: opt.Model.Name()}
 	x.observed = observedLocs(pg)
 	x.res.observed = x.observed
@@ -115,7 +130,7 @@ func Explore(pg *Program, opt Options) (*Result, error) {
 
 // step counts one explored state and enforces the bound.
 func (x *explorer) step() bool {
-	if x.err != nil {
+	if x.halted() {
 		return false
 	}
 	x.res.Explored++
@@ -172,7 +187,7 @@ func (x *explorer) newEvent(p int, t *thread, in *Instr, write bool, loc int, va
 // run executes process p from its current pc until its next read, which
 // branches, or its end, which moves on to process p+1.
 func (x *explorer) run(p int) {
-	if x.err != nil {
+	if x.halted() {
 		return
 	}
 	if p == len(x.pg.Procs) {
@@ -261,14 +276,14 @@ func (x *explorer) read(p int, in *Instr) {
 			return
 		}
 		x.apply(p, in, l, ta, c)
-		if x.opt.Model.Check(newGraph(&x.ar, x.ev, x.fences, x.rf, nil)) == "" {
+		if x.ax.Check(newGraph(&x.ar, x.ev, x.fences, x.rf, nil)) == "" {
 			x.checkedEv, x.checkedF = len(x.ev), len(x.fences)
 			x.run(p)
 		}
 		x.th[p] = saved.clone()
 		t = &x.th[p]
 		x.ev, x.rf, x.fences = x.ev[:nev], x.rf[:nev], x.fences[:nf]
-		if x.err != nil {
+		if x.halted() {
 			return
 		}
 	}
@@ -358,7 +373,7 @@ func (x *explorer) leaf() {
 }
 
 func (x *explorer) resolve(deferred []int, rf []int, noneDeferred bool) {
-	if x.err != nil {
+	if x.halted() {
 		return
 	}
 	if len(deferred) == 0 {
@@ -407,7 +422,7 @@ func (x *explorer) coOrders(rf []int, noneDeferred bool) {
 	order := make([][]int, x.nvars)
 	var byLoc func(l int)
 	byLoc = func(l int) {
-		if x.err != nil {
+		if x.halted() {
 			return
 		}
 		if l == x.nvars {
@@ -444,7 +459,7 @@ func (x *explorer) complete(rf []int, co [][]int, forced bool) {
 	}
 	x.res.Complete++
 	g := newGraph(&x.ar, x.ev, x.fences, rf, co)
-	if !(forced && len(x.ev) == x.checkedEv && len(x.fences) == x.checkedF) && x.opt.Model.Check(g) != "" {
+	if !(forced && len(x.ev) == x.checkedEv && len(x.fences) == x.checkedF) && x.ax.Check(g) != "" {
 		return
 	}
 	vals := make([]int64, len(x.observed))
@@ -473,4 +488,10 @@ func (x *explorer) complete(rf []int, co [][]int, forced bool) {
 	if holds == (x.pg.Test.Cond.Kind != "forall") && x.res.Witness == nil {
 		x.res.Witness = x.witness(g, co, vals)
 	}
+	if holds && x.opt.FirstPositive {
+		x.res.Stopped = true
+	}
 }
+
+// halted says the search is over: an error, or FirstPositive found one.
+func (x *explorer) halted() bool { return x.err != nil || x.res.Stopped }

@@ -7,10 +7,19 @@ import (
 	"strings"
 )
 
-// Model is a memory model: it decides which candidate executions are
-// allowed. Every model here is axiomatic, checked on the same candidates.
+// Model is a memory model. An axiomatic one (sc, tso, armv8-ax, lkmm)
+// decides which candidate executions are allowed and is run by the
+// candidate explorer (explore.go); an operational one (armv8) is a
+// transition system the state-space explorer runs (op_explore.go).
 type Model interface {
 	Name() string
+	// Describe says in one line what the model is.
+	Describe() string
+}
+
+// axiomatic is a model given by axioms over candidate executions.
+type axiomatic interface {
+	Model
 	// Check returns "" if the candidate is allowed, else the name of the
 	// axiom it breaks. On a partial candidate (see graph) a non-empty
 	// answer means no completion is allowed either.
@@ -19,8 +28,6 @@ type Model interface {
 	// one process (its ppo, with fences and annotations): a po edge outside
 	// it is a reordering the model allows.
 	Preserved(g *graph) *rel
-	// Describe says in one line what the model is.
-	Describe() string
 }
 
 var models = map[string]Model{}

@@ -5,7 +5,8 @@ package litmus
 // mfence or a locked instruction sits between. The kernel primitives map
 // as on x86: READ_ONCE/WRITE_ONCE, acquire and release are plain moves;
 // smp_rmb and smp_wmb are compiler barriers only; smp_mb is a full fence;
-// every RMW is a locked instruction (a full fence), even the _relaxed ones.
+// every RMW is a locked instruction (a full fence), even the _relaxed ones
+// and a cmpxchg that fails.
 type tsoModel struct{}
 
 func init() { registerModel(tsoModel{}) }
@@ -18,7 +19,14 @@ func (tsoModel) Describe() string {
 
 func (m tsoModel) Preserved(g *graph) *rel {
 	ppo := g.po.filter(func(i, j int) bool { return !(g.ev[i].Write && !g.ev[j].Write) })
-	locked := g.rmwEvents()
+	// Every RMW is a locked instruction, a failed cmpxchg included
+	// (LOCK CMPXCHG locks whether or not it stores).
+	locked := newSet(g.n)
+	for i := range g.ev {
+		if in := g.ev[i].Ins; in != nil && in.op == opRMW {
+			locked.add(i)
+		}
+	}
 	// A locked instruction orders everything before it with everything
 	// after it, and itself with both sides.
 	ppo.or(g.po.restrict(locked, nil), g.po.restrict(nil, locked))

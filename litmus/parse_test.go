@@ -136,9 +136,11 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r, err := Explore(pg, Options{Model: models["lkmm"], MaxStates: 2000})
-		if err == nil && r.Positive+r.Negative == 0 && len(r.States) != 0 {
-			t.Fatalf("states without executions")
+		for _, m := range []string{"lkmm", "armv8"} {
+			r, err := Explore(pg, Options{Model: models[m], MaxStates: 2000})
+			if err == nil && r.Positive+r.Negative == 0 && len(r.States) != 0 {
+				t.Fatalf("%s: states without executions", m)
+			}
 		}
 	})
 }

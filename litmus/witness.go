@@ -79,7 +79,7 @@ func (x *explorer) witness(g *graph, co [][]int, vals []int64) *Witness {
 		add("No reordering needed: the execution is sequentially consistent.")
 		return w
 	}
-	kept := x.opt.Model.Preserved(g)
+	kept := x.ax.Preserved(g)
 	var reord []string
 	for k := range cyc {
 		a, b := cyc[k], cyc[(k+1)%len(cyc)]

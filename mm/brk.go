@@ -48,7 +48,7 @@ func (as *AddressSpace) brkExpand(oldBrk, newBrk uint64) error {
 		return err
 	}
 	pages := (newBrk - oldBrk) >> PageShift
-	if as.MapCount() > as.cfg.MaxMapCount {
+	if as.mapCount() > as.cfg.MaxMapCount {
 		return enomem
 	}
 	if err := as.enoughMemory(pages); err != nil {

@@ -52,7 +52,7 @@ func (as *AddressSpace) honoursNoReserve() bool { return as.cfg.Overcommit != Ov
 func (as *AddressSpace) committedPages() uint64 {
 	var n uint64
 	seen := map[any]bool{}
-	for e := range as.index.Load().all() {
+	for e := range as.cur().all() {
 		v := e.vma
 		f := v.Flags()
 		switch {

@@ -39,6 +39,9 @@ func (as *AddressSpace) faultIn(v *VMA, addr uint64, write bool) error {
 	if write && f&VMWrite == 0 || !write && f&vmAccessFlags == 0 {
 		return efault
 	}
+	if f&VMHugeTLB != 0 {
+		return as.hugeFault(v, addr, write)
+	}
 	switch {
 	case write && f&VMShared == 0:
 		as.anonVMAPrepare(v) // copy-on-write needs an anon_vma, even before SIGBUS

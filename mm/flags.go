@@ -95,6 +95,10 @@ const (
 	MapFixedNoReplace = 0x100000
 	MapUninitialized  = 0x4000000
 	mapHugeMask       = 0x3f << 26
+	// MapHuge2MB and MapHuge1GB ask MAP_HUGETLB for a huge page size
+	// (log2 of it in the bits from 26: MAP_HUGE_SHIFT).
+	MapHuge2MB = 21 << 26
+	MapHuge1GB = 30 << 26
 
 	// legacyMapMask: the flags MAP_SHARED and MAP_PRIVATE always accepted;
 	// MAP_SHARED_VALIDATE refuses anything else with EOPNOTSUPP, including

@@ -129,6 +129,11 @@ func (as *AddressSpace) dupVMA(v *VMA) *VMA {
 	n := as.newVMA(v.Start(), v.End(), v.Pgoff(), v.Flags()&^vmLockedMask, f)
 	n.name.Store(v.name.Load())
 	n.special.Store(v.special.Load())
+	if v.huge.Load() != nil {
+		// hugetlb_dup_vma_private: the child holds no reservation (its
+		// copies of the parent's huge pages are not modelled, hugetlb.go).
+		n.huge.Store(&hugeVMA{pages: newHugePages()})
+	}
 	if a := v.anon.Load(); a != nil && v.Flags()&VMWipeOnFork == 0 {
 		n.anon.Store(&AnonVMA{id: anonVMAIDs.Add(1), parent: a})
 		n.forkChild.Store(true)

@@ -24,7 +24,7 @@ const (
 	WalkFallbackLocked                    // lock_next_vma: the VMA was write-locked (or being drained)
 	WalkFallbackUnstable                  // lock_next_vma: the VMA memory belonged to another address space
 	WalkFallbackBehind                    // lock_next_vma: the VMA now ends at or below from (it shrank or moved)
-	WalkFallbackGap                       // lock_next_vma: a gap before the VMA (or to the end) was not confirmed
+	WalkFallbackGap                       // lock_next_vma: a gap before the VMA was not confirmed by a re-lookup
 	WalkGapConfirmed                      // lock_next_vma: a gap after a change, confirmed by the re-lookup (no fallback)
 	WalkRetrySeq                          // snapshot: the sequence moved; the lock re-recorded it
 	WalkRetryFile                         // snapshot: the File could not be pinned (its last reference went)
@@ -83,29 +83,19 @@ func (as *AddressSpace) NextVMALocked(from uint64) (Info, bool) {
 //     below from it moved behind the reader: fall back;
 //  4. if it starts above from there is a gap in front of it. The gap is
 //     real if nothing changed since step 1; otherwise look up from again:
-//     only if the tree now gives the same VMA is the gap confirmed, else
-//     fall back. Unlike the maple tree, whose range stores replace old
-//     entries with new ones in one step, the model's writer publishes
-//     intermediate tree versions (a removal, then an insertion), one of
-//     which can show a gap that neither the old nor the new layout has; so
-//     the re-lookup itself is accepted only from a tree that no writer was
-//     changing (an even sequence, unchanged across the lookup). For the
-//     same reason "no VMA above from" (a gap to the end, which the maple
-//     tree makes final) is believed only if no writer ran since step 1;
-//     otherwise the walk falls back to the mmap lock.
+//     only if the newest tree gives the same VMA is the gap confirmed, else
+//     fall back. The re-lookup may run while a writer is mid-change: every
+//     published tree version is a layout a reader may see, because a
+//     writer publishes each change that replaces a range (a split, a merge,
+//     a MAP_FIXED replacement, an munmap) in one version, as the maple
+//     tree's range store does (store.go).
 func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 	h := as.hooks()
 	for {
 		seq, unlocked := as.lock.SpeculateTryBegin() // safety:lnext-seq-first
 		e, ok := as.index.Load().findVMA(from)
 		if !ok {
-			// No VMA above from: a gap to the end, real only if no
-			// writer was changing the tree (step 4).
-			if unlocked && !as.lock.SpeculateRetry(seq) { // safety:lnext-end-recheck
-				return nil
-			}
-			st.add(WalkFallbackGap)
-			return as.lockNextVMASlow(from)
+			return nil
 		}
 		if h != nil && h.AfterNextLookup != nil {
 			h.AfterNextLookup()
@@ -142,22 +132,13 @@ func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 	}
 }
 
-// gapConfirmed reports whether a tree that no writer was changing gives v
-// as the first VMA ending above from.
+// gapConfirmed reports whether the newest published tree gives v as the
+// first VMA ending above from (vma_next from the position again).
 func (as *AddressSpace) gapConfirmed(from uint64, v *VMA) bool {
-	h := as.hooks()
-	validate := h == nil || !h.NoRelookupValidate
-	seq, ok := as.lock.SpeculateTryBegin()
-	if !ok && validate { // safety:lnext-relookup-odd
-		return false
-	}
-	if h != nil && h.BeforeRelookup != nil {
+	if h := as.hooks(); h != nil && h.BeforeRelookup != nil {
 		h.BeforeRelookup()
 	}
 	e, found := as.index.Load().findVMA(from)
-	if validate && as.lock.SpeculateRetry(seq) { // safety:lnext-relookup-retry
-		return false
-	}
 	return found && e.vma == v
 }
 

@@ -67,6 +67,17 @@ func (as *AddressSpace) Madvise(addr, length uint64, advice int) error {
 				return einval
 			case advice == MadvFree && !v.isAnon():
 				return einval
+			case f&VMHugeTLB != 0:
+				// madvise_dontneed_free_valid_vma: an aligned start, the
+				// end rounded down to a huge page.
+				if start&hugeMask != 0 {
+					return einval
+				}
+				if e := end &^ hugeMask; e > start {
+					if h := v.huge.Load(); h != nil {
+						as.hugeDiscard(v, h, start, e, true)
+					}
+				}
 			}
 			return nil
 		}

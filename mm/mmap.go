@@ -18,6 +18,13 @@ func (as *AddressSpace) Mmap(addr, length uint64, prot, flags int, file *vfs.Fil
 	} else if file == nil {
 		return 0, ebadf
 	}
+	length, file, created, err := as.hugeMmapArgs(length, flags, file)
+	if err != nil {
+		return 0, err
+	}
+	if created {
+		defer file.Put() // the mapping holds its own reference
+	}
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
 	return as.doMmap(addr, length, prot, flags, file, off>>PageShift)
@@ -46,7 +53,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if pgoff+length>>PageShift < pgoff {
 		return 0, eoverflow
 	}
-	if as.MapCount() > as.cfg.MaxMapCount {
+	if as.mapCount() > as.cfg.MaxMapCount {
 		return 0, enomem
 	}
 	vmFlags := protToVM(prot) | mapToVM(flags) | as.defFlags | VMMayRead | VMMayWrite | VMMayExec
@@ -77,7 +84,7 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 			return 0, einval
 		}
 	}
-	if flags&MapNoReserve != 0 && as.honoursNoReserve() {
+	if flags&MapNoReserve != 0 && (as.honoursNoReserve() || isHugeFile(file)) {
 		vmFlags |= VMNoReserve
 	}
 	v, err := as.mmapRegion(file, addr, length, vmFlags, pgoff)
@@ -161,26 +168,40 @@ func accountable(f VMFlags) bool { return f&(VMNoReserve|VMShared|VMWrite) == VM
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags VMFlags, pgoff uint64) (*VMA, error) {
 	end := addr + length
+	// The new VMA (or the neighbour it merges into) is stored over what the
+	// range held in one version: a reader never sees the range empty.
+	as.beginStore()
+	defer as.endStore()
+	huge := isHugeFile(file)
 	shmem := vmFlags&VMShared != 0 && (file == nil || file.Inode().MmapOps() == vfs.MmapZero)
-	switch {
-	case accountable(vmFlags):
+	// What the range covers is gathered first (split at its ends, sealing
+	// and hugetlb split rules checked); a failure leaves those splits.
+	gathered, err := as.gatherUnmap(addr, end)
+	if err != nil {
+		return nil, err
+	}
+	if accountable(vmFlags) && !huge {
 		if err := as.enoughMemory(length>>PageShift - as.accountedPages(addr, end)); err != nil {
-			// Linux charges after gathering what the range covers: the
-			// VMAs were already split at its ends, and stay split.
-			as.splitAt(addr)
-			as.splitAt(end)
 			return nil, err
 		}
 		vmFlags |= VMAccount
 	}
-	if err := as.unmapRange(addr, end); err != nil {
-		return nil, err
-	}
+	as.removeGathered(gathered, addr, end)
 	// A new shmem object is charged (shmem_acct_size) after the range was
 	// cleared: when that fails, what MAP_FIXED replaced is gone for good
 	// (the kernel leaves the hole rather than restore torn-down mappings).
+	// So does a hugetlbfs file's mmap that refuses the offset or cannot
+	// reserve its pages.
 	if shmem && vmFlags&VMNoReserve == 0 {
 		if err := as.enoughMemory(length >> PageShift); err != nil {
+			return nil, err
+		}
+	}
+	var hv *hugeVMA
+	if huge {
+		vmFlags |= VMHugeTLB | VMDontExpand
+		vmFlags &^= vmLockedMask // mmap_region: hugetlb VMAs are never VM_LOCKED
+		if hv, err = as.hugeFileMmap(file, length, pgoff, vmFlags); err != nil {
 			return nil, err
 		}
 	}
@@ -201,6 +222,7 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 		}
 	}
 	v := as.newVMA(addr, end, pgoff, vmFlags, file)
+	v.huge.Store(hv)
 	as.link(v)
 	return v, nil
 }
@@ -212,6 +234,10 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) populate(v *VMA, start, end uint64) {
+	if v.Flags()&VMHugeTLB != 0 {
+		as.hugePopulate(v, start, end)
+		return
+	}
 	f := v.Flags()
 	if f&vmAccessFlags == 0 {
 		return

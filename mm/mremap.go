@@ -14,11 +14,20 @@ func (as *AddressSpace) Mremap(addr, oldLen, newLen uint64, flags int, newAddr u
 	}
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
-	if as.vmaAt(addr) == nil {
+	v := as.vmaAt(addr)
+	if v == nil {
 		return 0, efault
 	}
 	if flags&MremapFixed != 0 && oldLen == newLen {
 		return as.remapMove(addr, oldLen, newAddr, flags)
+	}
+	if v.Flags()&VMHugeTLB != 0 {
+		if v.Flags()&VMSealed != 0 {
+			return 0, eperm
+		}
+		if err := hugeRemapAlign(addr, &oldLen, &newLen, newAddr); err != nil {
+			return 0, err
+		}
 	}
 	if flags&(MremapFixed|MremapDontUnmap) != 0 {
 		return as.mremapTo(addr, oldLen, newAddr, newLen, flags)
@@ -126,7 +135,16 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 		}
 		from := max(v.Start(), addr)
 		n := min(end, v.End()) - from
-		got, err := as.mremapTo(from, n, target, n, flags)
+		oldN, newN := n, n
+		if v.Flags()&VMHugeTLB != 0 {
+			if v.Flags()&VMSealed != 0 {
+				return 0, eperm
+			}
+			if err := hugeRemapAlign(from, &oldN, &newN, target); err != nil {
+				return 0, err
+			}
+		}
+		got, err := as.mremapTo(from, oldN, target, newN, flags)
 		if err != nil {
 			return 0, err
 		}
@@ -192,7 +210,7 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	if err != nil {
 		return 0, err
 	}
-	if as.MapCount() >= as.cfg.MaxMapCount-3 {
+	if as.mapCount() >= as.cfg.MaxMapCount-3 {
 		return 0, enomem
 	}
 	// Charged with the lengths the call was given: a move that shrank is
@@ -285,7 +303,7 @@ func (as *AddressSpace) expandable(v *VMA, delta uint64) bool {
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags int) (uint64, error) {
-	if as.MapCount() >= as.cfg.MaxMapCount-3 {
+	if as.mapCount() >= as.cfg.MaxMapCount-3 {
 		return 0, enomem
 	}
 	p := proposeFrom(v, old, old+newLen) // attributes; the range is replaced below
@@ -299,6 +317,7 @@ func (as *AddressSpace) moveVMA(v *VMA, old, oldLen, newLen, dst uint64, flags i
 		nv = as.cloneVMA(v, p.start, p.end, p.pgoff)
 		as.link(nv)
 	}
+	as.hugeMoved(v, nv, old, min(oldLen, newLen))
 	as.moveBreakpoints(old, min(oldLen, newLen), dst)
 	as.moveRefCtrs(old, min(oldLen, newLen), dst)
 	if flags&MremapDontUnmap != 0 {

@@ -35,13 +35,20 @@ func (as *AddressSpace) vmStartGap(v *VMA) uint64 {
 //
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) getUnmappedArea(file *vfs.File, addr, length, pgoff uint64, flags int) (uint64, error) {
+	var err error
+	if isHugeFile(file) {
+		addr, err = as.hugeUnmappedArea(addr, length, flags)
+		if err != nil {
+			return 0, err
+		}
+		flags |= MapFixed // placed
+	}
 	if length > TaskSize {
 		return 0, enomem
 	}
 	if file == nil {
 		pgoff = 0 // anonymous memory's offset is never used to place it
 	}
-	var err error
 	switch {
 	case flags&MapFixed != 0:
 	case file != nil && thpFile(file, flags):
@@ -108,7 +115,7 @@ func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 	if v := as.nextVMA(high); v != nil {
 		gapEnd = min(gapEnd, as.vmStartGap(v))
 	}
-	for e := range as.index.Load().downFrom(high - 1) {
+	for e := range as.cur().downFrom(high - 1) {
 		v := e.vma
 		if v.End() < gapEnd && gapEnd-v.End() >= length && gapEnd-length >= low {
 			return gapEnd - length, true
@@ -130,7 +137,7 @@ func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) bottomUp(length uint64) (uint64, error) {
 	addr := uint64(taskUnmappedBase)
-	for e := range as.index.Load().from(addr) {
+	for e := range as.cur().from(addr) {
 		v := e.vma
 		if v.End() <= addr {
 			continue

@@ -30,11 +30,12 @@ type VMA struct {
 	// forkChild: anon came through fork, so the VMA's anon_vma_chain also
 	// links its ancestors' anon_vmas and is not singular (fork.go).
 	forkChild atomic.Bool
-	name      atomic.Pointer[string] // anon_name; nil when unnamed
-	special   atomic.Pointer[string] // "[vdso]", "[vvar]", ...: special mappings
-	lockSeq   atomic.Uint64          // vm_lock_seq
-	refcnt    atomic.Uint32          // vm_refcnt (vmalock.go)
-	gen       atomic.Uint64          // times this memory was handed out (vmaseq's reuse check)
+	name      atomic.Pointer[string]  // anon_name; nil when unnamed
+	special   atomic.Pointer[string]  // "[vdso]", "[vvar]", ...: special mappings
+	huge      atomic.Pointer[hugeVMA] // private hugetlb pages and reservation (hugetlb.go)
+	lockSeq   atomic.Uint64           // vm_lock_seq
+	refcnt    atomic.Uint32           // vm_refcnt (vmalock.go)
+	gen       atomic.Uint64           // times this memory was handed out (vmaseq's reuse check)
 }
 
 // AnonVMA identifies an anon_vma: the reverse-map root that a private VMA

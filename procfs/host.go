@@ -18,7 +18,9 @@ import (
 // CAP_IPC_LOCK from the process's effective capabilities, RLIMIT_STACK
 // and RLIMIT_MEMLOCK, KSM (/sys/kernel/mm/ksm), and whether the kernel
 // has CONFIG_ANON_VMA_NAME (a trial PR_SET_VMA_ANON_NAME on a page of its
-// own). What cannot be read keeps the model's default; on systems other
+// own), the free unreserved huge pages (HugePages_Free - HugePages_Rsvd)
+// and the device of MAP_HUGETLB memory (a trial MAP_NORESERVE mapping,
+// which needs no free huge page). What cannot be read keeps the model's default; on systems other
 // than Linux that is everything, and ok is false.
 func HostConfig() (cfg mm.Config, ok bool) {
 	if !hostIsLinux {
@@ -48,6 +50,10 @@ func HostConfig() (cfg mm.Config, ok bool) {
 		cfg.NoKSM = true
 	}
 	cfg.StackRlimit = stackRlimit()
+	if free, rsvd := hugePages(); free >= rsvd {
+		cfg.HugePages = free - rsvd
+	}
+	cfg.HugeAnonDev = hugeAnonDev()
 	cfg.NoAnonNames = !anonNamesSupported()
 	return cfg, true
 }
@@ -112,6 +118,29 @@ func meminfo() map[string]uint64 {
 		}
 	}
 	return out
+}
+
+// hugePages returns HugePages_Free and HugePages_Rsvd of /proc/meminfo
+// (counts of default-size huge pages, not kB).
+func hugePages() (free, rsvd uint64) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		key, rest, _ := strings.Cut(line, ":")
+		v, err := strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch key {
+		case "HugePages_Free":
+			free = v
+		case "HugePages_Rsvd":
+			rsvd = v
+		}
+	}
+	return free, rsvd
 }
 
 // hasCapability reports whether bit cap is in this process's effective set

@@ -3,7 +3,12 @@
 package procfs
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"unsafe"
+
+	"specvma/vfs"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,4 +47,36 @@ func anonNamesSupported() bool {
 	_, _, e := unix.Syscall6(unix.SYS_PRCTL, unix.PR_SET_VMA, unix.PR_SET_VMA_ANON_NAME,
 		uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(unsafe.Pointer(&name[0])), 0)
 	return e == 0
+}
+
+// hugeAnonDev maps one huge page of MAP_HUGETLB|MAP_NORESERVE anonymous
+// memory (no huge page is taken until it is touched) and reads its device
+// from /proc/self/maps: the kernel's internal hugetlbfs mount. The zero
+// Dev when that fails (no hugetlb support).
+func hugeAnonDev() vfs.Dev {
+	const size = 2 << 20
+	addr, _, e := unix.Syscall6(unix.SYS_MMAP, 0, size, unix.PROT_NONE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE|unix.MAP_HUGETLB, ^uintptr(0), 0)
+	if e != 0 {
+		return vfs.Dev{}
+	}
+	defer unix.Syscall(unix.SYS_MUNMAP, addr, size, 0)
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return vfs.Dev{}
+	}
+	prefix := fmt.Sprintf("%x-", addr)
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		f := strings.Fields(line)
+		var d vfs.Dev
+		if len(f) >= 4 {
+			if _, err := fmt.Sscanf(f[3], "%x:%x", &d.Major, &d.Minor); err == nil {
+				return d
+			}
+		}
+	}
+	return vfs.Dev{}
 }

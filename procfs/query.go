@@ -163,7 +163,7 @@ func (f *MapsFile) query(q Query) (QueryResult, error) {
 	if err != nil {
 		return QueryResult{}, err
 	}
-	r := QueryResult{Start: in.Start, End: in.End, PageSize: mm.PageSize}
+	r := QueryResult{Start: in.Start, End: in.End, PageSize: in.PageSize()}
 	p := flagPerms(in.Flags)
 	for _, b := range []struct {
 		perm Perms

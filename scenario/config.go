@@ -61,6 +61,9 @@ var configKeys = map[string]configKey{
 		func(c *mm.Config, v uint64) { c.TotalSwap = v }, ^uint64(0)},
 	"commit_limit": {func(c *mm.Config) uint64 { return c.CommitLimit },
 		func(c *mm.Config, v uint64) { c.CommitLimit = v }, ^uint64(0)},
+	// Free huge pages nobody reserved: HugePages_Free - HugePages_Rsvd.
+	"hugepages": {func(c *mm.Config) uint64 { return c.HugePages },
+		func(c *mm.Config, v uint64) { c.HugePages = v }, 1 << 40},
 	"stack_rlimit": {func(c *mm.Config) uint64 { return c.StackRlimit },
 		func(c *mm.Config, v uint64) { c.StackRlimit = v }, ^uint64(0)},
 }

@@ -37,6 +37,10 @@ func (m *Model) AddressSpace(name string) *mm.AddressSpace {
 	defer m.mu.Unlock()
 	as, ok := m.spaces[name]
 	if !ok {
+		if m.cfg.HugePool == nil {
+			// One machine: every address space takes huge pages from one pool.
+			m.cfg.HugePool = mm.NewHugePool(m.cfg.HugePages)
+		}
 		as = mm.New(m.cfg)
 		m.spaces[name] = as
 		m.sys.Attach(as)

@@ -565,6 +565,10 @@ var mmapFlagNames = []flagName{
 	{"MAP_GROWSDOWN", mm.MapGrowsDown},
 	{"MAP_NORESERVE", mm.MapNoReserve},
 	{"MAP_POPULATE", mm.MapPopulate},
+	{"MAP_LOCKED", mm.MapLocked},
+	{"MAP_HUGETLB", mm.MapHugeTLB},
+	{"MAP_HUGE_1GB", mm.MapHuge1GB},
+	{"MAP_HUGE_2MB", mm.MapHuge2MB},
 }
 
 var mremapFlagNames = []flagName{

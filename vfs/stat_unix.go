@@ -72,6 +72,8 @@ func classify(mode uint32, rdev uint64, fsMagic int64) (Type, MmapOps, bool) {
 		unix.SECURITYFS_MAGIC, unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC:
 		// Synthetic files: their file_operations have no mmap.
 		return Regular, MmapNone, false
+	case unix.HUGETLBFS_MAGIC:
+		return Regular, MmapHugeTLB, false
 	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
 		return Regular, MmapPageCache, true // f_op->get_unmapped_area is thp_get_unmapped_area
 	}

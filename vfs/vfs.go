@@ -14,8 +14,9 @@
 //
 // What a mapping of the file does. An inode records its file type, what
 // its mmap does (MmapOps: a regular file's page cache, no mmap at all for
-// directories, FIFOs, most devices and procfs/sysfs files, or /dev/zero's
-// shmem-or-anonymous behaviour) and whether its filesystem places mappings
+// directories, FIFOs, most devices and procfs/sysfs files, /dev/zero's
+// shmem-or-anonymous behaviour, or hugetlbfs's huge pages; NewHugeAnonFile
+// makes the unlinked hugetlbfs file behind MAP_HUGETLB memory) and whether its filesystem places mappings
 // for transparent huge pages; OpenPath derives them from stat and statfs.
 // A File's path is the name /proc/PID/maps prints: CanonicalPath resolves
 // it as the kernel's path walk and d_path would.
@@ -83,7 +84,16 @@ const (
 	// ("/dev/zero (deleted)" on 00:01), a private one anonymous memory
 	// that still names /dev/zero in maps.
 	MmapZero
+	// MmapHugeTLB is a hugetlbfs file (hugetlbfs_file_mmap): mappings are
+	// made of huge pages (Inode.HugePageSize), taken from the machine's
+	// pool of huge pages, and lengths, addresses and offsets are rounded to
+	// or checked against the huge page size.
+	MmapHugeTLB
 )
+
+// DefaultHugePageSize is x86-64's default huge page size (2 MiB): the page
+// size of hugetlbfs files and of MAP_HUGETLB mappings.
+const DefaultHugePageSize = 2 << 20
 
 // Inode is an inode: an identity plus the attributes mappings care about.
 type Inode struct {
@@ -93,6 +103,14 @@ type Inode struct {
 	typ     atomic.Uint32 // Type
 	mmapOps atomic.Uint32 // MmapOps
 	thp     atomic.Bool
+}
+
+// HugePageSize is the page size of a hugetlbfs inode, 0 for any other.
+func (i *Inode) HugePageSize() uint64 {
+	if i.MmapOps() == MmapHugeTLB {
+		return DefaultHugePageSize
+	}
+	return 0
 }
 
 // ID returns the inode's identity.
@@ -168,6 +186,27 @@ func NewShmemInode(size int64) *Inode {
 	ino.SetSize(size)
 	ino.SetDeleted(true)
 	return ino
+}
+
+// HugeAnonDev is the default device of the kernel's internal hugetlbfs
+// mount, which backs MAP_HUGETLB anonymous memory
+// ("/anon_hugepage (deleted)"); the real minor number depends on the order
+// in which the kernel mounted its internal filesystems at boot.
+var HugeAnonDev = Dev{0, 0x11}
+
+var hugeAnonIno atomic.Uint64
+
+// NewHugeAnonFile creates the file behind a MAP_HUGETLB anonymous mapping of
+// size bytes (hugetlb_file_setup): an unlinked hugetlbfs inode of its own on
+// device dev, opened read-write, that /proc/PID/maps names
+// "/anon_hugepage (deleted)".
+func NewHugeAnonFile(dev Dev, size int64) *File {
+	ino := InodeFor(InodeID{Dev: dev, Ino: 1<<21 + hugeAnonIno.Add(1)})
+	ino.SetSize(size)
+	ino.SetDeleted(true)
+	ino.SetType(Regular)
+	ino.SetMmapOps(MmapHugeTLB)
+	return NewFile("/anon_hugepage", ino, ORdwr)
 }
 
 // File is an open file description (struct file). Its path is the one

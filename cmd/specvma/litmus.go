@@ -13,7 +13,7 @@ import (
 
 var litmusCommand = command{
 	name:    "litmus",
-	summary: "explore a C litmus test under a memory model (lkmm, armv8, tso, sc)",
+	summary: "explore a C litmus test under a memory model (lkmm, armv8, armv8-ax, tso, sc)",
 	run:     runLitmus,
 }
 

@@ -40,6 +40,18 @@ func run(name, script string, b scenario.Backend) string {
 // released (unmapped) when the test ends, whatever happens.
 func runKernel(t *testing.T, name, script string) string {
 	t.Helper()
+	if needsProcesses(script) {
+		p, err := NewProcesses(DefaultWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := p.Release(); err != nil {
+				t.Errorf("stopping the processes: %v", err)
+			}
+		})
+		return run(name, script, p)
+	}
 	if needsIsolation(script) {
 		return runKernelIsolated(t, name, script)
 	}
@@ -58,8 +70,14 @@ func runKernel(t *testing.T, name, script string) string {
 // runModel runs script on a fresh model configured like this kernel and
 // this process (procfs.HostConfig: privilege, mmap_min_addr, overcommit,
 // CONFIG_ANON_VMA_NAME).
-func runModel(name, script string) string {
+func runModel(name, script string) string { return runModelHuge(name, script, 0) }
+
+// runModelHuge is runModel with hugePages free unreserved huge pages, the
+// number the kernel run started with (HostConfig reads the pool as it is
+// after that run, which a kernel leak of reservations may have shrunk).
+func runModelHuge(name, script string, hugePages uint64) string {
 	cfg, _ := procfs.HostConfig()
+	cfg.HugePages = hugePages
 	return run(name, script, scenario.NewModel(cfg))
 }
 
@@ -79,6 +97,13 @@ func TestDiff(t *testing.T) {
 	win := DefaultWindow
 	for _, seq := range loadSequences(t) {
 		t.Run(seq.name, func(t *testing.T) {
+			var huge uint64
+			if usesHuge(seq.text) {
+				if ok, why := fx.useHuge(); !ok {
+					testsupport.Skip(t, "kerneltest: %s maps huge pages: %s", seq.name, why)
+				}
+				huge = fx.resetHuge(t)
+			}
 			script := fx.expand(seq.text)
 			kout := runKernel(t, seq.name+".vma", script)
 			if strings.Contains(kout, "error: ") {
@@ -93,7 +118,8 @@ func TestDiff(t *testing.T) {
 				t.Logf("kernel:\n%s", formatTranscript(ksteps))
 				return
 			}
-			mout := runModel(seq.name+".vma", script)
+			fx.resetHuge(t)
+			mout := runModelHuge(seq.name+".vma", script, huge)
 			kn, mn := win.Normalize(kout), win.Normalize(mout)
 			if kn == mn {
 				return

@@ -15,6 +15,12 @@ import (
 // and the placeholders that name them in scripts.
 type fixture struct {
 	vars [][2]string // placeholder, value; longest placeholder first
+
+	// Huge pages, set up on first use (useHuge) for the whole test.
+	t        *testing.T
+	hugeDone bool
+	hugeFile string // the hugetlbfs file ($HUGE); "" when unavailable
+	hugeWhy  string // why huge pages are unavailable
 }
 
 // newFixture creates the temporary files:
@@ -30,6 +36,8 @@ type fixture struct {
 //	$BIG            an 8 MiB sparse file (room for whole 2 MiB-aligned
 //	                stretches: THP placement)
 //	$DIR            the temporary directory itself
+//	$HUGE           an empty file on hugetlbfs, mounted for the test on
+//	                first use (useHuge), emptied before every run
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
@@ -66,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
-	return &fixture{vars: [][2]string{
+	return &fixture{t: t, vars: [][2]string{
 		{"$SUBLINK", sublink},
 		{"$LINK", link},
 		{"$FIFO", fifo},
@@ -77,6 +85,37 @@ func newFixture(t *testing.T) *fixture {
 		{"$EXE", exe},
 		{"$DIR", dir},
 	}}
+}
+
+// usesHuge reports whether a script maps huge pages.
+func usesHuge(script string) bool {
+	return strings.Contains(script, "$HUGE") || strings.Contains(script, "MAP_HUGETLB")
+}
+
+// useHuge sets huge pages up for the rest of the test (setupHuge: the
+// machine's pool topped up, hugetlbfs mounted, $HUGE defined) and reports
+// whether they are available, and if not why.
+func (f *fixture) useHuge() (bool, string) {
+	if !f.hugeDone {
+		f.hugeDone = true
+		f.hugeFile, f.hugeWhy = setupHuge(f.t)
+		if f.hugeFile != "" {
+			f.vars = append([][2]string{{"$HUGE", f.hugeFile}}, f.vars...)
+		}
+	}
+	return f.hugeFile != "", f.hugeWhy
+}
+
+// resetHuge empties $HUGE and tops the pool up again, so that a kernel
+// run and a model run of one script start from the same huge page state;
+// it returns the free unreserved huge pages the model is to start with.
+func (f *fixture) resetHuge(t *testing.T) uint64 {
+	t.Helper()
+	if f.hugeFile == "" {
+		return 0
+	}
+	resetHugeFile(t, f.hugeFile)
+	return hugeAvailable()
 }
 
 // expand substitutes the placeholders in a script.
@@ -212,9 +251,9 @@ func transcript(name, script, out string) []step {
 	var steps []step
 	for _, c := range s.Commands {
 		st := step{cmd: strings.TrimSpace(stripComment(src[c.Line-1]))}
-		switch c.Op {
-		case scenario.OpProcess:
-		case scenario.OpMaps, scenario.OpBreakpoints:
+		switch {
+		case c.Op == scenario.OpProcess && !c.Fork: // prints nothing
+		case c.Op == scenario.OpMaps || c.Op == scenario.OpBreakpoints:
 			for len(ls) > 0 && !strings.HasPrefix(ls[0], "= ") && !strings.HasPrefix(ls[0], "error: ") {
 				st.out, ls = append(st.out, ls[0]), ls[1:]
 			}

@@ -21,6 +21,18 @@ func needsIsolation(script string) bool {
 	return false
 }
 
+// needsProcesses reports a script with more than one process (a process
+// line): its kernel side runs on the multi-process backend (Processes),
+// whose agents can fork.
+func needsProcesses(script string) bool {
+	for line := range strings.SplitSeq(script, "\n") {
+		if w, _, _ := strings.Cut(strings.TrimSpace(line), " "); w == "process" {
+			return true
+		}
+	}
+	return false
+}
+
 const childScriptEnv = "SPECVMA_KERNELTEST_CHILD_SCRIPT"
 
 // runKernelIsolated runs script on the kernel backend in a child process

@@ -94,7 +94,11 @@ func NewKernel(window Window) (*Kernel, error) {
 // reconfigured by a script, so a config line passes only when it states
 // what the kernel already is (procfs.HostConfig) and stops the run
 // otherwise.
-func (k *Kernel) Configure(key string, value uint64) error {
+func (k *Kernel) Configure(key string, value uint64) error { return configureHost(key, value) }
+
+// configureHost is Configure of the kernel backends: a config line passes
+// when the running kernel already is so.
+func configureHost(key string, value uint64) error {
 	host, _ := procfs.HostConfig()
 	have, ok := scenario.ConfigValue(host, key)
 	if !ok {
@@ -210,9 +214,12 @@ func (k *Kernel) noteOutside(addr, length uint64) {
 // safe reports whether a call over [addr, addr+length) either stays in the
 // window or cannot reach any mapping: the whole range is at or beyond the
 // user address limit, where nothing is ever mapped.
-func (k *Kernel) safe(addr, length uint64) bool {
+func (k *Kernel) safe(addr, length uint64) bool { return k.win.safe(addr, length) }
+
+// safe is Kernel.safe for window w.
+func (w Window) safe(addr, length uint64) bool {
 	end, _ := pageEnd(addr, length)
-	return k.win.Contains(addr, end-addr) || addr >= mm.TaskSize
+	return w.Contains(addr, end-addr) || addr >= mm.TaskSize
 }
 
 // pageEnd is addr+length rounded up to a page; ok is false when it wraps.
@@ -253,15 +260,33 @@ func (s kernelSpace) Mmap(addr, length uint64, prot, flags int, file scenario.Fi
 	if err != nil {
 		return 0, err
 	}
-	if flags&mm.MapFixed != 0 && !k.safe(addr, length) && !rejected(addr, length, true) {
+	span := length
+	if isHuge(flags, fd) {
+		// Huge page mappings round their length up to a huge page.
+		span = (length + mm.HugePageSize - 1) &^ (mm.HugePageSize - 1)
+		if span < length {
+			span = length
+		}
+	}
+	if flags&mm.MapFixed != 0 && !k.safe(addr, span) && !rejected(addr, span, true) {
 		return 0, refuse("mmap MAP_FIXED", addr, length, k.win)
 	}
 	a, err := rawMmap(addr, length, prot, flags, fd, off)
 	if err != nil {
 		return 0, err
 	}
-	k.noteOutside(a, length)
+	k.noteOutside(a, span)
 	return a, nil
+}
+
+// isHuge reports an mmap of huge pages: MAP_HUGETLB anonymous memory or a
+// file on hugetlbfs.
+func isHuge(flags, fd int) bool {
+	if flags&mm.MapAnonymous != 0 {
+		return flags&mm.MapHugeTLB != 0
+	}
+	var sfs unix.Statfs_t
+	return fd >= 0 && unix.Fstatfs(fd, &sfs) == nil && sfs.Type == unix.HUGETLBFS_MAGIC
 }
 
 func (s kernelSpace) Munmap(addr, length uint64) error {
@@ -511,12 +536,17 @@ func (s kernelSpace) MapsWith(procfs.Reader) (string, error) { return s.Maps() }
 // a VMA outside it is not there (ENOENT), and a covering-or-next query
 // that finds one below the window asks again from the window's start.
 func (s kernelSpace) Query(flags, addr uint64) (procfs.QueryResult, error) {
-	f, err := os.Open("/proc/self/maps")
+	return queryWindow("/proc/self/maps", s.k.win, flags, addr)
+}
+
+// queryWindow is PROCMAP_QUERY on the maps file at path, answered as if
+// window w were the whole address space.
+func queryWindow(path string, w Window, flags, addr uint64) (procfs.QueryResult, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return procfs.QueryResult{}, errnoOf(err)
 	}
 	defer f.Close()
-	w := s.k.win
 	q := procfs.Query{Flags: flags, Addr: addr, NameAddr: 1, NameSize: 4096, BuildIDAddr: 1, BuildIDSize: 20}
 	r, err := procfs.QueryLive(f, q)
 	if err == nil && r.End <= w.Base && flags&procfs.QueryCoveringOrNext != 0 {

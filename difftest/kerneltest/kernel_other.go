@@ -30,3 +30,13 @@ func (k *Kernel) Release() error { return nil }
 
 // StartBrk has no /proc/self/stat to read here.
 func StartBrk() (uint64, bool) { return 0, false }
+
+// Processes is the multi-process kernel backend; on this OS it cannot be
+// created.
+type Processes struct{ scenario.Backend }
+
+// NewProcesses fails, as NewKernel does.
+func NewProcesses(window Window) (*Processes, error) { _, err := NewKernel(window); return nil, err }
+
+// Release does nothing.
+func (p *Processes) Release() error { return nil }

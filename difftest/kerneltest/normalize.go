@@ -13,6 +13,10 @@ const mapsNameColumn = 25 + 6*8 - 1 + 1
 // shmemName is how maps names the shmem file behind shared anonymous memory.
 const shmemName = "/dev/zero (deleted)"
 
+// hugeAnonName is how maps names the hugetlbfs file behind MAP_HUGETLB
+// anonymous memory.
+const hugeAnonName = "/anon_hugepage (deleted)"
+
 // mapsLine is a parsed /proc/PID/maps line.
 type mapsLine struct {
 	start, end                uint64
@@ -74,15 +78,24 @@ func (l mapsLine) String() string {
 //   - shared-memory inode numbers (device 00:01, named /dev/zero (deleted)
 //     or [anon_shmem:NAME]) are renumbered shm1, shm2, ... in order of
 //     first appearance, so two mappings of one shmem object still show one
-//     number and two objects still show two.
+//     number and two objects still show two; so are those of MAP_HUGETLB
+//     anonymous memory (/anon_hugepage (deleted)), as huge1, huge2, ...
 func (w Window) Normalize(out string) string {
 	var b strings.Builder
-	shm := map[string]string{}
+	shm, huge := map[string]string{}, map[string]string{}
 	for line := range strings.SplitSeq(strings.TrimSuffix(out, "\n"), "\n") {
 		if out == "" {
 			break
 		}
-		if v, ok := strings.CutPrefix(line, "= 0x"); ok {
+		if q := strings.Fields(line); len(q) > 6 && q[0] == "=" && strings.Contains(line, ` name="`+hugeAnonName+`"`) {
+			// A query's answer about MAP_HUGETLB memory: its inode too.
+			n, seen := huge[q[5]]
+			if !seen {
+				n = "huge" + strconv.Itoa(len(huge)+1)
+				huge[q[5]] = n
+			}
+			line = strings.Replace(line, " "+q[4]+" "+q[5]+" ", " "+q[4]+" "+n+" ", 1)
+		} else if v, ok := strings.CutPrefix(line, "= 0x"); ok {
 			if a, err := strconv.ParseUint(v, 16, 64); err == nil && !w.Contains(a, 1) {
 				line = "= <outside window>"
 			}
@@ -95,6 +108,14 @@ func (w Window) Normalize(out string) string {
 				if !seen {
 					n = "shm" + strconv.Itoa(len(shm)+1)
 					shm[l.ino] = n
+				}
+				l.ino = n
+				line = l.String()
+			} else if l.name == hugeAnonName {
+				n, seen := huge[l.ino]
+				if !seen {
+					n = "huge" + strconv.Itoa(len(huge)+1)
+					huge[l.ino] = n
 				}
 				l.ino = n
 				line = l.String()

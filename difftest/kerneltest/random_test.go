@@ -42,7 +42,10 @@ func TestRandomDiff(t *testing.T) {
 // placement, hinted (not fixed) file mappings, lengths larger than the
 // machine's memory and past the address limit, and madvise, mlock,
 // munlock and (in one sequence in 32, whose kernel side then runs in a
-// child process) mseal.
+// child process) mseal. One sequence in 8 forks: up to three children
+// (forks of forks too), with the calls moving between the processes, whose
+// maps are all compared at the end (the kernel side runs on the
+// multi-process backend).
 func randomScript(seed uint64) string {
 	r := rand.New(rand.NewPCG(seed, seed*7919))
 	const base, pages = 0x500000000000, 48
@@ -78,11 +81,41 @@ func randomScript(seed uint64) string {
 		"MADV_KEEPONFORK", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", "MADV_SEQUENTIAL", "MADV_RANDOM",
 		"MADV_NORMAL", "MADV_MERGEABLE", "MADV_UNMERGEABLE", "MADV_DONTNEED", "MADV_FREE"}
 	seal := seed%32 == 0 // each such sequence costs a child process
+	forks := seed%8 == 4
+	procs := []string{"main"}
 	var b strings.Builder
 	b.WriteString("open f $FILE1\nopen g $LINK\nopen h $DIR//sub/..//file2\nopen z /dev/zero\nopen n /dev/null\n" +
 		"open p $FIFO\nopen big $BIG\nopen s $SUBLINK/../file1\n")
 	files := []string{"f", "g", "h", "z", "z", "n", "p", "big", "big", "s"}
 	for i := 0; i < 30; i++ {
+		if forks && (r.IntN(8) == 0 || i == 15 && len(procs) == 1) {
+			if len(procs) < 4 && (r.IntN(2) == 0 || len(procs) == 1) {
+				procs = append(procs, fmt.Sprintf("c%d", len(procs)))
+				fmt.Fprintf(&b, "process %s fork\n", procs[len(procs)-1])
+			} else {
+				fmt.Fprintf(&b, "process %s\n", procs[r.IntN(len(procs))])
+			}
+			continue
+		}
+		if forks && r.IntN(3) != 0 {
+			// Two calls in three of a forking sequence make what fork treats
+			// specially: written private memory split and joined again in
+			// a 16-page corner, moved, wiped or not copied.
+			near := func() uint64 { return base + uint64(r.IntN(16))*0x1000 }
+			switch r.IntN(6) {
+			case 0:
+				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
+			case 1, 2:
+				fmt.Fprintf(&b, "touch %#x write\n", near())
+			case 3:
+				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
+			case 4:
+				fmt.Fprintf(&b, "mremap %#x %#x %#x MREMAP_MAYMOVE|MREMAP_FIXED %#x\n", near(), small(), small(), near())
+			default:
+				fmt.Fprintf(&b, "madvise %#x %#x %s\n", near(), small(), []string{"MADV_WIPEONFORK", "MADV_DONTFORK", "MADV_DONTDUMP", "MADV_DODUMP"}[r.IntN(4)])
+			}
+			continue
+		}
 		switch r.IntN(13) {
 		case 0, 1:
 			flags := []string{"MAP_PRIVATE|MAP_ANONYMOUS", "MAP_SHARED|MAP_ANONYMOUS"}[r.IntN(2)]
@@ -146,6 +179,12 @@ func randomScript(seed uint64) string {
 			}
 		}
 	}
-	b.WriteString("maps\n")
+	if !forks {
+		b.WriteString("maps\n")
+		return b.String()
+	}
+	for _, p := range procs {
+		fmt.Fprintf(&b, "process %s\nmaps\n", p)
+	}
 	return b.String()
 }

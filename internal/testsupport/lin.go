@@ -99,21 +99,38 @@ func (c LinCheck) Visualize(t testing.TB, model porcupine.Model, path, name stri
 	return path
 }
 
-// Explain logs where the check of h got stuck: the state after the longest
-// partial linearization, the first operation that could not follow it, the
-// operations pending around it and the last ones linearized. model must
-// have DescribeOperation and DescribeState.
+// Explain logs where the check of h got stuck: in the first partition
+// (model.Partition's, or all of h) that could not be linearized, the state
+// after its longest partial linearization, the first operation that could
+// not follow it, the operations pending around it and the last ones
+// linearized. model must have DescribeOperation and DescribeState.
 func (c LinCheck) Explain(t testing.TB, model porcupine.Model, h []porcupine.Operation) {
 	t.Helper()
-	parts := c.Info.PartialLinearizationsOperations()
-	var best []porcupine.Operation
-	for _, part := range parts {
-		for _, pl := range part {
+	parts := [][]porcupine.Operation{h}
+	if model.Partition != nil {
+		parts = model.Partition(h)
+	}
+	partials := c.Info.PartialLinearizationsOperations()
+	for i, part := range parts {
+		if i >= len(partials) {
+			break
+		}
+		var best []porcupine.Operation
+		for _, pl := range partials[i] {
 			if len(pl) > len(best) {
 				best = pl
 			}
 		}
+		if len(best) < len(part) {
+			explainPart(t, model, part, best)
+			return
+		}
 	}
+}
+
+// explainPart is Explain for one partition and its longest partial
+// linearization.
+func explainPart(t testing.TB, model porcupine.Model, h, best []porcupine.Operation) {
 	in := map[int]bool{}
 	st := model.Init()
 	for _, o := range best {
