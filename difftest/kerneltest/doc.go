@@ -58,7 +58,8 @@
 // /dev/null and a FIFO, an 8 MiB file for THP placement, lengths larger
 // than the machine's memory and past the address limit, hinted file
 // mappings, madvise, mlock and munlock, in one seed of 32 mseal, and in
-// one seed of 8 fork (up to three children, calls moving between them).
+// one seed of 8 fork (up to three children, calls moving between them,
+// on written private memory in an 8-page corner).
 // Calls that would fault memory in are given small lengths only.
 //
 // A mismatch is reported with the script, the kernel's output and the

@@ -42,10 +42,11 @@ func TestRandomDiff(t *testing.T) {
 // placement, hinted (not fixed) file mappings, lengths larger than the
 // machine's memory and past the address limit, and madvise, mlock,
 // munlock and (in one sequence in 32, whose kernel side then runs in a
-// child process) mseal. One sequence in 8 forks: up to three children
-// (forks of forks too), with the calls moving between the processes, whose
-// maps are all compared at the end (the kernel side runs on the
-// multi-process backend).
+// child process) mseal. One sequence in 8 forks instead: up to three
+// children (forks of forks too), the calls moving between the processes
+// and confined to written private memory in an 8-page corner, each
+// process's maps printed when it is left and at the end (the kernel side
+// runs on the multi-process backend).
 func randomScript(seed uint64) string {
 	r := rand.New(rand.NewPCG(seed, seed*7919))
 	const base, pages = 0x500000000000, 48
@@ -89,6 +90,7 @@ func randomScript(seed uint64) string {
 	files := []string{"f", "g", "h", "z", "z", "n", "p", "big", "big", "s"}
 	for i := 0; i < 30; i++ {
 		if forks && (r.IntN(8) == 0 || i == 15 && len(procs) == 1) {
+			b.WriteString("maps\n") // what this process has come to, before it leaves
 			if len(procs) < 4 && (r.IntN(2) == 0 || len(procs) == 1) {
 				procs = append(procs, fmt.Sprintf("c%d", len(procs)))
 				fmt.Fprintf(&b, "process %s fork\n", procs[len(procs)-1])
@@ -97,19 +99,22 @@ func randomScript(seed uint64) string {
 			}
 			continue
 		}
-		if forks && r.IntN(3) != 0 {
-			// Two calls in three of a forking sequence make what fork treats
-			// specially: written private memory split and joined again in
-			// a 16-page corner, moved, wiped or not copied.
-			near := func() uint64 { return base + uint64(r.IntN(16))*0x1000 }
-			switch r.IntN(6) {
-			case 0:
-				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
-			case 1, 2:
+		if forks {
+			// A forking sequence makes only what fork treats specially:
+			// written private memory split and joined again in an 8-page
+			// corner, moved, wiped or not copied (the other calls, whose
+			// large mappings would cover the corner, are the other
+			// sequences' business).
+			near := func() uint64 { return base + uint64(r.IntN(8))*0x1000 }
+			rw := []string{"rw-", "r--"}[r.IntN(2)]
+			switch n := r.IntN(11); {
+			case n < 2: // fills holes only, so written memory stays
+				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE\n", near(), small(), rw)
+			case n < 5:
 				fmt.Fprintf(&b, "touch %#x write\n", near())
-			case 3:
-				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
-			case 4:
+			case n < 9:
+				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), uint64(r.IntN(4)+1)*0x1000, rw)
+			case n < 10:
 				fmt.Fprintf(&b, "mremap %#x %#x %#x MREMAP_MAYMOVE|MREMAP_FIXED %#x\n", near(), small(), small(), near())
 			default:
 				fmt.Fprintf(&b, "madvise %#x %#x %s\n", near(), small(), []string{"MADV_WIPEONFORK", "MADV_DONTFORK", "MADV_DONTDUMP", "MADV_DODUMP"}[r.IntN(4)])
