@@ -18,7 +18,7 @@ func firstRound(t *testing.T, file, model string, defs map[string]int64, from, u
 		}
 		pg := loadTest(t, "testdata/protocol/"+file+".litmus", d)
 		var err error
-		if r, err = Explore(pg, Options{Model: models[model]}); err != nil {
+		if r, err = Explore(pg, Options{Model: models[model], FirstPositive: true}); err != nil {
 			t.Fatal(err)
 		}
 		if r.Positive > 0 {
