@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,12 @@ type MonitorOptions struct {
 	Rate     int           `json:"rate"`     // writer mmap+munmap pairs per second (default 10000)
 	Monitors int           `json:"monitors"` // concurrent monitors (default GOMAXPROCS-1, at least 1)
 	VMAs     int           `json:"vmas"`     // VMAs in the address space (default 1000: about 12 pages of text)
+	Runs     int           `json:"runs"`     // runs of each row, interleaved across rows (default 5)
+	// GC leaves Go's garbage collector running during the timed runs. By
+	// default it is off while a run is timed (a collection runs before
+	// each run), so that the writer's maximum is not a collector pause:
+	// the kernel's writer has no collector either.
+	GC bool `json:"gc"`
 }
 
 func (o *MonitorOptions) defaults() {
@@ -49,18 +56,23 @@ func (o *MonitorOptions) defaults() {
 	if o.VMAs <= 0 {
 		o.VMAs = 1000
 	}
+	if o.Runs <= 0 {
+		o.Runs = 5
+	}
 }
 
-// MonitorRow is one reader's run.
+// MonitorRow is one reader's runs: each figure is the median over the
+// runs, except the counts, which are totals.
 type MonitorRow struct {
-	Reader       string            `json:"reader"`           // maps reader, or "none" for the writer alone
-	WriterOps    float64           `json:"writer_ops"`       // mmap and munmap calls per second achieved
-	WriterP50    time.Duration     `json:"writer_p50"`       // per-call latency, ns
-	WriterP99    time.Duration     `json:"writer_p99"`       // ns
-	WriterMax    time.Duration     `json:"writer_max"`       // ns
-	MonitorReads float64           `json:"monitor_reads"`    // whole-maps reads per second, all monitors
-	PageLocks    uint64            `json:"page_locks"`       // mmap read lock holds for whole pages (locked)
-	Events       map[string]uint64 `json:"events,omitempty"` // retries and fallbacks by reason
+	Reader        string            `json:"reader"`           // maps reader, or "none" for the writer alone
+	WriterOps     float64           `json:"writer_ops"`       // mmap and munmap calls per second achieved
+	WriterP50     time.Duration     `json:"writer_p50"`       // per-call latency, ns
+	WriterP99     time.Duration     `json:"writer_p99"`       // ns
+	WriterMax     time.Duration     `json:"writer_max"`       // median of the runs' slowest calls, ns
+	WriterMaxRuns []time.Duration   `json:"writer_max_runs"`  // each run's slowest call, ns, in run order
+	MonitorReads  float64           `json:"monitor_reads"`    // whole-maps reads per second, all monitors
+	PageLocks     uint64            `json:"page_locks"`       // mmap read lock holds for whole pages (locked)
+	Events        map[string]uint64 `json:"events,omitempty"` // retries and fallbacks by reason
 }
 
 // MonitorResult is the experiment's outcome.
@@ -78,19 +90,95 @@ const (
 	monitorWriter = 0x300000000000
 )
 
-// RunMonitor runs the model experiment for no monitors and each reader.
+// RunMonitor runs the model experiment for no monitors and each reader,
+// o.Runs times, the rows interleaved (one run of each, then again), so that
+// a host that slows one stretch of time slows every row alike.
 func RunMonitor(o MonitorOptions) (*MonitorResult, error) {
 	o.defaults()
 	res := &MonitorResult{Options: o}
 	readers := append([]string{"none"}, names(procfs.Readers())...)
-	for _, name := range readers {
-		row, err := runMonitorRow(o, name)
-		if err != nil {
-			return nil, err
+	runs := make([][]monitorRun, len(readers))
+	for range o.Runs {
+		for i, name := range readers {
+			run, err := runMonitorOnce(o, name)
+			if err != nil {
+				return nil, err
+			}
+			runs[i] = append(runs[i], run)
 		}
-		res.Rows = append(res.Rows, row)
+	}
+	for i, name := range readers {
+		res.Rows = append(res.Rows, summarise(name, runs[i]))
 	}
 	return res, nil
+}
+
+// monitorRun is one timed run of one row.
+type monitorRun struct {
+	ops, reads    float64
+	p50, p99, max time.Duration
+	pageLocks     uint64
+	walk          mm.WalkStats
+}
+
+// summarise takes the median of each figure over the runs and totals the
+// counts.
+func summarise(reader string, runs []monitorRun) MonitorRow {
+	row := MonitorRow{Reader: reader}
+	med := func(f func(monitorRun) float64) float64 {
+		vs := make([]float64, len(runs))
+		for i, r := range runs {
+			vs[i] = f(r)
+		}
+		return median(vs)
+	}
+	row.WriterOps = med(func(r monitorRun) float64 { return r.ops })
+	row.MonitorReads = med(func(r monitorRun) float64 { return r.reads })
+	row.WriterP50 = time.Duration(med(func(r monitorRun) float64 { return float64(r.p50) }))
+	row.WriterP99 = time.Duration(med(func(r monitorRun) float64 { return float64(r.p99) }))
+	row.WriterMax = time.Duration(med(func(r monitorRun) float64 { return float64(r.max) }))
+	var walk mm.WalkStats
+	for _, r := range runs {
+		row.WriterMaxRuns = append(row.WriterMaxRuns, r.max)
+		row.PageLocks += r.pageLocks
+		walk.Add(&r.walk)
+	}
+	for e, n := range walk {
+		if n > 0 {
+			if row.Events == nil {
+				row.Events = map[string]uint64{}
+			}
+			row.Events[mm.WalkEvent(e).String()] = n
+		}
+	}
+	return row
+}
+
+// MaxRatio is the median over the runs of the writer's maximum latency with
+// reader's monitors divided by that with base's, the runs paired in order
+// (each pair ran side by side). ok is false when either row is missing.
+func (r *MonitorResult) MaxRatio(reader, base string) (ratio float64, ok bool) {
+	a, b := r.row(reader), r.row(base)
+	if a == nil || b == nil || len(a.WriterMaxRuns) != len(b.WriterMaxRuns) || len(a.WriterMaxRuns) == 0 {
+		return 0, false
+	}
+	vs := make([]float64, len(a.WriterMaxRuns))
+	for i := range vs {
+		if b.WriterMaxRuns[i] <= 0 {
+			return 0, false
+		}
+		vs[i] = float64(a.WriterMaxRuns[i]) / float64(b.WriterMaxRuns[i])
+	}
+	return median(vs), true
+}
+
+func (r *MonitorResult) row(reader string) *MonitorRow {
+	for i := range r.Rows {
+		if r.Rows[i].Reader == reader {
+			return &r.Rows[i]
+		}
+	}
+	return nil
 }
 
 func names(rs []procfs.Reader) []string {
@@ -113,13 +201,13 @@ func monitorSpace(n int) (*mm.AddressSpace, error) {
 	return as, nil
 }
 
-func runMonitorRow(o MonitorOptions, name string) (MonitorRow, error) {
+func runMonitorOnce(o MonitorOptions, name string) (monitorRun, error) {
+	var run monitorRun
 	as, err := monitorSpace(o.VMAs)
 	if err != nil {
-		return MonitorRow{}, err
+		return run, err
 	}
 	defer as.Exit()
-	row := MonitorRow{Reader: name}
 	var (
 		stop  atomic.Bool
 		wg    sync.WaitGroup
@@ -127,6 +215,10 @@ func runMonitorRow(o MonitorOptions, name string) (MonitorRow, error) {
 		mu    sync.Mutex
 		stats procfs.ReadStats
 	)
+	if !o.GC {
+		runtime.GC()
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	}
 	if rd, ok := procfs.ParseReader(name); ok {
 		for i := 0; i < o.Monitors; i++ {
 			wg.Add(1)
@@ -154,21 +246,14 @@ func runMonitorRow(o MonitorOptions, name string) (MonitorRow, error) {
 	stop.Store(true)
 	wg.Wait()
 	if err != nil {
-		return row, err
+		return run, err
 	}
-	row.WriterOps = float64(len(lat)) / elapsed.Seconds()
-	row.WriterP50, row.WriterP99, row.WriterMax = percentiles(lat)
-	row.MonitorReads = float64(reads.Load()) / elapsed.Seconds()
-	row.PageLocks = stats.PageLocks
-	for e, n := range stats.Walk {
-		if n > 0 {
-			if row.Events == nil {
-				row.Events = map[string]uint64{}
-			}
-			row.Events[mm.WalkEvent(e).String()] = n
-		}
-	}
-	return row, nil
+	run.ops = float64(len(lat)) / elapsed.Seconds()
+	run.p50, run.p99, run.max = percentiles(lat)
+	run.reads = float64(reads.Load()) / elapsed.Seconds()
+	run.pageLocks = stats.PageLocks
+	run.walk = stats.Walk
+	return run, nil
 }
 
 // paceWriter maps and unmaps one page rate times a second for d, timing
@@ -225,6 +310,17 @@ func (r *MonitorResult) WriteTable(w io.Writer) {
 			row.WriterP50, row.WriterP99, row.WriterMax, row.MonitorReads, row.PageLocks, formatEvents(row.Events))
 	}
 	tw.Flush()
+	gc := "off while timed"
+	if r.Options.GC {
+		gc = "on"
+	}
+	fmt.Fprintf(w, "(medians of %d runs of %v each, rows interleaved; %d monitor(s), GOMAXPROCS %d, Go's collector %s)\n",
+		r.Options.Runs, r.Options.Duration, r.Options.Monitors, runtime.GOMAXPROCS(0), gc)
+	for _, row := range r.Rows {
+		if row.Reader != "none" && len(row.WriterMaxRuns) > 0 {
+			fmt.Fprintf(w, "  %s: writer max per run %v\n", row.Reader, row.WriterMaxRuns)
+		}
+	}
 	if len(r.Live) > 0 {
 		fmt.Fprintln(w, "\nlive kernel: a child process times its own mmap/munmap while monitors read its maps")
 		writeLiveMonitor(w, r.Live)

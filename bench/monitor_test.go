@@ -15,7 +15,7 @@ import (
 // table that names every row. (No figure is asserted: speed is for the
 // bench.)
 func TestMonitorWorkload(t *testing.T) {
-	res, err := RunMonitor(MonitorOptions{Duration: 100 * time.Millisecond, VMAs: 200, Rate: 2000})
+	res, err := RunMonitor(MonitorOptions{Duration: 100 * time.Millisecond, VMAs: 200, Rate: 2000, Runs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,9 +50,13 @@ type Config struct {
 	// accounted allocation larger than both together. Both zero: no limit.
 	TotalRAM, TotalSwap uint64
 	// CommitLimit is the commit limit in bytes under OvercommitNever
-	// (CommitLimit of /proc/meminfo); the memory this address space has
-	// committed may not pass it.
-	CommitLimit uint64
+	// (CommitLimit of /proc/meminfo): the memory the machine has committed
+	// may not pass it. CommittedAS is what the rest of the machine, outside
+	// the model, has committed (Committed_AS of /proc/meminfo when the model
+	// follows the running machine), and Machine, when set, the address
+	// spaces of the model that commit together (commit.go).
+	CommitLimit, CommittedAS uint64
+	Machine                  *Machine
 	// HugePages is the number of free huge pages nobody has reserved
 	// (HugePages_Free - HugePages_Rsvd of /proc/meminfo) in the pool New
 	// creates when HugePool is nil; HugePool, when set, is a pool the
@@ -62,6 +66,10 @@ type Config struct {
 	// HugeAnonDev is the device of MAP_HUGETLB anonymous memory in maps
 	// (the kernel's internal hugetlbfs mount); zero: vfs.HugeAnonDev.
 	HugeAnonDev vfs.Dev
+	// DataRlimit is RLIMIT_DATA in bytes (rlimit.go); 0: unlimited.
+	// DataSegment is the size of the program's data segment (end_data -
+	// start_data), which brk counts against it.
+	DataRlimit, DataSegment uint64
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64
@@ -73,7 +81,13 @@ type Config struct {
 // AddressSpace is a process address space (mm_struct).
 type AddressSpace struct {
 	lock  mmapLock
-	index atomic.Pointer[tree] // the VMA tree; written under the mmap write lock
+	index atomic.Pointer[tree] // the published VMA tree; written under the mmap write lock
+	// A store in progress (store.go): the writer's version not yet
+	// published, how many begin/endStore pairs are open, and the VMAs it
+	// removed, detached once the version without them is published.
+	staged   *tree
+	storing  int
+	unlinked []*VMA
 	// anonMu serialises anon_vma assignment, which page faults do under the
 	// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
 	anonMu sync.Mutex
@@ -117,6 +131,9 @@ func New(cfg Config) *AddressSpace {
 		cfg.HugePool = NewHugePool(cfg.HugePages)
 	}
 	as := &AddressSpace{cfg: cfg}
+	if cfg.Machine != nil {
+		cfg.Machine.join(as)
+	}
 	as.lock.seq.mask = ^uint64(0)
 	as.index.Store(&tree{})
 	if debugValidate != nil {
@@ -163,8 +180,13 @@ func (as *AddressSpace) SpeculateTryBegin() (seq uint64, ok bool) { return as.lo
 // Preconditions: none (lockless).
 func (as *AddressSpace) SpeculateRetry(seq uint64) bool { return as.lock.SpeculateRetry(seq) }
 
-// MapCount returns the number of VMAs (map_count).
+// MapCount returns the number of VMAs (map_count) in the published tree.
 func (as *AddressSpace) MapCount() int { return as.index.Load().size }
+
+// mapCount is map_count in the writer's view (a store in progress counts).
+//
+// Preconditions: the mmap lock is held, either mode.
+func (as *AddressSpace) mapCount() int { return as.cur().size }
 
 // findRCU walks the newest published tree version for the VMA covering
 // addr, taking no lock (vma_lookup under rcu_read_lock). The VMA may be
@@ -197,7 +219,7 @@ func (as *AddressSpace) VMAs() []Info {
 }
 
 func (as *AddressSpace) vmasLocked() []Info {
-	t := as.index.Load()
+	t := as.cur()
 	out := make([]Info, 0, t.size)
 	for e := range t.all() {
 		out = append(out, e.vma.info())
@@ -244,7 +266,7 @@ func (as *AddressSpace) Install(in Info) error {
 	}
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
-	if e, ok := as.index.Load().findVMA(in.Start); ok && e.start < in.End {
+	if e, ok := as.cur().findVMA(in.Start); ok && e.start < in.End {
 		return errno.EEXIST
 	}
 	v := as.newVMA(in.Start, in.End, in.Pgoff, in.Flags, in.File)
@@ -292,17 +314,31 @@ func (as *AddressSpace) newVMA(start, end, pgoff uint64, flags VMFlags, file *vf
 	return v
 }
 
-// publish makes t the newest tree version: one atomic store, which lockless
-// readers load (the RCU publication, rcu_assign_pointer).
+// publish makes t the writer's newest tree version. Outside a store
+// (store.go) that is one atomic store, which lockless readers load (the RCU
+// publication, rcu_assign_pointer); inside one, t is staged and endStore
+// publishes the last version staged.
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) publish(t *tree) {
+	if as.storing > 0 && !as.unbatched() { // safety:store-once
+		as.staged = t
+		return
+	}
+	as.store(t)
+}
+
+// store publishes t to lockless readers.
+func (as *AddressSpace) store(t *tree) {
 	if debugPublish != nil {
 		if err := debugPublish(t); err != nil {
 			panic("mm: publishing a malformed tree version: " + err.Error())
 		}
 	}
 	as.index.Store(t)
+	if h := as.hooks(); h != nil && h.AfterPublish != nil {
+		h.AfterPublish()
+	}
 }
 
 // Debug checks, set only by this package's tests (validate_test.go), as
@@ -319,16 +355,33 @@ var (
 func (as *AddressSpace) link(v *VMA) {
 	as.writeSeq()
 	v.markAttached()
-	as.publish(as.index.Load().insert(entry{v.Start(), v.End(), v}))
+	as.publish(as.cur().insert(entry{v.Start(), v.End(), v}))
 }
 
 // unlinkFree removes v from the tree, waits out transient readers and frees
-// it, dropping its file reference (remove_vma). v is write-locked.
+// it, dropping its file reference (remove_vma). v is write-locked. Inside a
+// store the detach waits until endStore has published a version without v.
 //
 // Preconditions: the mmap write lock is held and v is write-locked (vmaStartWrite).
 func (as *AddressSpace) unlinkFree(v *VMA) {
 	as.writeSeq()
-	as.publish(as.index.Load().remove(v.Start()))
+	as.publish(as.cur().remove(v.Start()))
+	if f := v.File(); isHugeFile(f) {
+		// hugetlb_vm_op_close at once: the pages and reservations come
+		// back before the rest of the write section reserves again.
+		as.hugeClose(v)
+		as.hugeVMACount(f, -1)
+	}
+	if as.staged != nil {
+		as.unlinked = append(as.unlinked, v)
+		return
+	}
+	as.detachFree(v)
+}
+
+// detachFree waits out v's transient readers and frees it; v is out of
+// the published tree.
+func (as *AddressSpace) detachFree(v *VMA) {
 	if h := as.hooks(); h != nil && h.BeforeDetach != nil {
 		h.BeforeDetach()
 	}
@@ -341,10 +394,6 @@ func (as *AddressSpace) unlinkFree(v *VMA) {
 // Preconditions: the mmap write lock is held; v is detached.
 func (as *AddressSpace) freeVMA(v *VMA) {
 	if f := v.file.Load(); f != nil {
-		if isHugeFile(f) {
-			as.hugeClose(v)
-			as.hugeVMACount(f, -1)
-		}
 		f.Put()
 	}
 	vmaCache.Free(v)
@@ -360,14 +409,14 @@ func (as *AddressSpace) setRange(v *VMA, start, end, pgoff uint64) {
 	v.start.Store(start)
 	v.end.Store(end)
 	v.pgoff.Store(pgoff)
-	as.publish(as.index.Load().replace(old, entry{start, end, v}))
+	as.publish(as.cur().replace(old, entry{start, end, v}))
 }
 
 // vmaAt returns the VMA covering addr in the writer's view.
 //
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) vmaAt(addr uint64) *VMA {
-	if e, ok := as.index.Load().lookup(addr); ok {
+	if e, ok := as.cur().lookup(addr); ok {
 		return e.vma
 	}
 	return nil
@@ -377,7 +426,7 @@ func (as *AddressSpace) vmaAt(addr uint64) *VMA {
 //
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) findVMA(addr uint64) *VMA {
-	if e, ok := as.index.Load().findVMA(addr); ok {
+	if e, ok := as.cur().findVMA(addr); ok {
 		return e.vma
 	}
 	return nil
@@ -391,7 +440,7 @@ func (as *AddressSpace) prevVMA(addr uint64) *VMA {
 		return nil
 	}
 	var c cursor
-	if c.seekFloor(as.index.Load(), addr-1) {
+	if c.seekFloor(as.cur(), addr-1) {
 		return c.entry().vma
 	}
 	return nil
@@ -402,7 +451,7 @@ func (as *AddressSpace) prevVMA(addr uint64) *VMA {
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) nextVMA(addr uint64) *VMA {
 	var c cursor
-	if c.seekGE(as.index.Load(), addr) {
+	if c.seekGE(as.cur(), addr) {
 		return c.entry().vma
 	}
 	return nil
@@ -413,7 +462,7 @@ func (as *AddressSpace) nextVMA(addr uint64) *VMA {
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) overlapping(start, end uint64) []*VMA {
 	var out []*VMA
-	for e := range as.index.Load().from(start) {
+	for e := range as.cur().from(start) {
 		if e.start >= end {
 			break
 		}

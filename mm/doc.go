@@ -223,11 +223,12 @@
 //	                         existed before and after a change (also through
 //	                         PROCMAP_QUERY: procfs' TestQueryGap, ENOENT)
 //	lnext-gap-odd            trusting "no change" from a sequence recorded      TestLockNextVMAMidWrite
-//	                         odd, while a writer had the tree half-changed
-//	lnext-relookup-odd       confirming a gap with a re-lookup made while a     TestLockNextVMAMidWrite
-//	                         writer holds the lock (an intermediate tree)
-//	lnext-relookup-retry     confirming a gap with a re-lookup that a writer    TestLockNextVMAMidWrite
-//	                         overlapped
+//	                         odd, while a writer between two stores of one
+//	                         call (mremap onto a mapping) fills the gap
+//	store-once               a range store (split, merge, MAP_FIXED over a      TestStoresPublishOnce
+//	                         mapping, munmap) published in steps: a version
+//	                         with a hole where memory is mapped before and
+//	                         after, which lock_next_vma's re-lookup confirms
 //	snap-begin-even          a snapshot page validated against an odd count:    TestSnapshotMidWrite
 //	                         copies from a half-changed tree accepted
 //	snap-record-locked       the same after a failed validation: the count is   TestSnapshotMidWrite
@@ -239,7 +240,7 @@
 // Runtime switches and source mutants: the steps above are removed by
 // internal/safety's source mutants only, except where a switch in
 // mmhook.Hooks removes one at run time too (NoGapRecheck:
-// lnext-gap-recheck; NoRelookupValidate: both re-lookup steps; NoValidate:
+// lnext-gap-recheck; PublishEachStep: store-once; NoValidate:
 // snap-validate), because procfs/mapsrace's TestPlantedBugs plants
 // them in every `go test` to show that the race test catches them; the
 // step tests check the switches too. NoValidate also drops the checks of

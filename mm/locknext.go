@@ -83,13 +83,12 @@ func (as *AddressSpace) NextVMALocked(from uint64) (Info, bool) {
 //     below from it moved behind the reader: fall back;
 //  4. if it starts above from there is a gap in front of it. The gap is
 //     real if nothing changed since step 1; otherwise look up from again:
-//     only if the tree now gives the same VMA is the gap confirmed, else
-//     fall back. Unlike the maple tree, whose range stores replace old
-//     entries with new ones in one step, the model's writer publishes
-//     intermediate tree versions (a removal, then an insertion), one of
-//     which can show a gap that neither the old nor the new layout has; so
-//     the re-lookup itself is accepted only from a tree that no writer was
-//     changing (an even sequence, unchanged across the lookup).
+//     only if the newest tree gives the same VMA is the gap confirmed, else
+//     fall back. The re-lookup may run while a writer is mid-change: every
+//     published tree version is a layout a reader may see, because a
+//     writer publishes each change that replaces a range (a split, a merge,
+//     a MAP_FIXED replacement, an munmap) in one version, as the maple
+//     tree's range store does (store.go).
 func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 	h := as.hooks()
 	for {
@@ -133,22 +132,13 @@ func (as *AddressSpace) LockNextVMA(from uint64, st *WalkStats) *VMA {
 	}
 }
 
-// gapConfirmed reports whether a tree that no writer was changing gives v
-// as the first VMA ending above from.
+// gapConfirmed reports whether the newest published tree gives v as the
+// first VMA ending above from (vma_next from the position again).
 func (as *AddressSpace) gapConfirmed(from uint64, v *VMA) bool {
-	h := as.hooks()
-	validate := h == nil || !h.NoRelookupValidate
-	seq, ok := as.lock.SpeculateTryBegin()
-	if !ok && validate { // safety:lnext-relookup-odd
-		return false
-	}
-	if h != nil && h.BeforeRelookup != nil {
+	if h := as.hooks(); h != nil && h.BeforeRelookup != nil {
 		h.BeforeRelookup()
 	}
 	e, found := as.index.Load().findVMA(from)
-	if validate && as.lock.SpeculateRetry(seq) { // safety:lnext-relookup-retry
-		return false
-	}
 	return found && e.vma == v
 }
 

@@ -101,11 +101,9 @@ func TestLockNextVMABehind(t *testing.T) {
 	}
 }
 
-// parkedWriter is a writer stopped in the middle of a change: it holds the
-// mmap write lock, a VMA it removes is out of the published tree, and what
-// replaces it is not in yet (its BeforeDetach hook). The model's writers
-// publish such intermediate trees; the maple tree's range stores do not,
-// which is why the model's walks need the steps shown by the tests below.
+// parkedWriter is a writer stopped in the middle of a call: it holds the
+// mmap write lock and a VMA it removed is out of the published tree, not
+// yet detached (its BeforeDetach hook).
 type parkedWriter struct {
 	t      *testing.T
 	resume chan struct{}
@@ -117,7 +115,11 @@ type parkedWriter struct {
 func park(t *testing.T, h *Hooks, write func() error) *parkedWriter {
 	w := &parkedWriter{t: t, resume: make(chan struct{}), done: make(chan error, 1)}
 	at := make(chan struct{})
-	h.BeforeDetach = onceHook(func() { close(at); <-w.resume })
+	h.BeforeDetach = onceHook(func() {
+		r := w.resume // read before close(at): the test may swap w.resume once it has seen at
+		close(at)
+		<-r
+	})
 	go func() { w.done <- write() }()
 	select {
 	case <-at:
@@ -164,79 +166,61 @@ func answeredMidWrite(t *testing.T, h *Hooks, w **parkedWriter, read func()) (an
 	return answered
 }
 
-// replaceP maps fresh anonymous r-x memory over [base, base+n pages),
-// which P covers: the model removes P (publishing a tree without it)
-// before it inserts the new VMA.
-func replaceP(as *AddressSpace, n uint64) func() error {
+// replaceP moves N (r-x) onto P's range with MREMAP_FIXED: as in the
+// kernel, the destination is unmapped first (a store without P) and the
+// moved VMA stored there afterwards, so a writer parked at P's detach
+// leaves a published tree with a gap where memory is mapped before and
+// after the call. (A MAP_FIXED mmap over P stores its new VMA over P in
+// one version: no such tree.)
+func replaceP(as *AddressSpace) func() error {
 	return func() error {
-		_, err := as.Mmap(lnBase, n*PageSize, ProtRead|ProtExec, MapPrivate|MapAnonymous|MapFixed, nil, 0)
+		_, err := as.Mremap(lnBase+12*PageSize, 4*PageSize, 4*PageSize, MremapMayMove|MremapFixed, lnBase)
 		return err
 	}
 }
 
-// TestLockNextVMAMidWrite (lnext-gap-odd, lnext-relookup-odd,
-// lnext-relookup-retry): a gap in front of the VMA found is trusted only
-// if no writer was changing the tree. Each case parks a writer with P out
-// of the tree and its replacement not yet in, so the tree shows a gap
-// where memory is mapped before and after the change:
-//
-//   - before the walk: the sequence recorded at the start is odd, so the
-//     unchanged sequence proves nothing and the gap must be re-looked-up;
-//   - before the re-lookup: the walk saw a real change (P grew over the
-//     position) and re-looks-up while the writer is parked: the re-lookup
-//     must refuse the odd sequence;
-//   - during the re-lookup: the writer parks between the re-lookup's
-//     sequence load and its walk: the re-lookup must see the sequence move.
-//
-// In every case the walk must go to the mmap read lock and return the
-// replacement, never A from the half-changed tree. The last case plants
-// NoRelookupValidate (the switch procfs/mapsrace uses) and wants A.
+// TestLockNextVMAMidWrite (lnext-gap-odd): a gap in front of the VMA found
+// is trusted without a re-lookup only if the sequence recorded before the
+// lookup was even and is unchanged. The model's writers, like the kernel's,
+// publish one tree version per range store, but one call can make several
+// stores: an MREMAP_FIXED move onto P first unmaps P (a store without P),
+// then stores the moved VMA there. The walk starts inside P while that
+// writer is parked between the two stores (the sequence is odd, the tree
+// shows a gap where P was) and finds A; before it locks A the writer makes
+// its second store and parks again, still holding the mmap lock, so the
+// sequence is the same odd value. An unchanged odd sequence proves nothing:
+// the walk must look up again, see the moved VMA and go to the mmap read
+// lock; trusting the gap (the source mutant) returns A, with a gap where
+// memory is mapped.
 func TestLockNextVMAMidWrite(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		when       string // when the writer parks: "walk", "relookup", "inside"
-		noValidate bool
-	}{
-		{"writer before the walk", "walk", false},
-		{"writer before the re-lookup", "relookup", false},
-		{"writer during the re-lookup", "inside", false},
-		{"planted: re-lookup unvalidated", "relookup", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := &Hooks{NoRelookupValidate: tc.noValidate}
-			as := lnSpace(t, h)
-			from := lnBase + 4*PageSize // P's end: the mprotect below grows P over it
-			var w *parkedWriter
-			switch tc.when {
-			case "walk":
-				from = lnBase + 2*PageSize // inside P
-				w = park(t, h, replaceP(as, 4))
-			default:
-				h.AfterNextLookup = onceHook(func() {
-					if err := as.Mprotect(from, 2*PageSize, ProtRead|ProtWrite); err != nil {
-						t.Error(err)
-					}
-					if tc.when == "relookup" {
-						w = park(t, h, replaceP(as, 6))
-					}
-				})
-				if tc.when == "inside" {
-					h.BeforeRelookup = onceHook(func() { w = park(t, h, replaceP(as, 6)) })
-				}
-			}
-			var start, end uint64
-			answered := answeredMidWrite(t, h, &w, func() {
-				if v := as.LockNextVMA(from, nil); v != nil {
-					start, end = v.Start(), v.End()
-					v.EndRead()
-				}
-			})
-			bug := answered || start > from || end <= from
-			if bug != tc.noValidate {
-				t.Errorf("walk from %#x: [%#x, %#x), answered while the writer was parked: %v; want the bug: %v",
-					from, start, end, answered, tc.noValidate)
-			}
-		})
+	h := &Hooks{}
+	as := lnSpace(t, h)
+	defer as.Exit()
+	from := lnBase + 2*PageSize // inside P
+	w := park(t, h, replaceP(as))
+	// Between the lookup and the read lock: let the writer make its next
+	// store (the moved VMA at P's place) and stop it right after.
+	h.AfterNextLookup = onceHook(func() {
+		stored := make(chan struct{})
+		second := &parkedWriter{t: t, resume: make(chan struct{}), done: w.done}
+		h.AfterPublish = onceHook(func() { close(stored); <-second.resume })
+		close(w.resume)
+		<-stored
+		w = second // answeredMidWrite finishes this stop
+		if e, ok := as.index.Load().lookup(from); !ok || e.start != lnBase {
+			t.Error("setup: the writer's second store did not put the moved VMA at P's place")
+		}
+	})
+	var start, end uint64
+	answered := answeredMidWrite(t, h, &w, func() {
+		if v := as.LockNextVMA(from, nil); v != nil {
+			start, end = v.Start(), v.End()
+			v.EndRead()
+		}
+	})
+	if answered || start > from || end <= from {
+		t.Errorf("walk from %#x: [%#x, %#x), answered while the writer was parked: %v; want the moved VMA, through the mmap read lock",
+			from, start, end, answered)
 	}
 }
 
@@ -302,9 +286,9 @@ func TestSnapshotMidWrite(t *testing.T) {
 		from := lnBase + 2*PageSize // inside P
 		var w *parkedWriter
 		if retry {
-			h.AfterTryBegin = onceHook(func() { w = park(t, h, replaceP(as, 4)) })
+			h.AfterTryBegin = onceHook(func() { w = park(t, h, replaceP(as)) })
 		} else {
-			w = park(t, h, replaceP(as, 4))
+			w = park(t, h, replaceP(as))
 		}
 		var in Info
 		var ok bool

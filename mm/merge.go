@@ -146,6 +146,8 @@ func (as *AddressSpace) commitMerge(m mergePlan) *VMA {
 		survivor = m.prev
 	}
 	absorbNext := m.left && m.right
+	as.beginStore() // the survivor stored over what it absorbs, in one version
+	defer as.endStore()
 	as.vmaStartWrite(survivor)
 	if middle != nil {
 		as.vmaStartWrite(middle)
@@ -239,7 +241,7 @@ func (as *AddressSpace) mergeExisting(middle *VMA, p *proposal) *VMA {
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) split(v *VMA, addr uint64, newBelow bool) (*VMA, error) {
-	if as.MapCount() >= as.cfg.MaxMapCount {
+	if as.mapCount() >= as.cfg.MaxMapCount {
 		return nil, enomem
 	}
 	if err := maySplit(v, addr); err != nil {
@@ -254,6 +256,8 @@ func (as *AddressSpace) split(v *VMA, addr uint64, newBelow bool) (*VMA, error) 
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) splitUnchecked(v *VMA, addr uint64, newBelow bool) *VMA {
 	as.vmaStartWrite(v)
+	as.beginStore() // the new part stored over v's old range, in one version
+	defer as.endStore()
 	start, end, pgoff := v.Start(), v.End(), v.Pgoff()
 	mid := pgoff + (addr-start)>>PageShift
 	var n *VMA

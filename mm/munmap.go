@@ -46,7 +46,7 @@ func (as *AddressSpace) gatherUnmap(start, end uint64) ([]*VMA, error) {
 		return nil, nil
 	}
 	if first := vmas[0]; first.Start() < start {
-		if end < first.End() && as.MapCount() >= as.cfg.MaxMapCount {
+		if end < first.End() && as.mapCount() >= as.cfg.MaxMapCount {
 			return nil, enomem
 		}
 		if first.Flags()&VMSealed != 0 {
@@ -78,17 +78,19 @@ func (as *AddressSpace) removeGathered(vmas []*VMA, start, end uint64) {
 	if len(vmas) == 0 {
 		return
 	}
+	as.beginStore() // nothing stored over the whole range, in one version
 	for _, v := range vmas {
 		as.vmaStartWrite(v)
 		as.unlinkFree(v)
 	}
+	as.endStore()
 	as.dropBreakpoints(start, end)
 	as.dropRefCtrs(start, end)
 }
 
 // splitAt splits the VMA that straddles addr, if any, at addr.
 func (as *AddressSpace) splitAt(addr uint64) {
-	if v := as.vmaAt(addr); v != nil && v.Start() < addr && as.MapCount() < as.cfg.MaxMapCount {
+	if v := as.vmaAt(addr); v != nil && v.Start() < addr && as.mapCount() < as.cfg.MaxMapCount {
 		as.splitUnchecked(v, addr, true)
 	}
 }

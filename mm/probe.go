@@ -107,7 +107,7 @@ func (as *AddressSpace) RemoveProbe(inode vfs.InodeID, p ProbePoint) []uint64 {
 //
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) eachMappingOf(inode vfs.InodeID, off uint64, fn func(v *VMA, addr uint64)) {
-	for e := range as.index.Load().all() {
+	for e := range as.cur().all() {
 		v := e.vma
 		f := v.File()
 		if f == nil || f.Inode().ID() != inode {

@@ -115,7 +115,7 @@ func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 	if v := as.nextVMA(high); v != nil {
 		gapEnd = min(gapEnd, as.vmStartGap(v))
 	}
-	for e := range as.index.Load().downFrom(high - 1) {
+	for e := range as.cur().downFrom(high - 1) {
 		v := e.vma
 		if v.End() < gapEnd && gapEnd-v.End() >= length && gapEnd-length >= low {
 			return gapEnd - length, true
@@ -137,7 +137,7 @@ func (as *AddressSpace) highestGap(low, high, length uint64) (uint64, bool) {
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) bottomUp(length uint64) (uint64, error) {
 	addr := uint64(taskUnmappedBase)
-	for e := range as.index.Load().from(addr) {
+	for e := range as.cur().from(addr) {
 		v := e.vma
 		if v.End() <= addr {
 			continue

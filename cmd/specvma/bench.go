@@ -191,7 +191,6 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 		}
 		rep.Results = res
 	}
-	rep.Targets = rep.EvalTargets()
 	if plan.Live() {
 		if bar != nil {
 			bar.Describe("live: model vs PROCMAP_QUERY vs maps text")
@@ -218,6 +217,7 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 			bar.Add(1)
 		}
 	}
+	rep.Targets = rep.EvalTargets()
 	if bar != nil {
 		bar.Finish()
 		fmt.Fprintln(stderr)

@@ -10,7 +10,7 @@ import (
 // runMonitor runs the monitor workload, in the model and (where it can)
 // on the live kernel, each reader for two of the plan's windows.
 func runMonitor(plan bench.Plan, stderr io.Writer) *bench.MonitorResult {
-	o := bench.MonitorOptions{Duration: 2 * plan.Window}
+	o := bench.MonitorOptions{Duration: 2 * plan.Window, Runs: plan.Rounds}
 	res, err := bench.RunMonitor(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "specvma bench: monitor workload skipped:", err)

@@ -40,6 +40,14 @@
 // directory; the same files serve both runs, so their device and inode
 // numbers agree.
 //
+// Sequences with more than one process (a process line, "process NAME
+// fork" included) run their kernel side on Processes instead: each script
+// process is a real process, a small C program (agent/agent.c) that makes
+// the calls sent to it over a Unix socket and forks with fork(2) when the
+// script forks; each one's maps are its /proc/PID/maps cut to the window.
+// The fork sequences (fork_*.vma) compare parent and child after the fork
+// and after the calls that merge in one and not the other.
+//
 // Sequences that seal memory (mseal) cannot give their window back: their
 // kernel side runs in a child process, the test binary run again as
 // TestKernelChild, which takes the sealed memory with it when it exits.
@@ -49,8 +57,9 @@
 // files (also through a symbolic link and non-canonical paths), /dev/zero,
 // /dev/null and a FIFO, an 8 MiB file for THP placement, lengths larger
 // than the machine's memory and past the address limit, hinted file
-// mappings, madvise, mlock and munlock, and in one seed of 32 mseal. Calls
-// that would fault memory in are given small lengths only.
+// mappings, madvise, mlock and munlock, in one seed of 32 mseal, and in
+// one seed of 8 fork (up to three children, calls moving between them).
+// Calls that would fault memory in are given small lengths only.
 //
 // A mismatch is reported with the script, the kernel's output and the
 // model's side by side, each differing line marked. With -update the test

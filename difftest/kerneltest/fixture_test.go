@@ -251,9 +251,9 @@ func transcript(name, script, out string) []step {
 	var steps []step
 	for _, c := range s.Commands {
 		st := step{cmd: strings.TrimSpace(stripComment(src[c.Line-1]))}
-		switch c.Op {
-		case scenario.OpProcess:
-		case scenario.OpMaps, scenario.OpBreakpoints:
+		switch {
+		case c.Op == scenario.OpProcess && !c.Fork: // prints nothing
+		case c.Op == scenario.OpMaps || c.Op == scenario.OpBreakpoints:
 			for len(ls) > 0 && !strings.HasPrefix(ls[0], "= ") && !strings.HasPrefix(ls[0], "error: ") {
 				st.out, ls = append(st.out, ls[0]), ls[1:]
 			}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,64 @@ type Kernel struct {
 	closed  bool
 	// lockedAll records an mlockall, which Release undoes for the process.
 	lockedAll bool
+	// ApplyLimits lets config set this process's resource limits and drop
+	// CAP_IPC_LOCK (applyLimit): for a child process that runs one
+	// sequence on a thread of its own (TestKernelChild).
+	ApplyLimits bool
+}
+
+// applyLimit makes a resource-limit key true of this process when it may
+// (ApplyLimits): RLIMIT_MEMLOCK as given; RLIMIT_DATA as given plus what
+// the process's data mappings use now (VmData: the Go runtime's), so that
+// the sequence's own mappings have value bytes, as in a model that sees
+// only them (0: unlimited); ipc_lock 0 drops CAP_IPC_LOCK from this
+// thread's effective set, so the caller must stay on this thread.
+func (k *Kernel) applyLimit(key string, value uint64) (bool, error) {
+	if !k.ApplyLimits || !slices.Contains(limitKeys, key) {
+		return false, nil
+	}
+	setSoft := func(res int, v uint64) error {
+		var r unix.Rlimit
+		if err := unix.Getrlimit(res, &r); err != nil {
+			return err
+		}
+		r.Cur, r.Max = v, max(r.Max, v)
+		return unix.Setrlimit(res, &r)
+	}
+	switch key {
+	case "memlock_rlimit":
+		return true, setSoft(unix.RLIMIT_MEMLOCK, value)
+	case "data_rlimit":
+		lim := uint64(unix.RLIM_INFINITY)
+		if value != 0 {
+			lim = value + vmData()
+		}
+		return true, setSoft(unix.RLIMIT_DATA, lim)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return true, err
+	}
+	const bit = 1 << 14 // CAP_IPC_LOCK
+	if value == 0 {
+		data[0].Effective &^= bit
+	} else {
+		data[0].Effective |= bit
+	}
+	return true, unix.Capset(&hdr, &data[0])
+}
+
+// vmData is VmData of /proc/self/status in bytes.
+func vmData() uint64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmData:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
 }
 
 var _ scenario.Backend = (*Kernel)(nil)
@@ -95,6 +154,15 @@ func NewKernel(window Window) (*Kernel, error) {
 // what the kernel already is (procfs.HostConfig) and stops the run
 // otherwise.
 func (k *Kernel) Configure(key string, value uint64) error {
+	if applied, err := k.applyLimit(key, value); applied {
+		return err
+	}
+	return configureHost(key, value)
+}
+
+// configureHost is Configure of the kernel backends: a config line passes
+// when the running kernel already is so.
+func configureHost(key string, value uint64) error {
 	host, _ := procfs.HostConfig()
 	have, ok := scenario.ConfigValue(host, key)
 	if !ok {
@@ -210,9 +278,12 @@ func (k *Kernel) noteOutside(addr, length uint64) {
 // safe reports whether a call over [addr, addr+length) either stays in the
 // window or cannot reach any mapping: the whole range is at or beyond the
 // user address limit, where nothing is ever mapped.
-func (k *Kernel) safe(addr, length uint64) bool {
+func (k *Kernel) safe(addr, length uint64) bool { return k.win.safe(addr, length) }
+
+// safe is Kernel.safe for window w.
+func (w Window) safe(addr, length uint64) bool {
 	end, _ := pageEnd(addr, length)
-	return k.win.Contains(addr, end-addr) || addr >= mm.TaskSize
+	return w.Contains(addr, end-addr) || addr >= mm.TaskSize
 }
 
 // pageEnd is addr+length rounded up to a page; ok is false when it wraps.
@@ -529,12 +600,17 @@ func (s kernelSpace) MapsWith(procfs.Reader) (string, error) { return s.Maps() }
 // a VMA outside it is not there (ENOENT), and a covering-or-next query
 // that finds one below the window asks again from the window's start.
 func (s kernelSpace) Query(flags, addr uint64) (procfs.QueryResult, error) {
-	f, err := os.Open("/proc/self/maps")
+	return queryWindow("/proc/self/maps", s.k.win, flags, addr)
+}
+
+// queryWindow is PROCMAP_QUERY on the maps file at path, answered as if
+// window w were the whole address space.
+func queryWindow(path string, w Window, flags, addr uint64) (procfs.QueryResult, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return procfs.QueryResult{}, errnoOf(err)
 	}
 	defer f.Close()
-	w := s.k.win
 	q := procfs.Query{Flags: flags, Addr: addr, NameAddr: 1, NameSize: 4096, BuildIDAddr: 1, BuildIDSize: 20}
 	r, err := procfs.QueryLive(f, q)
 	if err == nil && r.End <= w.Base && flags&procfs.QueryCoveringOrNext != 0 {

@@ -32,6 +32,7 @@ type Hooks struct {
 	WaitRefs         func() // writer: about to wait for a VMA's readers (once per wait)
 	InWriteLock      func() // between taking the mmap write lock and the sequence bump
 	InWriteUnlock    func() // between the sequence bump and releasing the mmap write lock
+	AfterPublish     func() // writer: a tree version was just published to lockless readers
 	BeforeReadLock   func() // a reader is about to take the mmap read lock (a fallback, or a wait for a writer)
 	BeforeLockedCopy func() // VMA.LockedInfo: about to copy a VMA the caller has read-locked
 	// CheckFind makes mm.Resolve note the goroutine running find, and the
@@ -48,16 +49,17 @@ type Hooks struct {
 	NoGenerationCheck bool
 
 	// LockNextVMA (mm/locknext.go): windows between the lookup and the VMA
-	// read lock and inside the gap's re-lookup (after its sequence is
-	// recorded, before it walks the tree), and two planted bugs, each
-	// dropping one step. These two stay runtime switches (the other steps
-	// are removed only by internal/safety's source mutants) because
-	// procfs/mapsrace's TestPlantedBugs shows in every `go test` that the
-	// race test catches them.
-	AfterNextLookup    func()
-	BeforeRelookup     func()
-	NoGapRecheck       bool // accept a gap in front of the VMA without the re-lookup
-	NoRelookupValidate bool // trust a re-lookup made while a writer is mid-change
+	// read lock and before the gap's re-lookup, and two planted bugs, each
+	// dropping one step: the walk's gap recheck, and the writer's one
+	// publication per range store (mm/store.go) that the re-lookup relies
+	// on. These two stay runtime switches (the other steps are removed only
+	// by internal/safety's source mutants) because procfs/mapsrace's
+	// TestPlantedBugs shows in every `go test` that the race test catches
+	// them.
+	AfterNextLookup func()
+	BeforeRelookup  func()
+	NoGapRecheck    bool // accept a gap in front of the VMA without the re-lookup
+	PublishEachStep bool // publish every intermediate tree version of a store (a split, a merge, a replacement)
 
 	// SeqBits narrows the mm sequence count to this many bits, to show what
 	// wraparound breaks; 0 means 64. It is read once, by mm.New.

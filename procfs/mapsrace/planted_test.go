@@ -1,6 +1,7 @@
 package mapsrace
 
 import (
+	"runtime"
 	"testing"
 
 	"specvma/internal/mmhook"
@@ -21,13 +22,16 @@ func TestPlantedBugs(t *testing.T) {
 		plant  func(*mmhook.Hooks)
 	}{
 		{"vmalock without the gap recheck", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.NoGapRecheck = true }},
-		{"vmalock trusting a re-lookup during a change", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.NoRelookupValidate = true }},
+		{"vmalock against a writer publishing each step of a split", procfs.ReadVMALock, func(h *mmhook.Hooks) { h.PublishEachStep = true }},
 		{"snapshot without validation", procfs.ReadSnapshot, func(h *mmhook.Hooks) { h.NoValidate = true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			caught := 0
 			for _, r := range []Race{Split, Remap} {
-				h := &mmhook.Hooks{}
+				// The walk yields between its lookup and its VMA lock,
+				// widening the window in which the writer's change
+				// happens (the gap problem needs a change there).
+				h := &mmhook.Hooks{AfterNextLookup: runtime.Gosched}
 				tc.plant(h)
 				tg, err := NewModelTarget(mm.Config{Test: h}, tc.reader)
 				if err != nil {
