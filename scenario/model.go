@@ -38,8 +38,12 @@ func (m *Model) AddressSpace(name string) *mm.AddressSpace {
 	as, ok := m.spaces[name]
 	if !ok {
 		if m.cfg.HugePool == nil {
-			// One machine: every address space takes huge pages from one pool.
+			// One machine: every address space takes huge pages from one
+			// pool and counts against one commit limit.
 			m.cfg.HugePool = mm.NewHugePool(m.cfg.HugePages)
+		}
+		if m.cfg.Machine == nil {
+			m.cfg.Machine = mm.NewMachine()
 		}
 		as = mm.New(m.cfg)
 		m.spaces[name] = as

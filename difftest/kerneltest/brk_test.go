@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,12 +78,42 @@ func brkChild(t *testing.T) {
 		"maps",
 		"munmap " + h(0x20000) + " 0x1000",
 	}, "\n") + "\n"
-	kout := run("brk", script, k)
-	cfg, _ := procfs.HostConfig()
-	model := scenario.NewModel(cfg)
-	model.AddressSpace("main").SetLayout(mm.Layout{StartBrk: start, Brk: start})
-	mout := run("brk", script, model)
-	if kn, mn := win.Normalize(kout), win.Normalize(mout); kn != mn {
-		t.Errorf("the model differs from the kernel\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", script, kn, mn)
+	// RLIMIT_DATA (last: the limit stays for this process): growth past
+	// it is refused, whether the heap alone or with another data mapping.
+	limited := strings.Join([]string{
+		"config data_rlimit 0x8000",
+		"brk " + h(0x8000),
+		"brk " + h(0x8001),
+		"brk " + h(0x4000),
+		"mmap " + h(0x10000) + " 0x3000 rw- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED",
+		"brk " + h(0x6000),
+		"brk " + h(0x5000),
+		"mmap " + h(0x20000) + " 0x3000 r-- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED",
+		"maps",
+		"brk " + h(0),
+		"munmap " + h(0x10000) + " 0x20000",
+	}, "\n") + "\n"
+	for _, sc := range []string{script, limited} {
+		k.ApplyLimits = true
+		kout := run("brk", sc, k)
+		cfg, _ := procfs.HostConfig()
+		// The model's config lines are applied before the layout (which
+		// creates the address space); each printed "= 0".
+		prefix, msc := "", sc
+		for strings.HasPrefix(msc, "config ") {
+			line, rest, _ := strings.Cut(msc, "\n")
+			f := strings.Fields(line)
+			v, _ := strconv.ParseUint(f[2], 0, 64)
+			if err := scenario.SetConfig(&cfg, f[1], v); err != nil {
+				t.Fatal(err)
+			}
+			prefix, msc = prefix+"= 0\n", rest
+		}
+		model := scenario.NewModel(cfg)
+		model.AddressSpace("main").SetLayout(mm.Layout{StartBrk: start, Brk: start})
+		mout := prefix + run("brk", msc, model)
+		if kn, mn := win.Normalize(kout), win.Normalize(mout); kn != mn {
+			t.Errorf("the model differs from the kernel\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", sc, kn, mn)
+		}
 	}
 }

@@ -74,7 +74,9 @@ func (l mapsLine) String() string {
 //   - maps lines for ranges outside the window are dropped (the kernel
 //     backend shows only the window; the model shows everything);
 //   - a call's address result outside the window ("= 0x7f...", where the
-//     kernel chose the address) becomes "= <outside window>";
+//     kernel chose the address) becomes "= <outside window>", and a
+//     query's answer about a VMA outside it "= -ENOENT" (what the kernel
+//     backend answers);
 //   - shared-memory inode numbers (device 00:01, named /dev/zero (deleted)
 //     or [anon_shmem:NAME]) are renumbered shm1, shm2, ... in order of
 //     first appearance, so two mappings of one shmem object still show one
@@ -87,14 +89,30 @@ func (w Window) Normalize(out string) string {
 		if out == "" {
 			break
 		}
-		if q := strings.Fields(line); len(q) > 6 && q[0] == "=" && strings.Contains(line, ` name="`+hugeAnonName+`"`) {
-			// A query's answer about MAP_HUGETLB memory: its inode too.
-			n, seen := huge[q[5]]
-			if !seen {
-				n = "huge" + strconv.Itoa(len(huge)+1)
-				huge[q[5]] = n
+		if q := strings.Fields(line); len(q) > 6 && q[0] == "=" && strings.HasPrefix(q[6], "pagesize=") {
+			// A query's answer: one about a VMA outside the window is
+			// ENOENT, as the kernel backend answers it; the inode is
+			// renumbered as in maps.
+			if start, end, ok := mapsRange(q[1]); ok && !w.Overlaps(start, end) {
+				b.WriteString("= -ENOENT\n")
+				continue
 			}
-			line = strings.Replace(line, " "+q[4]+" "+q[5]+" ", " "+q[4]+" "+n+" ", 1)
+			var ids map[string]string
+			prefix := ""
+			switch {
+			case strings.Contains(line, ` name="`+hugeAnonName+`"`):
+				ids, prefix = huge, "huge"
+			case q[4] == "00:01" && (strings.Contains(line, ` name="`+shmemName+`"`) || strings.Contains(line, ` name="[anon_shmem:`)):
+				ids, prefix = shm, "shm"
+			}
+			if ids != nil {
+				n, seen := ids[q[5]]
+				if !seen {
+					n = prefix + strconv.Itoa(len(ids)+1)
+					ids[q[5]] = n
+				}
+				line = strings.Replace(line, " "+q[4]+" "+q[5]+" ", " "+q[4]+" "+n+" ", 1)
+			}
 		} else if v, ok := strings.CutPrefix(line, "= 0x"); ok {
 			if a, err := strconv.ParseUint(v, 16, 64); err == nil && !w.Contains(a, 1) {
 				line = "= <outside window>"
