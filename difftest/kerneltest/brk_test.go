@@ -3,8 +3,8 @@ package kerneltest
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
