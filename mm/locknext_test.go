@@ -202,12 +202,11 @@ func TestLockNextVMAMidWrite(t *testing.T) {
 	// store (the moved VMA at P's place) and stop it right after.
 	h.AfterNextLookup = onceHook(func() {
 		stored := make(chan struct{})
-		resume := make(chan struct{})
-		h.AfterPublish = onceHook(func() { close(stored); <-resume })
-		old := w.resume
-		w.resume = resume
-		close(old)
+		second := &parkedWriter{t: t, resume: make(chan struct{}), done: w.done}
+		h.AfterPublish = onceHook(func() { close(stored); <-second.resume })
+		close(w.resume)
 		<-stored
+		w = second // answeredMidWrite finishes this stop
 		if e, ok := as.index.Load().lookup(from); !ok || e.start != lnBase {
 			t.Error("setup: the writer's second store did not put the moved VMA at P's place")
 		}
