@@ -50,9 +50,13 @@ type Config struct {
 	// accounted allocation larger than both together. Both zero: no limit.
 	TotalRAM, TotalSwap uint64
 	// CommitLimit is the commit limit in bytes under OvercommitNever
-	// (CommitLimit of /proc/meminfo); the memory this address space has
-	// committed may not pass it.
-	CommitLimit uint64
+	// (CommitLimit of /proc/meminfo): the memory the machine has committed
+	// may not pass it. CommittedAS is what the rest of the machine, outside
+	// the model, has committed (Committed_AS of /proc/meminfo when the model
+	// follows the running machine), and Machine, when set, the address
+	// spaces of the model that commit together (commit.go).
+	CommitLimit, CommittedAS uint64
+	Machine                  *Machine
 	// HugePages is the number of free huge pages nobody has reserved
 	// (HugePages_Free - HugePages_Rsvd of /proc/meminfo) in the pool New
 	// creates when HugePool is nil; HugePool, when set, is a pool the
@@ -62,6 +66,10 @@ type Config struct {
 	// HugeAnonDev is the device of MAP_HUGETLB anonymous memory in maps
 	// (the kernel's internal hugetlbfs mount); zero: vfs.HugeAnonDev.
 	HugeAnonDev vfs.Dev
+	// DataRlimit is RLIMIT_DATA in bytes (rlimit.go); 0: unlimited.
+	// DataSegment is the size of the program's data segment (end_data -
+	// start_data), which brk counts against it.
+	DataRlimit, DataSegment uint64
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64
@@ -77,9 +85,9 @@ type AddressSpace struct {
 	// A store in progress (store.go): the writer's version not yet
 	// published, how many begin/endStore pairs are open, and the VMAs it
 	// removed, detached once the version without them is published.
-	staged    *tree
-	storing   int
-	unlinked  []*VMA
+	staged   *tree
+	storing  int
+	unlinked []*VMA
 	// anonMu serialises anon_vma assignment, which page faults do under the
 	// mmap read lock (the kernel uses the anon_vma lock and page_table_lock).
 	anonMu sync.Mutex
@@ -123,6 +131,9 @@ func New(cfg Config) *AddressSpace {
 		cfg.HugePool = NewHugePool(cfg.HugePages)
 	}
 	as := &AddressSpace{cfg: cfg}
+	if cfg.Machine != nil {
+		cfg.Machine.join(as)
+	}
 	as.lock.seq.mask = ^uint64(0)
 	as.index.Store(&tree{})
 	if debugValidate != nil {
@@ -355,6 +366,12 @@ func (as *AddressSpace) link(v *VMA) {
 func (as *AddressSpace) unlinkFree(v *VMA) {
 	as.writeSeq()
 	as.publish(as.cur().remove(v.Start()))
+	if f := v.File(); isHugeFile(f) {
+		// hugetlb_vm_op_close at once: the pages and reservations come
+		// back before the rest of the write section reserves again.
+		as.hugeClose(v)
+		as.hugeVMACount(f, -1)
+	}
 	if as.staged != nil {
 		as.unlinked = append(as.unlinked, v)
 		return
@@ -377,10 +394,6 @@ func (as *AddressSpace) detachFree(v *VMA) {
 // Preconditions: the mmap write lock is held; v is detached.
 func (as *AddressSpace) freeVMA(v *VMA) {
 	if f := v.file.Load(); f != nil {
-		if isHugeFile(f) {
-			as.hugeClose(v)
-			as.hugeVMACount(f, -1)
-		}
 		f.Put()
 	}
 	vmaCache.Free(v)

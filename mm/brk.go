@@ -7,13 +7,15 @@ package mm
 // unmaps the pages above the new break; growing maps private, writable,
 // accounted memory above the old one, extending the heap's VMA when it
 // ends there and can merge, unless that would come within a page and the
-// stack guard gap of the next mapping, or the charge is refused.
-// RLIMIT_DATA is not modelled.
+// stack guard gap of the next mapping, or the charge is refused, or a
+// resource limit (rlimit.go) would be passed: RLIMIT_DATA for the heap and
+// data segment, or for the new pages; RLIMIT_MEMLOCK after
+// mlockall(MCL_FUTURE).
 func (as *AddressSpace) Brk(addr uint64) uint64 {
 	as.lock.WriteLock()
 	defer as.lock.WriteUnlock()
 	orig := as.brk
-	if addr < as.startBrk {
+	if addr < as.startBrk || !as.brkDataOK(addr) {
 		return orig
 	}
 	newBrk, ok1 := pageAlign(addr)
@@ -23,8 +25,10 @@ func (as *AddressSpace) Brk(addr uint64) uint64 {
 	}
 	switch {
 	case newBrk == oldBrk:
-	case addr <= as.brk: // shrinking is always allowed, sealing aside
-		if as.unmapRange(newBrk, oldBrk) != nil {
+	case addr <= as.brk:
+		// Shrinking unmaps the pages above the new break, but only when
+		// something is mapped there (the heap may have been unmapped).
+		if v := as.findVMA(newBrk); v == nil || v.Start() >= oldBrk || as.unmapRange(newBrk, oldBrk) != nil {
 			return orig
 		}
 	default:
@@ -47,7 +51,13 @@ func (as *AddressSpace) brkExpand(oldBrk, newBrk uint64) error {
 	if _, err := as.getUnmappedArea(nil, oldBrk, newBrk-oldBrk, 0, MapFixed|MapPrivate); err != nil {
 		return err
 	}
+	if !as.mlockFutureOK(as.defFlags, newBrk-oldBrk) {
+		return eagain
+	}
 	pages := (newBrk - oldBrk) >> PageShift
+	if !as.mayExpandVM(VMRead|VMWrite, pages) {
+		return enomem
+	}
 	if as.mapCount() > as.cfg.MaxMapCount {
 		return enomem
 	}

@@ -56,7 +56,7 @@ func (as *AddressSpace) Fork() (*AddressSpace, error) {
 	var childBps map[uint64]ProbeID
 	var parentPages, charged uint64
 	if as.cfg.Overcommit == OvercommitNever {
-		parentPages = as.committedPages()
+		parentPages = as.committedPages() + as.committedElsewhere()
 	}
 	for e := range as.index.Load().all() {
 		v := e.vma
@@ -102,9 +102,9 @@ func (as *AddressSpace) Fork() (*AddressSpace, error) {
 
 // forkCharge is the child's charge for one VM_ACCOUNT VMA of pages pages,
 // charged pages having been charged to it already. Under OvercommitNever
-// Linux counts every process's commitments: the parent's (parentPages)
-// and the child's add up at fork, so that is what is checked. (After the
-// fork each address space counts its own again, commit.go.)
+// Linux counts every process's commitments: the parent's and the rest of
+// the machine's (parentPages) and the child's add up at fork, so that is
+// what is checked.
 //
 // Preconditions: the parent's mmap write lock is held.
 func (as *AddressSpace) forkCharge(parentPages, charged, pages uint64) error {

@@ -59,6 +59,17 @@ type HugePool struct {
 	free  uint64                      // free_huge_pages
 	resv  uint64                      // resv_huge_pages: free pages promised to mappings
 	files map[*vfs.Inode]*hugeFileMap // per hugetlbfs inode
+	// dying are unlinked MAP_HUGETLB files whose last VMA is gone: the
+	// kernel frees them (and their pages and reservations) in the final
+	// fput, which runs when the system call returns (task work), so the
+	// call that unmapped them still finds their reservations.
+	dying []dyingFile
+}
+
+type dyingFile struct {
+	ino *vfs.Inode
+	as  *AddressSpace
+	seq uint64 // the write section that dropped the last VMA
 }
 
 // hugeFileMap is what the pool knows of one hugetlbfs inode: the huge page
@@ -90,11 +101,24 @@ func NewHugePool(free uint64) *HugePool {
 }
 
 // Stats returns the pool's free pages and how many of them are reserved
-// (HugePages_Free and HugePages_Rsvd of /proc/meminfo).
+// (HugePages_Free and HugePages_Rsvd of /proc/meminfo), counting only
+// system calls that have returned.
 func (p *HugePool) Stats() (free, reserved uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.free, p.resv
+	free, reserved = p.free, p.resv
+	for _, d := range p.dying {
+		if m := p.files[d.ino]; m != nil && m.vmas == 0 {
+			for i := range m.region {
+				if m.cache[i] {
+					free++
+				} else {
+					reserved--
+				}
+			}
+		}
+	}
+	return free, reserved
 }
 
 // available is the number of free pages nobody reserved.
@@ -227,6 +251,7 @@ func (as *AddressSpace) hugeFileMmap(file *vfs.File, length, pgoff uint64, vmFla
 	p := as.cfg.HugePool
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.settle(as)
 	var h *hugeVMA
 	if vmFlags&VMMayShare == 0 {
 		h = &hugeVMA{pages: newHugePages()}
@@ -274,6 +299,7 @@ func (as *AddressSpace) hugeFault(v *VMA, addr uint64, write bool) error {
 	p := as.cfg.HugePool
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.settle(as)
 	ino := v.File().Inode()
 	m := p.file(ino)
 	idx := hugeIndex(v, addr)
@@ -324,16 +350,23 @@ func (as *AddressSpace) hugeFault(v *VMA, addr uint64, write bool) error {
 //
 // Preconditions: the mmap write lock is held.
 func (as *AddressSpace) hugePopulate(v *VMA, start, end uint64) {
-	f := v.Flags()
-	if f&vmAccessFlags == 0 {
-		return
+	if v.Flags()&vmAccessFlags != 0 {
+		_ = as.hugePopulateErr(v, start, end)
 	}
-	write := f&(VMWrite|VMShared) == VMWrite
+}
+
+// hugePopulateErr faults [start, end) of v in and reports the first
+// failure (mlock's populate turns it into ENOMEM).
+//
+// Preconditions: the mmap write lock is held.
+func (as *AddressSpace) hugePopulateErr(v *VMA, start, end uint64) error {
+	write := v.Flags()&(VMWrite|VMShared) == VMWrite
 	for a := start &^ hugeMask; a < end; a += HugePageSize {
-		if as.hugeFault(v, max(a, v.Start()), write) != nil {
-			return
+		if err := as.hugeFault(v, max(a, v.Start()), write); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // hugeClose is hugetlb_vm_op_close and the unmap of v's pages: a private
@@ -404,7 +437,8 @@ func (as *AddressSpace) hugeMoved(v, nv *VMA, old, length uint64) {
 }
 
 // hugeVMACount counts the VMAs mapping an unlinked MAP_HUGETLB file; when
-// the last goes, the file and its pages and reservations go too.
+// the last goes, the file and its pages and reservations go too, once the
+// system call has returned (settle).
 func (as *AddressSpace) hugeVMACount(f *vfs.File, delta int) {
 	ino := f.Inode()
 	if !ino.Deleted() {
@@ -415,17 +449,37 @@ func (as *AddressSpace) hugeVMACount(f *vfs.File, delta int) {
 	defer p.mu.Unlock()
 	m := p.file(ino)
 	m.vmas += delta
-	if m.vmas > 0 {
-		return
+	if m.vmas == 0 {
+		p.dying = append(p.dying, dyingFile{ino, as, as.lock.seq.load()})
 	}
-	for i := range m.region {
-		if m.cache[i] {
-			p.free++
-		} else {
-			p.resv--
+}
+
+// settle frees the dying files whose system call has returned: all but
+// those the current write section of as dropped.
+//
+// Preconditions: p.mu is held; the mmap lock of as is held, either mode.
+func (p *HugePool) settle(as *AddressSpace) {
+	seq := as.lock.seq.load()
+	kept := p.dying[:0]
+	for _, d := range p.dying {
+		if d.as == as && d.seq == seq && seq%2 == 1 {
+			kept = append(kept, d)
+			continue
 		}
+		m := p.files[d.ino]
+		if m == nil || m.vmas > 0 {
+			continue
+		}
+		for i := range m.region {
+			if m.cache[i] {
+				p.free++
+			} else {
+				p.resv--
+			}
+		}
+		delete(p.files, d.ino)
 	}
-	delete(p.files, ino)
+	p.dying = kept
 }
 
 // hugeRemapAlign is mremap's align_hugetlb: both lengths are rounded up to

@@ -115,7 +115,11 @@ type parkedWriter struct {
 func park(t *testing.T, h *Hooks, write func() error) *parkedWriter {
 	w := &parkedWriter{t: t, resume: make(chan struct{}), done: make(chan error, 1)}
 	at := make(chan struct{})
-	h.BeforeDetach = onceHook(func() { close(at); <-w.resume })
+	h.BeforeDetach = onceHook(func() {
+		r := w.resume // read before close(at): the test may swap w.resume once it has seen at
+		close(at)
+		<-r
+	})
 	go func() { w.done <- write() }()
 	select {
 	case <-at:
@@ -198,12 +202,11 @@ func TestLockNextVMAMidWrite(t *testing.T) {
 	// store (the moved VMA at P's place) and stop it right after.
 	h.AfterNextLookup = onceHook(func() {
 		stored := make(chan struct{})
-		resume := make(chan struct{})
-		h.AfterPublish = onceHook(func() { close(stored); <-resume })
-		old := w.resume
-		w.resume = resume
-		close(old)
+		second := &parkedWriter{t: t, resume: make(chan struct{}), done: w.done}
+		h.AfterPublish = onceHook(func() { close(stored); <-second.resume })
+		close(w.resume)
 		<-stored
+		w = second // answeredMidWrite finishes this stop
 		if e, ok := as.index.Load().lookup(from); !ok || e.start != lnBase {
 			t.Error("setup: the writer's second store did not put the moved VMA at P's place")
 		}

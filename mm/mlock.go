@@ -22,8 +22,8 @@ func (as *AddressSpace) Mlock2(addr, length uint64, flags int) error {
 	if flags&^MlockOnFault != 0 {
 		return einval
 	}
-	if !as.cfg.IPCLock && as.cfg.MemlockRlimit == 0 {
-		return eperm // can_do_mlock
+	if !as.canDoMlock() {
+		return eperm
 	}
 	start, end, err := lockRange(addr, length)
 	if err != nil {
@@ -47,9 +47,8 @@ func (as *AddressSpace) Mlock2(addr, length uint64, flags int) error {
 	if err := as.applyLock(start, end, set); err != nil {
 		return err
 	}
-	if set&VMLockOnFault != 0 {
-		return nil
-	}
+	// __mm_populate runs with MLOCK_ONFAULT too: it skips the VMAs that
+	// got VM_LOCKONFAULT, not the ones mlock left alone (hugetlb).
 	return as.populateLocked(start, end)
 }
 
@@ -73,7 +72,7 @@ func (as *AddressSpace) Mlockall(flags int) error {
 	if flags == 0 || flags&^(MclCurrent|MclFuture|MclOnFault) != 0 || flags == MclOnFault {
 		return einval
 	}
-	if !as.cfg.IPCLock && as.cfg.MemlockRlimit == 0 {
+	if !as.canDoMlock() {
 		return eperm
 	}
 	as.lock.WriteLock()
@@ -175,13 +174,19 @@ func (as *AddressSpace) applyLockAll(flags int) {
 // fault's EFAULT).
 func (as *AddressSpace) populateLocked(start, end uint64) error {
 	for _, v := range as.overlapping(start, end) {
-		if v.Flags()&(VMIO|VMPFNMap) != 0 {
+		if v.Flags()&(VMIO|VMPFNMap|VMLockOnFault) != 0 {
 			continue
 		}
 		if v.Flags()&vmAccessFlags == 0 {
 			return enomem // PROT_NONE cannot be faulted in (locked all the same)
 		}
 		s, e := max(start, v.Start()), min(end, v.End())
+		if v.Flags()&VMHugeTLB != 0 {
+			if as.hugePopulateErr(v, s, e) != nil {
+				return enomem // a huge page not to be had: SIGBUS, EFAULT to gup
+			}
+			continue
+		}
 		as.populate(v, s, e)
 		if f := v.File(); f != nil && !v.isAnon() {
 			last := v.Pgoff() + (e-v.Start())>>PageShift // one past the last page

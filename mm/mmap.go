@@ -66,6 +66,12 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 			return 0, eexist
 		}
 	}
+	if flags&MapLocked != 0 && !as.canDoMlock() {
+		return 0, eperm
+	}
+	if !as.mlockFutureOK(vmFlags, length) {
+		return 0, eagain
+	}
 	if file != nil {
 		if vmFlags, err = fileMapFlags(file, length, pgoff, prot, flags, vmFlags); err != nil {
 			return 0, err
@@ -91,7 +97,11 @@ func (as *AddressSpace) doMmap(addr, length uint64, prot, flags int, file *vfs.F
 	if err != nil {
 		return 0, err
 	}
-	if vmFlags&vmLockedMask == VMLocked || flags&(MapPopulate|MapNonBlock) == MapPopulate {
+	// do_mmap asks for a populate when the flags have VM_LOCKED; the
+	// populate skips VMAs with VM_LOCKONFAULT, which hugetlb VMAs lost
+	// with VM_LOCKED (mmapRegion), so they are faulted in all the same.
+	locked := vmFlags&VMLocked != 0 && (vmFlags&VMLockOnFault == 0 || v.Flags()&VMHugeTLB != 0)
+	if locked || flags&(MapPopulate|MapNonBlock) == MapPopulate {
 		as.populate(v, addr, addr+length)
 	}
 	as.probeMapped(v)
@@ -179,6 +189,13 @@ func (as *AddressSpace) mmapRegion(file *vfs.File, addr, length uint64, vmFlags 
 	gathered, err := as.gatherUnmap(addr, end)
 	if err != nil {
 		return nil, err
+	}
+	var replaced uint64 // what the range covers, which it gives back
+	for _, v := range gathered {
+		replaced += v.pages()
+	}
+	if !as.mayExpandVM(vmFlags, length>>PageShift-replaced) {
+		return nil, enomem
 	}
 	if accountable(vmFlags) && !huge {
 		if err := as.enoughMemory(length>>PageShift - as.accountedPages(addr, end)); err != nil {

@@ -76,6 +76,10 @@ func (as *AddressSpace) mprotectFixup(v *VMA, start, end uint64, newFlags VMFlag
 		return nil
 	}
 	if newFlags&VMWrite != 0 {
+		// RLIMIT_DATA, when the range turns into data.
+		if n := (end - start) >> PageShift; !as.mayExpandVM(newFlags, n) && as.mayExpandVM(old, n) {
+			return enomem
+		}
 		if old&(VMAccount|VMWrite|VMHugeTLB|VMShared|VMNoReserve) == 0 {
 			if err := as.enoughMemory((end - start) >> PageShift); err != nil {
 				return err

@@ -129,7 +129,7 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 			target += v.Start() - lastEnd
 		}
 		lastEnd = v.End()
-		multi := v.Flags()&(VMSpecial|VMHugeTLB) == 0 && multiMovable(v)
+		multi := multiMovable(v)
 		if !multi && (seen || v.End() < end) {
 			return 0, efault
 		}
@@ -151,7 +151,7 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 		if !seen {
 			res, seen = got, true
 		}
-		target = got + n
+		target = got + newN
 		pos = from + n
 	}
 	if !seen {
@@ -163,8 +163,9 @@ func (as *AddressSpace) remapMove(addr, length, newAddr uint64, flags int) (uint
 // multiMovable is vma_multi_allowed: a file whose driver places its own
 // mappings (a get_unmapped_area other than the generic ones: here
 // /dev/zero) moves only alone. ext4 and xfs files, whose
-// thp_get_unmapped_area is generic, and shmem move with others (checked
-// against the kernel: mremap_multi_vma_move.vma).
+// thp_get_unmapped_area is generic, shmem and hugetlb VMAs move with
+// others (checked against the kernel: mremap_multi_vma_move.vma, and the
+// random sequences for hugetlb).
 func multiMovable(v *VMA) bool {
 	f := v.File()
 	return f == nil || f.Inode().MmapOps() != vfs.MmapZero
@@ -201,6 +202,9 @@ func (as *AddressSpace) mremapTo(addr, oldLen, newAddr, newLen uint64, flags int
 	v := as.vmaAt(addr) // the unmaps may have split it
 	if v == nil {
 		return 0, efault
+	}
+	if flags&MremapDontUnmap != 0 && !as.mayExpandVM(v.Flags(), oldLen>>PageShift) {
+		return 0, enomem // the old range stays: the new one is all extra
 	}
 	mapFlags := 0
 	if flags&MremapFixed != 0 {
@@ -283,6 +287,15 @@ func (as *AddressSpace) vmaToResize(addr, oldLen, newLen uint64, flags int) (*VM
 	}
 	if v.Flags()&(VMDontExpand|VMPFNMap) != 0 {
 		return nil, efault
+	}
+	// The limits are checked with the difference of the lengths, growing
+	// or (for a move that shrinks) shrinking, as remap_is_valid does.
+	delta := max(newLen, oldLen) - min(newLen, oldLen)
+	if !as.mlockFutureOK(v.Flags(), delta) {
+		return nil, eagain
+	}
+	if !as.mayExpandVM(v.Flags(), delta>>PageShift) {
+		return nil, enomem
 	}
 	return v, nil
 }

@@ -15,8 +15,8 @@ import (
 	"specvma/vfs"
 )
 
-// Model-based property test: random mmap, munmap, mprotect, mremap, faults
-// and anonymous names inside a small window, against a page-granular
+// Model-based property test: random mmap, munmap, mprotect, mremap, faults,
+// anonymous names and forks inside a small window, against a page-granular
 // reference that knows nothing of VMAs, splitting or merging.
 
 const (
@@ -958,6 +958,36 @@ func (m *propModel) mremap(t *rapid.T) {
 	m.apply(t, what, got, err, before, outs)
 }
 
+// fork goes on in a fork of the address space, the parent exiting: the
+// child maps what the parent did (no MADV_DONTFORK here), so the reference
+// stays; each VMA is copied with its range, offset, flags, file and name,
+// and a new anon_vma whose parent is the parent VMA's where that has one.
+// Later calls then meet fork children, whose merges unmergedNeighbours
+// checks against the fork rule.
+func (m *propModel) fork(t *rapid.T) {
+	before := m.windowVMAs()
+	child, err := m.as.Fork()
+	if err != nil {
+		t.Fatalf("fork: %v", err)
+	}
+	m.as.Exit()
+	m.as = child
+	after := m.windowVMAs()
+	if len(after) != len(before) {
+		t.Fatalf("fork: %d VMAs in the child, %d in the parent:\n%s\n%s", len(after), len(before), fmtInfos(after), fmtInfos(before))
+	}
+	for i, c := range after {
+		p := before[i]
+		anonOK := p.AnonVMA == nil && c.AnonVMA == nil ||
+			p.AnonVMA != nil && c.AnonVMA != nil && c.AnonVMA.Parent() == p.AnonVMA
+		if c.Start != p.Start || c.End != p.End || c.Pgoff != p.Pgoff || c.Flags != p.Flags&^vmLockedMask ||
+			c.File != p.File || c.AnonName != p.AnonName || !anonOK {
+			t.Fatalf("fork: child VMA %s, parent's %s", fmtInfo(c), fmtInfo(p))
+		}
+	}
+	m.checkAll(t)
+}
+
 // TestPropAddressSpace runs random sequences of calls against the
 // page-granular reference, checking after every step. -v prints how often
 // each outcome came up.
@@ -977,6 +1007,7 @@ func TestPropAddressSpace(t *testing.T) {
 			"mremap":    m.mremap,
 			"fault":     m.fault,
 			"anonName":  m.anonName,
+			"fork":      m.fork,
 			"":          m.checkAll,
 		}
 		for range rounds {

@@ -41,6 +41,7 @@ func HostConfig() (cfg mm.Config, ok bool) {
 	}
 	mi := meminfo()
 	cfg.TotalRAM, cfg.TotalSwap, cfg.CommitLimit = mi["MemTotal"], mi["SwapTotal"], mi["CommitLimit"]
+	cfg.CommittedAS = mi["Committed_AS"]
 	cfg.Privileged = hasCapability(capSysRawIO)
 	cfg.IPCLock = hasCapability(capIPCLock)
 	if lim, ok := memlockRlimit(); ok {
@@ -50,6 +51,11 @@ func HostConfig() (cfg mm.Config, ok bool) {
 		cfg.NoKSM = true
 	}
 	cfg.StackRlimit = stackRlimit()
+	// RLIMIT_DATA, less what the process's data mappings use already
+	// (VmData): the room a model that sees none of them has left.
+	if lim, ok := dataRlimit(); ok {
+		cfg.DataRlimit = lim - min(lim-mm.PageSize, meminfoOf("/proc/self/status")["VmData"])
+	}
 	if free, rsvd := hugePages(); free >= rsvd {
 		cfg.HugePages = free - rsvd
 	}
@@ -99,9 +105,13 @@ func readSysctl(name string) (uint64, bool) {
 }
 
 // meminfo returns /proc/meminfo's "kB" fields in bytes.
-func meminfo() map[string]uint64 {
+func meminfo() map[string]uint64 { return meminfoOf("/proc/meminfo") }
+
+// meminfoOf returns the "kB" fields of a /proc file (meminfo, status) in
+// bytes.
+func meminfoOf(path string) map[string]uint64 {
 	out := map[string]uint64{}
-	f, err := os.Open("/proc/meminfo")
+	f, err := os.Open(path)
 	if err != nil {
 		return out
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"specvma/mm"
 	"specvma/vfs"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,16 @@ func stackRlimit() uint64 {
 		return 0
 	}
 	return r.Cur
+}
+
+// dataRlimit is RLIMIT_DATA's soft limit; ok is false when it is
+// unlimited or cannot be read.
+func dataRlimit() (uint64, bool) {
+	var r unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_DATA, &r) != nil || r.Cur == unix.RLIM_INFINITY || r.Cur < mm.PageSize {
+		return 0, false
+	}
+	return r.Cur, true
 }
 
 // memlockRlimit is RLIMIT_MEMLOCK's soft limit; unlimited reads as the

@@ -13,3 +13,5 @@ func anonNamesSupported() bool { return true }
 func memlockRlimit() (uint64, bool) { return 0, false }
 
 func hugeAnonDev() vfs.Dev { return vfs.Dev{} }
+
+func dataRlimit() (uint64, bool) { return 0, false }

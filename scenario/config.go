@@ -61,9 +61,15 @@ var configKeys = map[string]configKey{
 		func(c *mm.Config, v uint64) { c.TotalSwap = v }, ^uint64(0)},
 	"commit_limit": {func(c *mm.Config) uint64 { return c.CommitLimit },
 		func(c *mm.Config, v uint64) { c.CommitLimit = v }, ^uint64(0)},
+	// RLIMIT_DATA: how much private writable memory (and heap) may be mapped.
+	"data_rlimit": {func(c *mm.Config) uint64 { return c.DataRlimit },
+		func(c *mm.Config, v uint64) { c.DataRlimit = v }, ^uint64(0)},
 	// Free huge pages nobody reserved: HugePages_Free - HugePages_Rsvd.
 	"hugepages": {func(c *mm.Config) uint64 { return c.HugePages },
 		func(c *mm.Config, v uint64) { c.HugePages = v }, 1 << 40},
+	// Committed_AS: what the rest of the machine has committed (mode 2).
+	"committed_as": {func(c *mm.Config) uint64 { return c.CommittedAS },
+		func(c *mm.Config, v uint64) { c.CommittedAS = v }, ^uint64(0)},
 	"stack_rlimit": {func(c *mm.Config) uint64 { return c.StackRlimit },
 		func(c *mm.Config, v uint64) { c.StackRlimit = v }, ^uint64(0)},
 }

@@ -38,8 +38,12 @@ func (m *Model) AddressSpace(name string) *mm.AddressSpace {
 	as, ok := m.spaces[name]
 	if !ok {
 		if m.cfg.HugePool == nil {
-			// One machine: every address space takes huge pages from one pool.
+			// One machine: every address space takes huge pages from one
+			// pool and counts against one commit limit.
 			m.cfg.HugePool = mm.NewHugePool(m.cfg.HugePages)
+		}
+		if m.cfg.Machine == nil {
+			m.cfg.Machine = mm.NewMachine()
 		}
 		as = mm.New(m.cfg)
 		m.spaces[name] = as
@@ -61,7 +65,9 @@ func (m *Model) Configure(key string, value uint64) error {
 }
 
 // Fork implements Forker: child becomes a fork of parent
-// (uprobes.System.Fork: breakpoints and SDT semaphores are inherited).
+// (uprobes.System.Fork: breakpoints and SDT semaphores are inherited), and
+// its task a fork of parent's task (uprobes.Task.Fork: pending returns
+// are inherited).
 func (m *Model) Fork(parent, child string) error {
 	p := m.AddressSpace(parent)
 	m.mu.Lock()
@@ -77,6 +83,9 @@ func (m *Model) Fork(parent, child string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.spaces[child] = c
+	if t, ok := m.tasks[parent]; ok {
+		m.tasks[child] = t.Fork(c)
+	}
 	return nil
 }
 

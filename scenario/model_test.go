@@ -119,3 +119,23 @@ maps
 		t.Errorf("refused fork: got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// TestModelForkReturn: a fork between a hit on a return probe and its ret
+// leaves both processes inside the function: each ret fires the probe.
+func TestModelForkReturn(t *testing.T) {
+	var out strings.Builder
+	if err := Run("r.vma", strings.NewReader(`probe r:demo/exit /bin/true:0x1000
+mmap 0x200000000000 0x4000 r-x MAP_PRIVATE /bin/true 0
+hit 0x200000001000
+process c fork
+ret
+ret
+process main
+ret
+`), NewModel(mm.Config{}), &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "= 0\n= 0x200000000000\n-\n= 0\ndemo/exit\n-\ndemo/exit\n"; out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}

@@ -105,8 +105,10 @@
 // with the parent's pages (none from MADV_DONTFORK mappings), so a probe
 // fires in the child's task, and unregistering removes it from parent and
 // child alike, each counter moving back by the breakpoints its own address
-// space had. A Task is not forked: the child's task starts with no
-// pending return instances, where Linux's dup_utask copies them.
+// space had. Task.Fork is dup_utask: the child's task gets the parent's
+// pending return instances, each with a counted reference of its own (the
+// parent's leased ones are converted first, as hprobe_expire does), so
+// both return through the return probe.
 //
 // What is not modelled: the inode size check and instruction-alignment check
 // of uprobe_register (the registry keys on an identity, not an inode with a

@@ -22,6 +22,9 @@ func (s *System) Fork(parent *mm.AddressSpace) (*mm.AddressSpace, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h := s.reg.test.Load(); h != nil && h.AfterForkCopy != nil {
+		h.AfterForkCopy()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, as := range s.spaces {
@@ -31,4 +34,37 @@ func (s *System) Fork(parent *mm.AddressSpace) (*mm.AddressSpace, error) {
 		}
 	}
 	return child, nil
+}
+
+// Fork returns the task of a process forked from t's, running in as, the
+// child's address space (dup_utask). The child returns from the probed
+// functions t is in, so it gets t's pending return instances, each holding
+// a counted reference of its own (or none, gone, when the uprobe was
+// already dying): t's leased instances are converted first, as
+// hprobe_expire does, and the child never holds a lease. Its lease section
+// is open while it has instances, as any task's is, so that Return and
+// Exit end it as usual.
+//
+// Preconditions: called by t's own goroutine (a task forks itself).
+func (t *Task) Fork(as *mm.AddressSpace) *Task {
+	c := t.sys.NewTask(as, t.strategy)
+	d := t.depth.Load()
+	if d == 0 {
+		return c
+	}
+	expireLeases(t.lease)
+	c.lease.Lock()
+	for i := range d {
+		ri, ci := &t.rets[i], &c.rets[i]
+		c.gen++
+		ci.addr = ri.addr
+		state := uint64(riGone)
+		if u := ri.u.Load(); ri.state.Load()&0xff == riStable && u.TryGet() {
+			ci.u.Store(u)
+			state = riStable
+		}
+		ci.state.Store(c.gen<<8 | state)
+	}
+	c.depth.Store(d)
+	return c
 }

@@ -2,6 +2,7 @@ package uprobes
 
 import (
 	"testing"
+	"time"
 
 	"specvma/mm"
 )
@@ -77,4 +78,87 @@ func TestForkUnattached(t *testing.T) {
 	}
 	fxEvent(t, s, "p:fx/none /fx/bin:0x1010", ino)
 	fxWantBPs(t, child)
+}
+
+// TestForkExcludesRegistration: a probe registered while a fork copies
+// the address space must reach the child, through the copy or through its
+// own installation; System.Fork holds regMu from the copy to the child's
+// attachment, so a registration that starts in between waits for it. If
+// it did not wait, the registration would install the breakpoint in the
+// parent only, after the copy, and miss the child, not attached yet.
+func TestForkExcludesRegistration(t *testing.T) {
+	const ino = 1203
+	s := NewSystem()
+	parent := mm.New(mm.Config{})
+	s.Attach(parent)
+	fxMap(t, parent, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	done := make(chan struct{})
+	var regErr error
+	spec, err := ParseSpec("p:fx/race /fx/bin:0x1010")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Registry().SetTestHooks(&TestHooks{AfterForkCopy: func() {
+		go func() {
+			defer close(done)
+			_, regErr = s.AddEventAt(spec, fxIno(ino))
+		}()
+		select { // give it time to run into the fork, if nothing stops it
+		case <-done:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}})
+	child, err := s.Fork(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Registry().SetTestHooks(nil)
+	<-done
+	if regErr != nil {
+		t.Fatal(regErr)
+	}
+	fxWantBPs(t, parent, fxBase+0x1010)
+	fxWantBPs(t, child, fxBase+0x1010)
+}
+
+// TestTaskForkReturns: a task forked inside a probed function (dup_utask)
+// returns from it too: the child's task has the parent's pending return
+// instances, holding references of its own, so both fire the return probe,
+// and once both have returned and the event is gone the uprobe is freed.
+func TestTaskForkReturns(t *testing.T) {
+	const ino = 1204
+	base := fxTakeBaseline()
+	s := NewSystem()
+	parent := mm.New(mm.Config{})
+	s.Attach(parent)
+	fxMap(t, parent, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	fxEvent(t, s, "r:fx/ret /fx/bin:0x1010", ino)
+	pt := s.NewTask(parent, mm.MMSeq)
+	if got, _ := fxHit(pt, fxBase+0x1010); got != "fired -" || pt.Depth() != 1 {
+		t.Fatalf("hit: %s, depth %d", got, pt.Depth())
+	}
+	child, err := s.Fork(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := pt.Fork(child)
+	if ct.Depth() != 1 {
+		t.Fatalf("the child's task has %d pending returns, want 1", ct.Depth())
+	}
+	for name, task := range map[string]*Task{"child": ct, "parent": pt} {
+		names, ok := task.ReturnNames()
+		if !ok || len(names) != 1 || names[0] != "fx/ret" {
+			t.Errorf("%s's return fired %v (%v), want fx/ret", name, names, ok)
+		}
+	}
+	ct.Exit()
+	pt.Exit()
+	fxRemove(t, s, "fx/ret")
+	child.Exit()
+	parent.Exit()
+	s.Registry().Barrier()
+	if st := s.Registry().Stats(); st.Live != 0 || s.Registry().Len() != 0 {
+		t.Errorf("after both returns, the unregister and Barrier: stats %+v, table %d", st, s.Registry().Len())
+	}
+	base.Check(t)
 }

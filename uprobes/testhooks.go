@@ -22,6 +22,9 @@ type TestHooks struct {
 	// AfterPop runs in Task.Return between popping the return instance
 	// (u, nil when it is gone) and reading u's consumers.
 	AfterPop func(u *Uprobe)
+	// AfterForkCopy runs in System.Fork between the copy of the address
+	// space and the child's attachment, with regMu held.
+	AfterForkCopy func()
 	// NoRecheck disables Find's key recheck after TryGet. With it set, Find
 	// can return a uprobe whose memory was reused for another key.
 	NoRecheck bool

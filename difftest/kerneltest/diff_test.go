@@ -37,34 +37,33 @@ func run(name, script string, b scenario.Backend) string {
 }
 
 // runKernel runs script in this process, in a window claimed for it and
-// released (unmapped) when the test ends, whatever happens.
+// released (unmapped) when the test ends, whatever happens; a script with
+// more than one process runs on the multi-process backend instead, whose
+// processes are stopped when the test ends.
 func runKernel(t *testing.T, name, script string) string {
 	t.Helper()
-	if needsProcesses(script) {
-		p, err := NewProcesses(DefaultWindow)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := p.Release(); err != nil {
-				t.Errorf("stopping the processes: %v", err)
-			}
-		})
-		return run(name, script, p)
-	}
-	if needsIsolation(script) {
+	if needsIsolation(script) && !needsProcesses(script) {
 		return runKernelIsolated(t, name, script)
 	}
-	k, err := NewKernel(DefaultWindow)
+	var b interface {
+		scenario.Backend
+		Release() error
+	}
+	var err error
+	if needsProcesses(script) {
+		b, err = NewProcesses(DefaultWindow)
+	} else {
+		b, err = NewKernel(DefaultWindow)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := k.Release(); err != nil {
-			t.Errorf("releasing the window: %v", err)
+		if err := b.Release(); err != nil {
+			t.Errorf("releasing the kernel backend: %v", err)
 		}
 	})
-	return run(name, script, k)
+	return run(name, script, b)
 }
 
 // runModel runs script on a fresh model configured like this kernel and

@@ -92,10 +92,9 @@ func topUpHugePages() error {
 		if avail == hugePagesWanted {
 			return nil
 		}
-		total, err := readProcNumber("/proc/sys/vm/nr_hugepages")
-		if err != nil {
-			return err
-		}
+		// HugePages_Total, not vm.nr_hugepages: it counts the surplus
+		// pages that leaked reservations hold too.
+		total := hugeTotal()
 		want := total + hugePagesWanted - min(avail, total+hugePagesWanted)
 		if err := os.WriteFile("/proc/sys/vm/nr_hugepages", []byte(strconv.FormatUint(want, 10)), 0); err != nil {
 			return fmt.Errorf("set vm.nr_hugepages: %v", err)
@@ -128,22 +127,26 @@ func resetHugeFile(t *testing.T, path string) {
 	}
 }
 
+// hugeTotal is HugePages_Total.
+func hugeTotal() uint64 { return hugeCounts()["HugePages_Total"] }
+
+// hugeMeminfo is HugePages_Free and HugePages_Rsvd.
 func hugeMeminfo() (free, rsvd uint64) {
+	c := hugeCounts()
+	return c["HugePages_Free"], c["HugePages_Rsvd"]
+}
+
+// hugeCounts is the HugePages_* counts of /proc/meminfo.
+func hugeCounts() map[string]uint64 {
+	out := map[string]uint64{}
 	b, _ := os.ReadFile("/proc/meminfo")
 	for line := range strings.SplitSeq(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "HugePages_Free":
-			free = n
-		case "HugePages_Rsvd":
-			rsvd = n
+		if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil && strings.HasPrefix(k, "HugePages_") {
+			out[k] = n
 		}
 	}
-	return free, rsvd
+	return out
 }
 
 func readProcNumber(path string) (uint64, error) {
@@ -152,4 +155,16 @@ func readProcNumber(path string) (uint64, error) {
 		return 0, err
 	}
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// hugeState is the huge page lines of /proc/meminfo, for failure messages.
+func hugeState() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	var out []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.HasPrefix(line, "HugePages_") {
+			out = append(out, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	return strings.Join(out, ", ")
 }

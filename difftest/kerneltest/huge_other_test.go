@@ -9,3 +9,5 @@ func setupHuge(t *testing.T) (string, string) { return "", "hugetlbfs needs linu
 func hugeAvailable() uint64 { return 0 }
 
 func resetHugeFile(t *testing.T, path string) {}
+
+func hugeState() string { return "" }

@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // Calls whose effect outlives the kernel backend's Release: sealed memory
-// cannot be unmapped for the rest of the process. A sequence that makes
+// cannot be unmapped for the rest of the process, and resource limits and
+// a dropped capability (config memlock_rlimit, data_rlimit, ipc_lock)
+// would hold for every later test. A sequence that makes
 // them runs its kernel side in a child process (this test binary, re-run
 // as TestKernelChild), which takes the seal with it when it exits.
 func needsIsolation(script string) bool {
 	for line := range strings.SplitSeq(script, "\n") {
-		if w, _, _ := strings.Cut(strings.TrimSpace(line), " "); w == "mseal" {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "mseal" || len(f) > 1 && f[0] == "config" && slices.Contains(limitKeys, f[1]) {
 			return true
 		}
 	}
@@ -62,10 +67,13 @@ func TestKernelChild(t *testing.T) {
 	if !ok {
 		t.Skip("runs only as the child of an isolated kernel sequence")
 	}
+	// The whole sequence runs on this thread: capabilities are per thread.
+	runtime.LockOSThread()
 	k, err := NewKernel(DefaultWindow)
 	if err != nil {
 		t.Fatal(err)
 	}
+	k.ApplyLimits = true
 	out := run("child", script, k)
 	os.Stdout.WriteString("--- kernel output ---\n" + out + "--- end ---\n")
 }

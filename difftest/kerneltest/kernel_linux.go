@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,64 @@ type Kernel struct {
 	closed  bool
 	// lockedAll records an mlockall, which Release undoes for the process.
 	lockedAll bool
+	// ApplyLimits lets config set this process's resource limits and drop
+	// CAP_IPC_LOCK (applyLimit): for a child process that runs one
+	// sequence on a thread of its own (TestKernelChild).
+	ApplyLimits bool
+}
+
+// applyLimit makes a resource-limit key true of this process when it may
+// (ApplyLimits): RLIMIT_MEMLOCK as given; RLIMIT_DATA as given plus what
+// the process's data mappings use now (VmData: the Go runtime's), so that
+// the sequence's own mappings have value bytes, as in a model that sees
+// only them (0: unlimited); ipc_lock 0 drops CAP_IPC_LOCK from this
+// thread's effective set, so the caller must stay on this thread.
+func (k *Kernel) applyLimit(key string, value uint64) (bool, error) {
+	if !k.ApplyLimits || !slices.Contains(limitKeys, key) {
+		return false, nil
+	}
+	setSoft := func(res int, v uint64) error {
+		var r unix.Rlimit
+		if err := unix.Getrlimit(res, &r); err != nil {
+			return err
+		}
+		r.Cur, r.Max = v, max(r.Max, v)
+		return unix.Setrlimit(res, &r)
+	}
+	switch key {
+	case "memlock_rlimit":
+		return true, setSoft(unix.RLIMIT_MEMLOCK, value)
+	case "data_rlimit":
+		lim := uint64(unix.RLIM_INFINITY)
+		if value != 0 {
+			lim = value + vmData()
+		}
+		return true, setSoft(unix.RLIMIT_DATA, lim)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return true, err
+	}
+	const bit = 1 << 14 // CAP_IPC_LOCK
+	if value == 0 {
+		data[0].Effective &^= bit
+	} else {
+		data[0].Effective |= bit
+	}
+	return true, unix.Capset(&hdr, &data[0])
+}
+
+// vmData is VmData of /proc/self/status in bytes.
+func vmData() uint64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmData:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
 }
 
 var _ scenario.Backend = (*Kernel)(nil)
@@ -94,7 +153,12 @@ func NewKernel(window Window) (*Kernel, error) {
 // reconfigured by a script, so a config line passes only when it states
 // what the kernel already is (procfs.HostConfig) and stops the run
 // otherwise.
-func (k *Kernel) Configure(key string, value uint64) error { return configureHost(key, value) }
+func (k *Kernel) Configure(key string, value uint64) error {
+	if applied, err := k.applyLimit(key, value); applied {
+		return err
+	}
+	return configureHost(key, value)
+}
 
 // configureHost is Configure of the kernel backends: a config line passes
 // when the running kernel already is so.

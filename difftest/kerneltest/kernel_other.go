@@ -13,7 +13,10 @@ import (
 const Supported = false
 
 // Kernel is the kernel backend; on this OS it cannot be created.
-type Kernel struct{ scenario.Backend }
+type Kernel struct {
+	scenario.Backend
+	ApplyLimits bool
+}
 
 // NewKernel fails: the kernel backend drives Linux system calls, and the
 // model it is compared with is x86-64's (page size, address limit).

@@ -74,7 +74,9 @@ func (l mapsLine) String() string {
 //   - maps lines for ranges outside the window are dropped (the kernel
 //     backend shows only the window; the model shows everything);
 //   - a call's address result outside the window ("= 0x7f...", where the
-//     kernel chose the address) becomes "= <outside window>";
+//     kernel chose the address) becomes "= <outside window>", and a
+//     query's answer about a VMA outside it "= -ENOENT" (what the kernel
+//     backend answers);
 //   - shared-memory inode numbers (device 00:01, named /dev/zero (deleted)
 //     or [anon_shmem:NAME]) are renumbered shm1, shm2, ... in order of
 //     first appearance, so two mappings of one shmem object still show one
@@ -87,14 +89,26 @@ func (w Window) Normalize(out string) string {
 		if out == "" {
 			break
 		}
-		if q := strings.Fields(line); len(q) > 6 && q[0] == "=" && strings.Contains(line, ` name="`+hugeAnonName+`"`) {
-			// A query's answer about MAP_HUGETLB memory: its inode too.
-			n, seen := huge[q[5]]
-			if !seen {
-				n = "huge" + strconv.Itoa(len(huge)+1)
-				huge[q[5]] = n
+		if q := strings.Fields(line); len(q) > 6 && q[0] == "=" && strings.HasPrefix(q[6], "pagesize=") {
+			// A query's answer: one about a VMA outside the window is
+			// ENOENT, as the kernel backend answers it; the inode is
+			// renumbered as in maps.
+			if start, end, ok := mapsRange(q[1]); ok && !w.Overlaps(start, end) {
+				b.WriteString("= -ENOENT\n")
+				continue
 			}
-			line = strings.Replace(line, " "+q[4]+" "+q[5]+" ", " "+q[4]+" "+n+" ", 1)
+			var ids map[string]string
+			prefix := ""
+			switch {
+			case strings.Contains(line, ` name="`+hugeAnonName+`"`):
+				ids, prefix = huge, "huge"
+			case q[4] == "00:01" && (strings.Contains(line, ` name="`+shmemName+`"`) || strings.Contains(line, ` name="[anon_shmem:`)):
+				ids, prefix = shm, "shm"
+			}
+			if ids != nil {
+				n := renumber(ids, prefix, q[5])
+				line = strings.Replace(line, " "+q[4]+" "+q[5]+" ", " "+q[4]+" "+n+" ", 1)
+			}
 		} else if v, ok := strings.CutPrefix(line, "= 0x"); ok {
 			if a, err := strconv.ParseUint(v, 16, 64); err == nil && !w.Contains(a, 1) {
 				line = "= <outside window>"
@@ -104,20 +118,10 @@ func (w Window) Normalize(out string) string {
 				continue
 			}
 			if l.dev == "00:01" && (l.name == shmemName || strings.HasPrefix(l.name, "[anon_shmem:")) {
-				n, seen := shm[l.ino]
-				if !seen {
-					n = "shm" + strconv.Itoa(len(shm)+1)
-					shm[l.ino] = n
-				}
-				l.ino = n
+				l.ino = renumber(shm, "shm", l.ino)
 				line = l.String()
 			} else if l.name == hugeAnonName {
-				n, seen := huge[l.ino]
-				if !seen {
-					n = "huge" + strconv.Itoa(len(huge)+1)
-					huge[l.ino] = n
-				}
-				l.ino = n
+				l.ino = renumber(huge, "huge", l.ino)
 				line = l.String()
 			}
 		}
@@ -125,4 +129,15 @@ func (w Window) Normalize(out string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// renumber names inode ino by its order of first appearance in ids:
+// PREFIX1, PREFIX2, ...
+func renumber(ids map[string]string, prefix, ino string) string {
+	n, seen := ids[ino]
+	if !seen {
+		n = prefix + strconv.Itoa(len(ids)+1)
+		ids[ino] = n
+	}
+	return n
 }

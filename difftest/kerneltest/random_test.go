@@ -20,15 +20,22 @@ func TestRandomDiff(t *testing.T) {
 	skipUnlessLinux(t)
 	fx := newFixture(t)
 	win := DefaultWindow
+	huge, why := fx.useHuge()
+	if !huge {
+		t.Logf("sequences without huge pages: %s", why)
+	}
 	for seed := 1; seed <= *randomSeqs; seed++ {
-		script := randomScript(uint64(seed))
+		script := randomScript(uint64(seed), huge)
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			text := fx.expand(script)
+			pages := fx.resetHuge(t)
+			memBefore := hugeState()
 			kout := runKernel(t, "random", text)
-			mout := runModel("random", text)
+			fx.resetHuge(t)
+			mout := runModelHuge("random", text, pages)
 			kn, mn := win.Normalize(kout), win.Normalize(mout)
 			if kn != mn {
-				t.Errorf("the model differs from the kernel\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", script, fx.unexpand(kn), fx.unexpand(mn))
+				t.Errorf("the model differs from the kernel (huge pages before: %s)\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", memBefore, script, fx.unexpand(kn), fx.unexpand(mn))
 			}
 		})
 	}
@@ -40,13 +47,19 @@ func TestRandomDiff(t *testing.T) {
 // special files (/dev/zero, /dev/null, a FIFO), files named through
 // symbolic links and non-canonical paths, a file large enough for THP
 // placement, hinted (not fixed) file mappings, lengths larger than the
-// machine's memory and past the address limit, and madvise, mlock,
-// munlock and (in one sequence in 32, whose kernel side then runs in a
-// child process) mseal. One sequence in 8 forks: up to three children
-// (forks of forks too), with the calls moving between the processes, whose
-// maps are all compared at the end (the kernel side runs on the
-// multi-process backend).
-func randomScript(seed uint64) string {
+// machine's memory and past the address limit, madvise, mlock, mlock2,
+// munlock, mlockall and munlockall (MCL_ONFAULT forms), MAP_LOCKED,
+// PROCMAP_QUERY, and (in one sequence in 32, whose kernel side then runs
+// in a child process) mseal. One sequence in 8 forks instead: up to three
+// children (forks of forks too), the calls moving between the processes
+// and confined to written private memory in an 8-page corner, each
+// process's maps printed when it is left and at the end (the kernel side
+// runs on the multi-process backend). With huge, the sequences that do not
+// fork map huge pages too: MAP_HUGETLB memory and a hugetlbfs file ($HUGE), at
+// 2 MiB-aligned addresses over the same pages (so that small-page calls
+// meet huge VMAs), with and without MAP_NORESERVE, and mremap them between
+// aligned addresses.
+func randomScript(seed uint64, huge bool) string {
 	r := rand.New(rand.NewPCG(seed, seed*7919))
 	const base, pages = 0x500000000000, 48
 	page := func() uint64 { return base + uint64(r.IntN(pages))*0x1000 }
@@ -82,13 +95,30 @@ func randomScript(seed uint64) string {
 		"MADV_NORMAL", "MADV_MERGEABLE", "MADV_UNMERGEABLE", "MADV_DONTNEED", "MADV_FREE"}
 	seal := seed%32 == 0 // each such sequence costs a child process
 	forks := seed%8 == 4
+	huge = huge && !forks // the multi-process backend maps no huge pages
 	procs := []string{"main"}
 	var b strings.Builder
 	b.WriteString("open f $FILE1\nopen g $LINK\nopen h $DIR//sub/..//file2\nopen z /dev/zero\nopen n /dev/null\n" +
 		"open p $FIFO\nopen big $BIG\nopen s $SUBLINK/../file1\n")
 	files := []string{"f", "g", "h", "z", "z", "n", "p", "big", "big", "s"}
+	if huge {
+		b.WriteString("open hh $HUGE\n")
+		files = append(files, "hh", "hh")
+	}
+	hugeAddr := func() uint64 { return base + uint64(r.IntN(4))*0x200000 }
+	hugeLen := func() uint64 {
+		if r.IntN(4) == 0 {
+			return length()
+		}
+		return uint64(r.IntN(3)+1) * 0x200000
+	}
+	calls := 15 // 13, 14: mlockall, MAP_LOCKED, query; 15, 16: huge pages
+	if huge {
+		calls = 17
+	}
 	for i := 0; i < 30; i++ {
 		if forks && (r.IntN(8) == 0 || i == 15 && len(procs) == 1) {
+			b.WriteString("maps\n") // what this process has come to, before it leaves
 			if len(procs) < 4 && (r.IntN(2) == 0 || len(procs) == 1) {
 				procs = append(procs, fmt.Sprintf("c%d", len(procs)))
 				fmt.Fprintf(&b, "process %s fork\n", procs[len(procs)-1])
@@ -97,23 +127,73 @@ func randomScript(seed uint64) string {
 			}
 			continue
 		}
-		if forks && r.IntN(3) != 0 {
-			// Two calls in three of a forking sequence make what fork treats
-			// specially: written private memory split and joined again in
-			// a 16-page corner, moved, wiped or not copied.
-			near := func() uint64 { return base + uint64(r.IntN(16))*0x1000 }
-			switch r.IntN(6) {
-			case 0:
-				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
-			case 1, 2:
+		if forks {
+			// A forking sequence makes only what fork treats specially:
+			// written private memory split and joined again in an 8-page
+			// corner, moved, wiped or not copied (the other calls, whose
+			// large mappings would cover the corner, are the other
+			// sequences' business).
+			near := func() uint64 { return base + uint64(r.IntN(8))*0x1000 }
+			rw := []string{"rw-", "r--"}[r.IntN(2)]
+			switch n := r.IntN(11); {
+			case n < 2: // fills holes only, so written memory stays
+				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE\n", near(), small(), rw)
+			case n < 5:
 				fmt.Fprintf(&b, "touch %#x write\n", near())
-			case 3:
-				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
-			case 4:
+			case n < 9:
+				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), uint64(r.IntN(4)+1)*0x1000, rw)
+			case n < 10:
 				fmt.Fprintf(&b, "mremap %#x %#x %#x MREMAP_MAYMOVE|MREMAP_FIXED %#x\n", near(), small(), small(), near())
 			default:
 				fmt.Fprintf(&b, "madvise %#x %#x %s\n", near(), small(), []string{"MADV_WIPEONFORK", "MADV_DONTFORK", "MADV_DONTDUMP", "MADV_DODUMP"}[r.IntN(4)])
 			}
+			continue
+		}
+		switch r.IntN(calls) {
+		case 15, 16:
+			// Huge pages: MAP_HUGETLB memory or the hugetlbfs file at
+			// aligned addresses, or an mremap between aligned addresses.
+			switch r.IntN(4) {
+			case 0, 1:
+				typ := []string{"MAP_PRIVATE|MAP_ANONYMOUS|MAP_HUGETLB", "MAP_SHARED|MAP_ANONYMOUS|MAP_HUGETLB"}[r.IntN(2)]
+				extra := []string{"|MAP_FIXED", "|MAP_FIXED|MAP_NORESERVE", "|MAP_FIXED|MAP_NORESERVE", "",
+					"|MAP_FIXED_NOREPLACE", "|MAP_FIXED|MAP_POPULATE", "|MAP_FIXED|MAP_LOCKED"}[r.IntN(7)]
+				a := hugeAddr()
+				if r.IntN(6) == 0 {
+					a = page()
+				}
+				fmt.Fprintf(&b, "mmap %#x %#x %s %s%s\n", a, hugeLen(), prots[r.IntN(len(prots))], typ, extra)
+			case 2:
+				typ := []string{"MAP_PRIVATE", "MAP_SHARED", "MAP_PRIVATE|MAP_NORESERVE"}[r.IntN(3)]
+				off := uint64(r.IntN(4)) * 0x200000
+				if r.IntN(6) == 0 {
+					off = uint64(r.IntN(8)) * 0x1000
+				}
+				fmt.Fprintf(&b, "mmap %#x %#x %s %s|MAP_FIXED hh %#x\n", hugeAddr(), hugeLen(), prots[r.IntN(len(prots))], typ, off)
+			default:
+				flags := []string{"MREMAP_MAYMOVE|MREMAP_FIXED", "0", "MREMAP_MAYMOVE"}[r.IntN(3)]
+				old, nl := hugeLen(), hugeLen()
+				if flags == "MREMAP_MAYMOVE|MREMAP_FIXED" {
+					fmt.Fprintf(&b, "mremap %#x %#x %#x %s %#x\n", hugeAddr(), old, nl, flags, hugeAddr()+0x1000000)
+				} else {
+					fmt.Fprintf(&b, "mremap %#x %#x %#x %s\n", hugeAddr(), old, nl, flags)
+				}
+			}
+			continue
+		case 13:
+			switch r.IntN(4) {
+			case 0:
+				fmt.Fprintf(&b, "mlockall %s\n", []string{"MCL_CURRENT|MCL_ONFAULT", "MCL_FUTURE|MCL_ONFAULT",
+					"MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT", "MCL_ONFAULT", "0"}[r.IntN(5)])
+			case 1:
+				b.WriteString("munlockall\n")
+			default:
+				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED|MAP_LOCKED\n", page(), small(), prots[r.IntN(len(prots))])
+			}
+			continue
+		case 14:
+			fmt.Fprintf(&b, "query %#x %s\n", page(), []string{"0", "PROCMAP_QUERY_COVERING_OR_NEXT_VMA",
+				"PROCMAP_QUERY_FILE_BACKED_VMA|PROCMAP_QUERY_COVERING_OR_NEXT_VMA", "PROCMAP_QUERY_VMA_WRITABLE|PROCMAP_QUERY_COVERING_OR_NEXT_VMA"}[r.IntN(4)])
 			continue
 		}
 		switch r.IntN(13) {

@@ -27,6 +27,10 @@
 //     then Task.ReturnNames for return probes) to the same event, and the
 //     model fires nothing the kernel did not;
 //   - the SDT semaphore the kernel maintained equals System.RefCtr;
+//   - a forked child (the target's fork command; TestFork) has the
+//     breakpoints and the SDT semaphore value of uprobes.System.Fork's
+//     child of the parent's model, fires the same events, and loses its
+//     breakpoints with the parent's when the event is disabled;
 //   - the file identities agree: the (device, inode) of the maps lines,
 //     from which the model's VMAs are built, and the one AddEvent reads
 //     with stat when it opens the probe's path.

@@ -35,6 +35,11 @@ import (
 //	open PATH              make PATH the current file (initially the
 //	                       program's own executable, /proc/self/exe)
 //	sema                   the semaphore's value: "ok N"
+//	fork ADDR              fork(2); the child calls the function at ADDR
+//	                       with 40 and then waits to be killed: "ok PID"
+//	                       once the child's call has returned
+//	kill PID               kill and reap a child from fork: "ok"
+//	madvise ADDR LEN ADV   madvise(2), ADV a number: "ok"
 //	quit                   exit
 //
 // At start it prints "ready PID foo=0xADDR bar=0xADDR sema=0xADDR" with the
@@ -42,8 +47,11 @@ import (
 const targetSource = `#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 __asm__(".text\n"
@@ -90,6 +98,30 @@ int main(void) {
 			int nfd = open(a, O_RDONLY);
 			if (nfd < 0) printf("err %d\n", errno);
 			else { close(fd); fd = nfd; printf("ok\n"); }
+		} else if (!strcmp(cmd, "fork") && sscanf(line, "%*s %lx", &x) == 1) {
+			int p[2];
+			char c = 0;
+			if (pipe(p)) { printf("err %d\n", errno); continue; }
+			pid_t pid = fork();
+			if (pid < 0) { printf("err %d\n", errno); close(p[0]); close(p[1]); continue; }
+			if (pid == 0) {
+				int (*f)(int) = (int (*)(int))x;
+				close(p[0]);
+				c = (char)f(40);
+				if (write(p[1], &c, 1) != 1) _exit(1);
+				for (;;) pause();
+			}
+			close(p[1]);
+			if (read(p[0], &c, 1) != 1) printf("err child\n");
+			else printf("ok %d\n", (int)pid);
+			close(p[0]);
+		} else if (!strcmp(cmd, "madvise") && sscanf(line, "%*s %lx %lx %7s", &x, &y, b) == 3) {
+			if (madvise((void *)x, y, atoi(b))) printf("err %d\n", errno);
+			else printf("ok\n");
+		} else if (!strcmp(cmd, "kill") && sscanf(line, "%*s %lu", &x) == 1) {
+			kill((pid_t)x, SIGKILL);
+			waitpid((pid_t)x, NULL, 0);
+			printf("ok\n");
 		} else if (!strcmp(cmd, "sema")) {
 			printf("ok %u\n", (unsigned)svt_sema);
 		} else if (!strcmp(cmd, "quit")) {
@@ -304,6 +336,29 @@ func (t *Target) Call(addr uint64) (int, error) {
 // Open makes path the file that Map maps.
 func (t *Target) Open(path string) error {
 	_, err := t.Do("open %s", path)
+	return err
+}
+
+// Fork forks the target: the child calls the function at addr with 40
+// and then waits to be killed (Kill). It returns the child's pid once the
+// call has returned.
+func (t *Target) Fork(addr uint64) (int, error) {
+	r, err := t.Do("fork %x", addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(r)
+}
+
+// Madvise is madvise(2) of [addr, addr+length) with advice.
+func (t *Target) Madvise(addr, length uint64, advice int) error {
+	_, err := t.Do("madvise %x %x %d", addr, length, advice)
+	return err
+}
+
+// Kill kills and reaps a child from Fork.
+func (t *Target) Kill(pid int) error {
+	_, err := t.Do("kill %d", pid)
 	return err
 }
 
