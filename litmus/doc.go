@@ -60,9 +60,15 @@
 // rounds at which an outcome appears, a reachability question that needs
 // no counts.
 //
+// Spinlocks compile to an acquire cmpxchg from 0 to 1 that must succeed
+// (spin_lock), a release store of 0 (spin_unlock) and a cmpxchg that may
+// fail (spin_trylock), so every model expresses them; lkmm adds lock.cat's
+// rules (model_lkmm.go). RCU read-side critical sections and grace periods
+// are fences; lkmm implements the RCU axiom (model_lkmm_rcu.go), and the
+// hardware models refuse a test with synchronize_rcu() (model.go,
+// expressible), since a grace period is no instruction.
+//
 // Out of scope, rejected with a message rather than answered wrongly:
-// plain (unmarked) accesses, locks, RCU grace periods and SRCU, loops
-// without constant bounds. rcu_read_lock/unlock are accepted and order
-// nothing, which is exact when the test has no grace period. docs/litmus.md
-// lists the supported subset.
+// plain (unmarked) accesses, spin_is_locked, SRCU, loops without constant
+// bounds. docs/litmus.md lists the supported subset.
 package litmus

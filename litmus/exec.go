@@ -49,6 +49,7 @@ type graph struct {
 	addr, data, ctrl     *rel
 	reads, writes        set
 	acq, relse, noreturn set
+	lkr, lkw, ul, lf     set // lock events: lock read and write, unlock, failed trylock read
 }
 
 // newGraph derives the base relations. coOrder gives each location's
@@ -66,8 +67,22 @@ func newGraph(ar *arena, ev []Event, fences []fenceEv, rf []int, coOrder [][]int
 	g.addr, g.data, g.ctrl = nr(), nr(), nr()
 	g.reads, g.writes = newSet(n), newSet(n)
 	g.acq, g.relse, g.noreturn = newSet(n), newSet(n), newSet(n)
+	g.lkr, g.lkw, g.ul, g.lf = newSet(n), newSet(n), newSet(n), newSet(n)
 	for i := range ev {
 		a := &ev[i]
+		if a.Ins != nil {
+			switch k := a.Ins.lock; {
+			case k == lkUnlock:
+				g.ul.add(i)
+			case k == lkNone:
+			case a.Write:
+				g.lkw.add(i)
+			case a.RMW >= 0:
+				g.lkr.add(i)
+			default:
+				g.lf.add(i)
+			}
+		}
 		if a.Write {
 			g.writes.add(i)
 		} else {

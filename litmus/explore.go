@@ -96,6 +96,9 @@ func Explore(pg *Program, opt Options) (*Result, error) {
 	if opt.Model == nil {
 		opt.Model = models["lkmm"]
 	}
+	if err := expressible(pg, opt.Model); err != nil {
+		return nil, err
+	}
 	if om, ok := opt.Model.(operational); ok {
 		return exploreOp(pg, opt, om, start)
 	}
@@ -269,6 +272,17 @@ func (x *explorer) read(p int, in *Instr) {
 		}
 	}
 	sortSources(choices)
+	if in.mustWrite {
+		// spin_lock: only the sources its cmpxchg succeeds on.
+		want, _ := x.eval(t, in.val)
+		kept := choices[:0]
+		for _, c := range choices {
+			if c.val == want {
+				kept = append(kept, c)
+			}
+		}
+		choices = kept
+	}
 	saved := t.clone()
 	nev, nf := len(x.ev), len(x.fences)
 	for _, c := range choices {

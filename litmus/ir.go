@@ -22,9 +22,29 @@ const (
 	FenceWmb                           // smp_wmb
 	FenceBeforeAtomic                  // smp_mb__before_atomic
 	FenceAfterAtomic                   // smp_mb__after_atomic
+	FenceAfterSpinlock                 // smp_mb__after_spinlock
+	FenceAfterUnlockLock               // smp_mb__after_unlock_lock
+	FenceRcuLock                       // rcu_read_lock: opens a read-side critical section
+	FenceRcuUnlock                     // rcu_read_unlock: closes it
+	FenceSyncRcu                       // synchronize_rcu: a grace period
 )
 
-var fenceNames = [...]string{"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic"}
+var fenceNames = [...]string{"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic",
+	"smp_mb__after_spinlock", "smp_mb__after_unlock_lock", "rcu_read_lock", "rcu_read_unlock", "synchronize_rcu"}
+
+// lockOp marks the accesses a spinlock primitive compiles to. spin_lock
+// is an acquire cmpxchg from 0 (unlocked) to 1 that must succeed (an
+// execution in which it never could is one where the CPU spins forever,
+// so there is none); spin_unlock is a release store of 0; spin_trylock
+// is an acquire cmpxchg that may fail.
+type lockOp uint8
+
+const (
+	lkNone   lockOp = iota
+	lkLock          // spin_lock: the read is the LKMM's LKR, the write its LKW
+	lkUnlock        // spin_unlock: UL
+	lkTry           // spin_trylock: LKR and LKW when it succeeds, LF (a failed lock read) when not
+)
 
 func (f FenceKind) String() string { return fenceNames[f] }
 
@@ -65,6 +85,8 @@ type Instr struct {
 	fullFence bool // a fully ordered RMW: smp_mb before and after
 	fence     FenceKind
 	target    int
+	lock      lockOp
+	mustWrite bool // spin_lock: only executions in which this cmpxchg succeeds exist
 }
 
 // cexpr is a compiled expression over register slots and constants.

@@ -42,5 +42,29 @@ func ModelByName(name string) (Model, error) {
 	return nil, fmt.Errorf("unknown model %q (have %s)", name, strings.Join(ModelNames(), ", "))
 }
 
+// graceModel is a model that can express an RCU grace period
+// (synchronize_rcu): only the LKMM. A grace period is a guarantee of the
+// RCU implementation (it waits for every read-side critical section that
+// began before it), not of any instruction, so the hardware models refuse
+// a test that uses one; rcu_read_lock and rcu_read_unlock alone order
+// nothing in hardware and are accepted by every model.
+type graceModel interface{ graces() }
+
+// expressible returns an error naming the first primitive of pg the model
+// cannot express.
+func expressible(pg *Program, m Model) error {
+	if _, ok := m.(graceModel); ok {
+		return nil
+	}
+	for _, pc := range pg.Procs {
+		for _, in := range pc.Code {
+			if in.op == opFence && in.fence == FenceSyncRcu {
+				return &Error{pg.Test.File, in.Line, fmt.Sprintf("the %s model cannot express synchronize_rcu(): a grace period is a guarantee of the RCU implementation, not of the hardware (use -model lkmm)", m.Name())}
+			}
+		}
+	}
+	return nil
+}
+
 // ModelNames lists the models, sorted.
 func ModelNames() []string { return slices.Sorted(maps.Keys(models)) }

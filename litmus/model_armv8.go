@@ -58,6 +58,10 @@ func (armv8Model) order(p *opPath) {
 				lastRmb = j
 			case FenceWmb:
 				lastWmb = j
+			case FenceAfterUnlockLock, FenceRcuLock, FenceRcuUnlock:
+				// Empty on arm64: STLR then LDAXR is ordered already;
+				// RCU read-side critical sections order nothing in
+				// hardware.
 			default:
 				lastMb = j
 			}

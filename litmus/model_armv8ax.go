@@ -34,7 +34,7 @@ func (armv8AxModel) Preserved(g *graph) *rel {
 	aob := union(g.rmw, rfi.restrict(rangeRMW, g.acq))
 	// bob: barrier-ordered-before.
 	bob := union(
-		g.fencerel(FenceMb, FenceBeforeAtomic, FenceAfterAtomic),
+		g.fencerel(FenceMb, FenceBeforeAtomic, FenceAfterAtomic, FenceAfterSpinlock),
 		g.fencerel(FenceRmb).restrict(g.reads, nil),
 		g.fencerel(FenceWmb).restrict(g.writes, g.writes),
 		g.po.restrict(g.relse, g.acq),

@@ -1,10 +1,18 @@
 package litmus
 
-// lkmm is the Linux Kernel Memory Model's core (tools/memory-model,
-// linux-kernel.cat) for marked accesses, fences and RMWs: the coherence,
-// atomic, happens-before and propagation axioms. Locks, RCU and plain
-// accesses are outside the supported subset (the parser rejects them), so
-// their terms are empty here.
+// lkmm is the Linux Kernel Memory Model (tools/memory-model,
+// linux-kernel.cat with lock.cat) for marked accesses, fences, RMWs and
+// spinlocks: the coherence, atomic, happens-before and propagation
+// axioms. A spin_lock is a lock read (LKR, an acquire) and a lock write
+// (LKW) that must read the unlocked value; spin_unlock is a release write
+// (UL); a failed spin_trylock is a plain read (LF). An unlock followed in
+// program order, or in reads-from, by a lock orders what precedes the
+// unlock before what follows the lock (po-unlock-lock-po): inside one CPU
+// as preserved program order, and for propagation like a cumulative
+// fence. smp_mb__after_spinlock() makes the lock a full fence for what
+// precedes it; smp_mb__after_unlock_lock() does the same for an unlock
+// and a later lock. Plain accesses are outside the supported subset (the
+// parser rejects them).
 type lkmmModel struct{}
 
 func init() { registerModel(lkmmModel{}) }
@@ -35,8 +43,25 @@ func (lkmmModel) rels(g *graph) *lkRels {
 	mb := union(g.fencerel(FenceMb),
 		seq(g.fencerel(FenceBeforeAtomic).restrict(nil, rmwSet), opt(g.po)),
 		seq(opt(g.po).restrict(nil, rmwSet), g.fencerel(FenceAfterAtomic)))
+	// smp_mb__after_spinlock: everything up to the lock write before
+	// everything after the fence; smp_mb__after_unlock_lock: everything
+	// before an unlock before everything after the fence that follows a
+	// later lock write (in program order or coherence).
+	lkwSet := g.lkw
+	mb.or(seq(opt(g.po).restrict(nil, lkwSet), g.fencerel(FenceAfterSpinlock).restrict(lkwSet, nil)))
+	ulLkw := union(g.co, g.po).restrict(g.ul, lkwSet)
+	mb.or(seq(seq(g.po.restrict(nil, g.ul), ulLkw), g.fencerel(FenceAfterUnlockLock).restrict(lkwSet, nil)))
+	// A grace period is a strong fence as well (gp).
+	mb.or(g.fencerel(FenceSyncRcu))
 	r.strong = mb
-	acqPo := g.po.restrict(g.acq, nil)
+	// A failed trylock's read (LF) is not an acquire in the LKMM.
+	acq := newSet(g.n)
+	g.acq.each(func(i int) {
+		if !g.lf.has(i) {
+			acq.add(i)
+		}
+	})
+	acqPo := g.po.restrict(acq, nil)
 	r.poRel = g.po.restrict(nil, g.relse)
 	fence := union(r.strong, r.poRel, acqPo, r.wmb, rmb)
 	// Preserved program order.
@@ -46,9 +71,11 @@ func (lkmmModel) rels(g *graph) *lkRels {
 	overwrite := union(g.co, g.fr)
 	toW := union(union(dep, g.ctrl).restrict(nil, g.writes), and(overwrite, g.intl))
 	toR := union(g.addr.restrict(nil, g.reads), seq(dep, rfi))
-	r.ppo = union(toR, toW, fence)
+	// po ; [UL] ; (po | rf) ; [LKR] ; po
+	pulp := seq(seq(g.po.restrict(nil, g.ul), union(g.po, g.rfR).restrict(g.ul, g.lkr)), g.po.restrict(g.lkr, nil))
+	r.ppo = union(toR, toW, fence, and(pulp, g.intl))
 	// Propagation.
-	cumul := union(seq(opt(rfe), union(r.strong, r.poRel)), r.wmb)
+	cumul := union(seq(opt(rfe), union(r.strong, r.poRel)), r.wmb, pulp)
 	r.prop = seq(seq(opt(and(overwrite, g.ext)), star(cumul)), opt(rfe))
 	propNoID := r.prop.clone()
 	for i := 0; i < g.n; i++ {
@@ -73,7 +100,13 @@ func (m lkmmModel) Check(g *graph) string {
 	if !acyclic(pb) {
 		return "propagation"
 	}
+	if !rcuOK(g, r, pb) {
+		return "rcu"
+	}
 	return ""
 }
 
 func (m lkmmModel) Preserved(g *graph) *rel { return m.rels(g).ppo }
+
+// graces: the LKMM expresses RCU grace periods.
+func (lkmmModel) graces() {}

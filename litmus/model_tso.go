@@ -31,7 +31,7 @@ func (m tsoModel) Preserved(g *graph) *rel {
 	// after it, and itself with both sides.
 	ppo.or(g.po.restrict(locked, nil), g.po.restrict(nil, locked))
 	ppo.or(seq(g.po.restrict(nil, locked), g.po))
-	ppo.or(g.fencerel(FenceMb, FenceBeforeAtomic, FenceAfterAtomic))
+	ppo.or(g.fencerel(FenceMb, FenceBeforeAtomic, FenceAfterAtomic, FenceAfterSpinlock))
 	return ppo
 }
 

@@ -277,8 +277,13 @@ func (x *opExplorer) visit(s *opState) {
 			x.pg.Test.File, x.opt.MaxStates, x.opt.MaxStates, ErrMaxStates)
 		return
 	}
+	// Later processes first: in a litmus test the observers usually come
+	// last, and trying their accesses early reaches the interesting
+	// interleavings (a reader's loads overtaken by a writer's rounds)
+	// sooner; a full search visits the same states in any order.
 	final := true
-	for p := range s.th {
+	for q := range s.th {
+		p := len(s.th) - 1 - q
 		t := &s.th[p]
 		path := x.paths[p][t.path]
 		for j := range path.insts {

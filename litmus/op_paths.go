@@ -132,7 +132,7 @@ func buildPaths(pg *Program, p int) ([]*opPath, error) {
 				}
 				m := srcs(append(es, in.addr)...)
 				guesses := []bool{true}
-				if in.rmw == rmwCmpxchg {
+				if in.rmw == rmwCmpxchg && !in.mustWrite {
 					guesses = []bool{true, false}
 				}
 				for _, g := range guesses {

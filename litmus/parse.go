@@ -187,7 +187,7 @@ func allDigits(s string) bool {
 }
 
 // typeWords are the C type words the litmus subset accepts in declarations.
-var typeWords = map[string]bool{"int": true, "long": true, "unsigned": true, "atomic_t": true, "atomic_long_t": true, "u32": true, "u64": true}
+var typeWords = map[string]bool{"int": true, "long": true, "unsigned": true, "atomic_t": true, "atomic_long_t": true, "u32": true, "u64": true, "spinlock_t": true}
 
 // skipType consumes a type: words then stars; it returns whether there
 // was a type and whether it was a pointer.
@@ -196,11 +196,11 @@ func (p *parser) skipType() (found, ptr bool, err error) {
 		p.next()
 		found = true
 	}
-	if found && p.peek().kind == tIdent && (p.peek().text == "spinlock_t" || p.peek().text == "struct") {
+	if found && p.peek().kind == tIdent && p.peek().text == "struct" {
 		return found, false, p.errf(p.peek().line, "unsupported type %q", p.peek().text)
 	}
-	if !found && p.peek().kind == tIdent && (p.peek().text == "spinlock_t" || p.peek().text == "struct") {
-		return false, false, p.errf(p.peek().line, "unsupported type %q: locks and structs are not modelled", p.peek().text)
+	if !found && p.peek().kind == tIdent && p.peek().text == "struct" {
+		return false, false, p.errf(p.peek().line, "unsupported type %q: structs are not modelled", p.peek().text)
 	}
 	for found && p.accept("*") {
 		ptr = true

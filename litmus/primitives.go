@@ -16,6 +16,9 @@ const (
 	pFence
 	pRMW
 	pNop
+	pLock
+	pUnlock
+	pTrylock
 	pUnsupported
 )
 
@@ -57,15 +60,16 @@ var primitives = map[string]prim{
 	"smp_mb__before_atomic": {kind: pFence, fence: FenceBeforeAtomic},
 	"smp_mb__after_atomic":  {kind: pFence, fence: FenceAfterAtomic},
 	"barrier":               {kind: pNop},
-	"rcu_read_lock":         {kind: pNop},
-	"rcu_read_unlock":       {kind: pNop},
+	"rcu_read_lock":         {kind: pFence, fence: FenceRcuLock},
+	"rcu_read_unlock":       {kind: pFence, fence: FenceRcuUnlock},
+	"synchronize_rcu":       {kind: pFence, fence: FenceSyncRcu},
 
-	"spin_lock":              {kind: pUnsupported, why: "locks are not modelled"},
-	"spin_unlock":            {kind: pUnsupported, why: "locks are not modelled"},
-	"spin_trylock":           {kind: pUnsupported, why: "locks are not modelled"},
-	"spin_is_locked":         {kind: pUnsupported, why: "locks are not modelled"},
-	"smp_mb__after_spinlock": {kind: pUnsupported, why: "locks are not modelled"},
-	"synchronize_rcu":        {kind: pUnsupported, why: "RCU grace periods are not modelled"},
+	"spin_lock":                 {kind: pLock},
+	"spin_unlock":               {kind: pUnlock},
+	"spin_trylock":              {kind: pTrylock},
+	"spin_is_locked":            {kind: pUnsupported, why: "spin_is_locked() is not modelled"},
+	"smp_mb__after_spinlock":    {kind: pFence, fence: FenceAfterSpinlock},
+	"smp_mb__after_unlock_lock": {kind: pFence, fence: FenceAfterUnlockLock},
 	"srcu_read_lock":         {kind: pUnsupported, why: "SRCU is not modelled"},
 	"srcu_read_unlock":       {kind: pUnsupported, why: "SRCU is not modelled"},
 	"synchronize_srcu":       {kind: pUnsupported, why: "SRCU is not modelled"},
@@ -119,7 +123,7 @@ func (c *compiler) call(e *Expr, dst int) (bool, error) {
 	if !ok {
 		return false, c.errf(e.Line, "unknown primitive %s()", e.Name)
 	}
-	want := map[primKind]int{pLoad: 1, pStore: 2, pFence: 0, pNop: 0}
+	want := map[primKind]int{pLoad: 1, pStore: 2, pFence: 0, pNop: 0, pLock: 1, pUnlock: 1, pTrylock: 1}
 	nargs := -1
 	switch p.kind {
 	case pUnsupported:
@@ -154,6 +158,8 @@ func (c *compiler) call(e *Expr, dst int) (bool, error) {
 			dst = c.temp()
 		}
 		return true, c.emit(Instr{op: opLoad, Line: e.Line, Text: text, dst: dst, addr: a, readAnn: p.ann})
+	case pLock, pUnlock, pTrylock:
+		return c.lockCall(e, p.kind, dst, text)
 	case pStore:
 		a, err := c.location(e.Name, e.Args[0], p.deref)
 		if err != nil {
@@ -292,4 +298,35 @@ func exprString(e *Expr) string {
 		return s + ")"
 	}
 	return "?"
+}
+
+// lockCall compiles spin_lock, spin_unlock and spin_trylock (see lockOp).
+func (c *compiler) lockCall(e *Expr, kind primKind, dst int, text string) (bool, error) {
+	a, err := c.location(e.Name, e.Args[0], false)
+	if err != nil {
+		return false, err
+	}
+	zero, one := &cexpr{op: "const"}, &cexpr{op: "const", num: 1}
+	switch kind {
+	case pUnlock:
+		if dst >= 0 {
+			return false, nil
+		}
+		return false, c.emit(Instr{op: opStore, Line: e.Line, Text: text, dst: -1, addr: a, val: zero, writeAnn: AnnRelease, lock: lkUnlock})
+	case pLock:
+		if dst >= 0 {
+			return false, nil
+		}
+		return false, c.emit(Instr{op: opRMW, Line: e.Line, Text: text, dst: c.temp(), addr: a, val: zero, val2: one,
+			rmw: rmwCmpxchg, readAnn: AnnAcquire, lock: lkLock, mustWrite: true})
+	}
+	old := c.temp()
+	if err := c.emit(Instr{op: opRMW, Line: e.Line, Text: text, dst: old, addr: a, val: zero, val2: one,
+		rmw: rmwCmpxchg, readAnn: AnnAcquire, lock: lkTry}); err != nil {
+		return false, err
+	}
+	if dst < 0 {
+		dst = c.temp()
+	}
+	return true, c.emit(Instr{op: opSet, Line: e.Line, dst: dst, val: &cexpr{op: "==", x: &cexpr{op: "reg", slot: old}, y: zero}})
 }

@@ -48,7 +48,7 @@ stopped by -max-states gives exit status 1 and no result.
 	witness := fs.Bool("witness", false, "print one execution that meets the condition, step by step")
 	maxStates := fs.Int64("max-states", 10_000_000, "stop a test after this many explored states (0: no bound)")
 	stats := fs.Bool("stats", false, "print the states explored and the time for each test")
-	sweep := fs.String("sweep", "", "NAME=LO:HI: run with -D NAME=LO..HI and report the first value at which the condition is observed")
+	sweep := fs.String("sweep", "", "NAME=LO:HI: run with -D NAME=LO..HI and report the first value at which the condition is observed (each run stops at the first execution that meets it)")
 	defs := defFlag{}
 	fs.Var(defs, "D", "NAME=VALUE: a constant the test uses (loop bounds, widths); repeatable")
 	if code, done := parseFlags(fs, args); done {
@@ -146,12 +146,19 @@ func litmusSweep(t *litmus.Test, defs defFlag, name string, lo, hi int64, opt li
 			fmt.Fprintln(stderr, err)
 			return 2
 		}
+		// A reachability question: stop at the first execution that
+		// meets the proposition.
+		opt.FirstPositive = true
 		r, err := litmus.Explore(pg, opt)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return litmusErrStatus(err)
 		}
-		fmt.Fprintf(stdout, "%s %s=%d: %s %d %d (%d states, %.3fs)\n", t.Name, name, v, r.Verdict(), r.Positive, r.Negative, r.Explored, r.Elapsed.Seconds())
+		if r.Stopped {
+			fmt.Fprintf(stdout, "%s %s=%d: observed; search stopped at the first execution that meets it (%d states, %.3fs)\n", t.Name, name, v, r.Explored, r.Elapsed.Seconds())
+		} else {
+			fmt.Fprintf(stdout, "%s %s=%d: %s %d %d (%d states, %.3fs)\n", t.Name, name, v, r.Verdict(), r.Positive, r.Negative, r.Explored, r.Elapsed.Seconds())
+		}
 		if r.Positive > 0 {
 			fmt.Fprintf(stdout, "%s: first observed at %s=%d under %s\n", t.Name, name, v, opt.Model.Name())
 			return 0
