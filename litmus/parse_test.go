@@ -125,6 +125,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(c.src)
 	}
 	f.Add("C t\n{ x=1; 0:r0=2; }\nP0(int *x)\n{\n\tint r0;\n\tif (r0 == 2) { r0 = xchg(x, r0 + 1); } else { atomic_inc(x); }\n\tfor (k = 0; k < 3; k++) { WRITE_ONCE(*x, k); }\n}\nexists (0:r0=1 \\/ ~x=2)\n")
+	f.Add("C t\n{}\nP0(spinlock_t *l, int *x)\n{\n\tint r0;\n\tspin_lock(l);\n\tWRITE_ONCE(*x, 1);\n\tspin_unlock(l);\n\tr0 = spin_trylock(l);\n\tsmp_mb__after_spinlock();\n}\nP1(int *x)\n{\n\tint r1;\n\trcu_read_lock();\n\tr1 = READ_ONCE(*x);\n\trcu_read_unlock();\n\tsynchronize_rcu();\n}\nexists (0:r0=1 /\\ 1:r1=0)\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		tst, err := Parse("fuzz.litmus", src)
 		if err != nil {
