@@ -25,8 +25,10 @@ func (as *AddressSpace) Brk(addr uint64) uint64 {
 	}
 	switch {
 	case newBrk == oldBrk:
-	case addr <= as.brk: // shrinking is always allowed, sealing aside
-		if as.unmapRange(newBrk, oldBrk) != nil {
+	case addr <= as.brk:
+		// Shrinking unmaps the pages above the new break, but only when
+		// something is mapped there (the heap may have been unmapped).
+		if v := as.findVMA(newBrk); v == nil || v.Start() >= oldBrk || as.unmapRange(newBrk, oldBrk) != nil {
 			return orig
 		}
 	default:

@@ -2,7 +2,7 @@
 # Installs what specvma's tests use beyond Go: gcc (the live-kernel tests
 # build small C targets), binutils and spin (the litmus package's SPIN
 # cross-check), and mounts tracefs for the uprobe
-# differential tests. Safe to run again; needs root for the installs and the
+# differential tests; checks that the kernel has hugetlbfs. Safe to run again; needs root for the installs and the
 # mount, and only warns without it.
 set -uo pipefail
 
@@ -27,5 +27,11 @@ if [ "$(uname -s)" = Linux ] && [ ! -e /sys/kernel/tracing/uprobe_events ]; then
 	else
 		echo "setup: warning: tracefs not mounted and not root; live uprobe tests will skip" >&2
 	fi
+fi
+# Huge pages: the differential tests set vm.nr_hugepages and mount
+# hugetlbfs on a temporary directory themselves (as root); they need a
+# kernel with hugetlbfs.
+if [ "$(uname -s)" = Linux ] && ! grep -qw hugetlbfs /proc/filesystems 2>/dev/null; then
+	echo "setup: warning: the kernel has no hugetlbfs; the huge page tests will skip" >&2
 fi
 exit 0

@@ -3,6 +3,7 @@ package kerneltest
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -22,15 +23,19 @@ const brkChildEnv = "SPECVMA_KERNELTEST_BRK_CHILD"
 // program break of the Go test process is free (the runtime never calls
 // brk), but moving it is for the life of the process, so the kernel side
 // runs in a child: the test binary again, which runs the script on the
-// kernel and on a model given the same heap start, and compares.
+// kernel and on a model given the same heap start, and compares. Random
+// sequences around the heap follow (one per ten of -random), and last a
+// sequence under RLIMIT_DATA, which then holds for the child.
 func TestBrk(t *testing.T) {
 	skipUnlessLinux(t)
 	if os.Getenv(brkChildEnv) != "" {
 		brkChild(t)
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBrk$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), brkChildEnv+"=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBrk$", "-test.count=1", "-test.v", fmt.Sprintf("-random=%d", *randomSeqs))
+	// A test binary that links C (the fork agent) has glibc's malloc, which
+	// would take the break for its main arena: have it use mmap only.
+	cmd.Env = append(os.Environ(), brkChildEnv+"=1", "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=0")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -50,7 +55,8 @@ func brkChild(t *testing.T) {
 	win := Window{Base: start, Size: 64 << 20}
 	k, err := NewKernel(win)
 	if err != nil {
-		t.Skipf("the heap's window is not free (something used brk?): %v", err)
+		m, _ := os.ReadFile("/proc/self/maps")
+		t.Skipf("the heap's window is not free (something used brk?): %v\n%s", err, m)
 	}
 	defer k.Release()
 	sp, _ := k.Space("main")
@@ -93,7 +99,11 @@ func brkChild(t *testing.T) {
 		"brk " + h(0),
 		"munmap " + h(0x10000) + " 0x20000",
 	}, "\n") + "\n"
-	for _, sc := range []string{script, limited} {
+	scripts := []string{script}
+	for seed := range uint64(*randomSeqs / 10) {
+		scripts = append(scripts, randomBrkScript(seed, h))
+	}
+	for _, sc := range append(scripts, limited) {
 		k.ApplyLimits = true
 		kout := run("brk", sc, k)
 		cfg, _ := procfs.HostConfig()
@@ -116,4 +126,45 @@ func brkChild(t *testing.T) {
 			t.Errorf("the model differs from the kernel\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", sc, kn, mn)
 		}
 	}
+}
+
+// randomBrkScript is a random sequence around the heap: brk to page and
+// byte offsets (below the start too), with mappings, unmaps, protection
+// changes, locks, advice and touches in and next to the heap, so that
+// growth meets other mappings and the [heap] VMA is split and merged. It
+// ends with the break back at the start and the range unmapped.
+func randomBrkScript(seed uint64, h func(int64) string) string {
+	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	off := func() int64 { return int64(r.IntN(32)) * 0x1000 }
+	var b strings.Builder
+	for range 20 {
+		switch r.IntN(9) {
+		case 0, 1, 2:
+			o := off()
+			switch r.IntN(4) {
+			case 0:
+				o += int64(r.IntN(0x1000))
+			case 1:
+				o = -0x1000
+			}
+			fmt.Fprintf(&b, "brk %s\n", h(o))
+		case 3:
+			fmt.Fprintf(&b, "mmap %s %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\n", h(off()), (r.IntN(4)+1)*0x1000,
+				[]string{"rw-", "r--", "---"}[r.IntN(3)])
+		case 4:
+			fmt.Fprintf(&b, "munmap %s %#x\n", h(off()), (r.IntN(4)+1)*0x1000)
+		case 5:
+			fmt.Fprintf(&b, "mprotect %s %#x %s\n", h(off()), (r.IntN(4)+1)*0x1000, []string{"rw-", "r--"}[r.IntN(2)])
+		case 6:
+			fmt.Fprintf(&b, "touch %s %s\n", h(off()+int64(r.IntN(0x1000))), []string{"read", "write"}[r.IntN(2)])
+		case 7:
+			fmt.Fprintf(&b, "madvise %s %#x %s\n", h(off()), (r.IntN(4)+1)*0x1000, []string{"MADV_DONTFORK", "MADV_DOFORK", "MADV_DONTNEED"}[r.IntN(3)])
+		default:
+			b.WriteString("maps\n")
+		}
+	}
+	// Back to the start: a shrink needs something mapped above the new
+	// break, or Linux refuses it.
+	fmt.Fprintf(&b, "maps\nmmap %s 0x40000 rw- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\nbrk %s\nmunmap %s 0x40000\n", h(0), h(0), h(0))
+	return b.String()
 }

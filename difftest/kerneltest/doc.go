@@ -50,16 +50,35 @@
 //
 // Sequences that seal memory (mseal) cannot give their window back: their
 // kernel side runs in a child process, the test binary run again as
-// TestKernelChild, which takes the sealed memory with it when it exits.
+// TestKernelChild, which takes the sealed memory with it when it exits. So
+// do sequences that set resource limits or drop CAP_IPC_LOCK (config
+// memlock_rlimit, data_rlimit, ipc_lock 0): the child applies them to
+// itself (setrlimit; capset on the one thread that runs the sequence).
 // mlockall is made only in its MCL_ONFAULT forms, and Release undoes it.
+//
+// Huge pages: a test whose sequences map them (a hugetlbfs file, $HUGE, or
+// MAP_HUGETLB) takes a lock shared by all test processes
+// (/tmp/specvma-hugetlb.lock), sets vm.nr_hugepages so that exactly 8 huge
+// pages are free and unreserved, and mounts hugetlbfs on a temporary
+// directory; before each kernel run and each model run the file is
+// emptied and the pool topped up, and the model starts with the free
+// unreserved pages the kernel run started with. Without root or hugetlbfs
+// those sequences skip. MAP_HUGETLB inode numbers are renumbered huge1,
+// huge2, ... like shared memory's.
 //
 // TestRandomDiff generates sequences from seeds: anonymous memory, regular
 // files (also through a symbolic link and non-canonical paths), /dev/zero,
 // /dev/null and a FIFO, an 8 MiB file for THP placement, lengths larger
 // than the machine's memory and past the address limit, hinted file
-// mappings, madvise, mlock and munlock, in one seed of 32 mseal, and in
-// one seed of 8 fork (up to three children, calls moving between them).
-// Calls that would fault memory in are given small lengths only.
+// mappings, madvise, mlock, mlock2, munlock, mlockall and munlockall,
+// MAP_LOCKED, PROCMAP_QUERY, huge pages (MAP_HUGETLB and $HUGE at 2 MiB
+// boundaries over the same pages, with mremaps between them), in one seed
+// of 32 mseal, and in one seed of 8 fork (up to three children, calls
+// moving between them, on written private memory in an 8-page corner; no
+// huge pages there). Calls that would fault memory in are given small
+// lengths only. TestBrk adds random sequences around the test process's
+// real heap (brk with mappings, unmaps and protection changes next to it),
+// one per ten of -random.
 //
 // A mismatch is reported with the script, the kernel's output and the
 // model's side by side, each differing line marked. With -update the test

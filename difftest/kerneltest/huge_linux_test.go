@@ -128,33 +128,25 @@ func resetHugeFile(t *testing.T, path string) {
 }
 
 // hugeTotal is HugePages_Total.
-func hugeTotal() uint64 {
-	b, _ := os.ReadFile("/proc/meminfo")
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "HugePages_Total:"); ok {
-			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			return n
-		}
-	}
-	return 0
+func hugeTotal() uint64 { return hugeCounts()["HugePages_Total"] }
+
+// hugeMeminfo is HugePages_Free and HugePages_Rsvd.
+func hugeMeminfo() (free, rsvd uint64) {
+	c := hugeCounts()
+	return c["HugePages_Free"], c["HugePages_Rsvd"]
 }
 
-func hugeMeminfo() (free, rsvd uint64) {
+// hugeCounts is the HugePages_* counts of /proc/meminfo.
+func hugeCounts() map[string]uint64 {
+	out := map[string]uint64{}
 	b, _ := os.ReadFile("/proc/meminfo")
 	for line := range strings.SplitSeq(string(b), "\n") {
 		k, v, _ := strings.Cut(line, ":")
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			continue
-		}
-		switch k {
-		case "HugePages_Free":
-			free = n
-		case "HugePages_Rsvd":
-			rsvd = n
+		if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil && strings.HasPrefix(k, "HugePages_") {
+			out[k] = n
 		}
 	}
-	return free, rsvd
+	return out
 }
 
 func readProcNumber(path string) (uint64, error) {

@@ -106,11 +106,7 @@ func (w Window) Normalize(out string) string {
 				ids, prefix = shm, "shm"
 			}
 			if ids != nil {
-				n, seen := ids[q[5]]
-				if !seen {
-					n = prefix + strconv.Itoa(len(ids)+1)
-					ids[q[5]] = n
-				}
+				n := renumber(ids, prefix, q[5])
 				line = strings.Replace(line, " "+q[4]+" "+q[5]+" ", " "+q[4]+" "+n+" ", 1)
 			}
 		} else if v, ok := strings.CutPrefix(line, "= 0x"); ok {
@@ -122,20 +118,10 @@ func (w Window) Normalize(out string) string {
 				continue
 			}
 			if l.dev == "00:01" && (l.name == shmemName || strings.HasPrefix(l.name, "[anon_shmem:")) {
-				n, seen := shm[l.ino]
-				if !seen {
-					n = "shm" + strconv.Itoa(len(shm)+1)
-					shm[l.ino] = n
-				}
-				l.ino = n
+				l.ino = renumber(shm, "shm", l.ino)
 				line = l.String()
 			} else if l.name == hugeAnonName {
-				n, seen := huge[l.ino]
-				if !seen {
-					n = "huge" + strconv.Itoa(len(huge)+1)
-					huge[l.ino] = n
-				}
-				l.ino = n
+				l.ino = renumber(huge, "huge", l.ino)
 				line = l.String()
 			}
 		}
@@ -143,4 +129,15 @@ func (w Window) Normalize(out string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// renumber names inode ino by its order of first appearance in ids:
+// PREFIX1, PREFIX2, ...
+func renumber(ids map[string]string, prefix, ino string) string {
+	n, seen := ids[ino]
+	if !seen {
+		n = prefix + strconv.Itoa(len(ids)+1)
+		ids[ino] = n
+	}
+	return n
 }
