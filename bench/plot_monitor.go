@@ -9,7 +9,7 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// plotMonitor writes the monitor chart: the writer's p50 and p99 mmap/
+// plotMonitor writes the monitor chart: the writer's p50, p99 and p99.9 mmap/
 // munmap latency with no monitor and with monitors using each maps reader,
 // as grouped bars. It writes nothing when the report has no monitor rows.
 func (r *Report) plotMonitor(dir string) ([]string, error) {
@@ -18,12 +18,12 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 	}
 	rows := r.Monitor.Rows
 	names := make([]string, len(rows))
-	p50, p99 := make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
+	p50, p99, p999 := make(plotter.Values, len(rows)), make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
 	hi := 0.0
 	for i, row := range rows {
 		names[i] = row.Reader
-		p50[i], p99[i] = float64(row.WriterP50)/1e3, float64(row.WriterP99)/1e3
-		hi = max(hi, p99[i])
+		p50[i], p99[i], p999[i] = float64(row.WriterP50)/1e3, float64(row.WriterP99)/1e3, float64(row.WriterP999)/1e3
+		hi = max(hi, p99[i], p999[i])
 	}
 	p := plot.New()
 	p.Title.Text = "writer: mmap/munmap latency while monitors read the whole maps, by maps reader"
@@ -37,13 +37,13 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 		name string
 		vs   plotter.Values
 		col  color.Color
-	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99", p99, color.RGBA{213, 94, 0, 255}}} {
+	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99", p99, color.RGBA{213, 94, 0, 255}}, {"p99.9", p999, color.RGBA{0, 158, 115, 255}}} {
 		b, err := plotter.NewBarChart(s.vs, w)
 		if err != nil {
 			return nil, err
 		}
 		b.Color, b.LineStyle.Width = s.col, 0
-		b.Offset = w * vg.Length(2*i-1) / 2
+		b.Offset = w * vg.Length(i-1)
 		p.Add(b)
 		leg.Add(s.name, b)
 	}

@@ -12,8 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"specvma/internal/testsupport"
 	"specvma/vfs"
 )
 
@@ -146,20 +145,6 @@ func linInode(k uint8) *vfs.Inode {
 	return ino
 }
 
-// linRecorder hands out timestamps and collects operations.
-type linRecorder struct {
-	clock atomic.Int64
-	mu    sync.Mutex
-	ops   []porcupine.Operation
-}
-
-func (r *linRecorder) record(client int, in linInput, call int64, out linOutput) {
-	ret := r.clock.Add(1)
-	r.mu.Lock()
-	r.ops = append(r.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
-	r.mu.Unlock()
-}
-
 // linWriter changes its half of the window. It knows that half's state
 // exactly (nobody else writes there), so it only issues operations whose
 // outcome the specification defines, and each must succeed.
@@ -167,7 +152,7 @@ type linWriter struct {
 	mu     sync.Mutex // one step at a time: its own loop, or one injected by a reader's hook
 	t      *testing.T
 	as     *AddressSpace
-	rec    *linRecorder
+	rec    *testsupport.LinRecorder
 	client int
 	lo     int
 	rng    *rand.Rand
@@ -200,7 +185,7 @@ func (w *linWriter) step() {
 		in.kind, in.n = linMunmap, 1
 	}
 	addr := func(p int) uint64 { return linBase + uint64(p)*PageSize }
-	call := w.rec.clock.Add(1)
+	call := w.rec.Now()
 	var err error
 	switch in.kind {
 	case linMmap:
@@ -214,7 +199,7 @@ func (w *linWriter) step() {
 	case linMremap:
 		_, err = w.as.Mremap(addr(in.page), PageSize, PageSize, MremapMayMove|MremapFixed, addr(in.to))
 	}
-	w.rec.record(w.client, in, call, linOutput{failed: err != nil})
+	w.rec.Record(w.client, in, call, linOutput{failed: err != nil})
 	if err != nil {
 		w.t.Errorf("%s: %v", linSpec.DescribeOperation(in, linOutput{}), err)
 		return
@@ -249,7 +234,7 @@ func linHistory(t *testing.T, s Strategy, hooks *Hooks, inject uint32, seed uint
 	t.Helper()
 	as := New(Config{Test: hooks})
 	defer as.Exit()
-	rec := &linRecorder{}
+	rec := &testsupport.LinRecorder{}
 	inodes := map[*vfs.Inode]uint8{}
 	for k := uint8(1); k <= linFiles; k++ {
 		inodes[linInode(k)] = k
@@ -281,37 +266,28 @@ func linHistory(t *testing.T, s Strategy, hooks *Hooks, inject uint32, seed uint
 			hooks.AfterTryBegin, hooks.AfterLockSeqLoad, hooks.BeforeVMARef = step, step, step
 		}
 	}
-	// Every client does its quota, yielding after each operation, so that
-	// they interleave even on one CPU; all start together.
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for _, w := range writers {
-		wg.Go(func() {
-			<-start
-			for range linQuota {
-				w.mu.Lock()
-				w.step()
-				w.mu.Unlock()
-				runtime.Gosched()
-			}
-		})
+	// Readers are clients 0..linReaders-1, writers the next ones.
+	quota, rngs := make([]int, linReaders+linWriters), make([]*rand.Rand, linReaders)
+	for c := range quota {
+		quota[c] = linQuota
 	}
-	for c := range linReaders {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(seed, uint64(100+c)))
-			<-start
-			for range linQuota {
-				p := rng.IntN(linPages)
-				call := rec.clock.Add(1)
-				seen := linResolve(as, p, s, inodes)
-				rec.record(c, linInput{kind: linRead, page: p}, call, linOutput{seen: seen})
-				runtime.Gosched()
-			}
-		})
+	for c := range rngs {
+		rngs[c] = rand.New(rand.NewPCG(seed, uint64(100+c)))
 	}
-	close(start)
-	wg.Wait()
-	return rec.ops
+	testsupport.RunClients(quota, func(c int) {
+		if c >= linReaders {
+			w := writers[c-linReaders]
+			w.mu.Lock()
+			w.step()
+			w.mu.Unlock()
+			return
+		}
+		p := rngs[c].IntN(linPages)
+		call := rec.Now()
+		seen := linResolve(as, p, s, inodes)
+		rec.Record(c, linInput{kind: linRead, page: p}, call, linOutput{seen: seen})
+	})
+	return rec.Ops()
 }
 
 // TestLinearizableResolve: for every strategy, a 10,000-operation history
@@ -323,17 +299,7 @@ func TestLinearizableResolve(t *testing.T) {
 		t.Run(s.String(), func(t *testing.T) {
 			live, _, _ := vfs.LiveFiles()
 			h := linHistory(t, s, &Hooks{}, 3, uint64(time.Now().UnixNano()))
-			start := time.Now()
-			res, info := porcupine.CheckOperationsVerbose(linSpec, h, time.Minute)
-			t.Logf("%d operations, %d clients, %d reads overlapping a write: %s in %v", len(h), linReaders+linWriters,
-				linOverlaps(h), res, time.Since(start).Round(time.Millisecond))
-			if res != porcupine.Ok {
-				path := filepath.Join(t.TempDir(), "linearizability.html")
-				if err := porcupine.VisualizePath(linSpec, info, path); err == nil {
-					t.Logf("visualisation: %s", path)
-				}
-				t.Fatalf("%s history: %s, want Ok", s, res)
-			}
+			testsupport.RequireLinearizable(t, linSpec, h, "resolve-"+s.String(), func(in any) bool { return in.(linInput).kind != linRead })
 			if now, _, _ := vfs.LiveFiles(); now != live {
 				t.Errorf("live Files %d, %d before", now, live)
 			}
@@ -349,50 +315,9 @@ func TestLinearizableResolve(t *testing.T) {
 func TestLinearizabilityCatchesNoValidate(t *testing.T) {
 	for _, s := range []Strategy{MMSeq, VMASeq} {
 		t.Run(s.String(), func(t *testing.T) {
-			deadline := time.Now().Add(30 * time.Second)
-			for round := 1; ; round++ {
-				h := linHistory(t, s, &Hooks{NoValidate: true}, 1, uint64(round))
-				res, info := porcupine.CheckOperationsVerbose(linSpec, h, time.Minute)
-				if res == porcupine.Illegal {
-					path := *linViz
-					if path == "" {
-						path = filepath.Join(t.TempDir(), "linearizability-"+s.String()+".html")
-					} else {
-						path = strings.TrimSuffix(path, ".html") + "-" + s.String() + ".html"
-					}
-					if err := porcupine.VisualizePath(linSpec, info, path); err != nil {
-						t.Fatal(err)
-					}
-					t.Logf("round %d: %d operations not linearizable, as planted; visualisation written to %s", round, len(h), path)
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("validation off, %d rounds: porcupine found every history %s", round, res)
-				}
-			}
+			testsupport.UntilIllegal(t, linSpec, *linViz, "linearizability-"+s.String(), func(round int) []porcupine.Operation {
+				return linHistory(t, s, &Hooks{NoValidate: true}, 1, uint64(round))
+			})
 		})
 	}
-}
-
-// linOverlaps counts the reads whose interval overlaps a write's.
-func linOverlaps(h []porcupine.Operation) int {
-	var writes [][2]int64
-	for _, o := range h {
-		if o.Input.(linInput).kind != linRead {
-			writes = append(writes, [2]int64{o.Call, o.Return})
-		}
-	}
-	n := 0
-	for _, o := range h {
-		if o.Input.(linInput).kind != linRead {
-			continue
-		}
-		for _, w := range writes {
-			if w[0] < o.Return && o.Call < w[1] {
-				n++
-				break
-			}
-		}
-	}
-	return n
 }

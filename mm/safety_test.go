@@ -18,6 +18,23 @@ func tearVMA(v *VMA) func() {
 	return func() { v.start.Store(old) }
 }
 
+// lockHeldHook returns a hook that checks, where it runs, that the mmap
+// lock's rwsem is held and the count is even (the wrong order shows as
+// the other answer to one of the two), and a report of whether it ran.
+func lockHeldHook(t *testing.T, as *AddressSpace, what string) (hook func(), ran *bool) {
+	ran = new(bool)
+	return func() {
+		*ran = true
+		if as.lock.rw.TryLock() {
+			as.lock.rw.Unlock()
+			t.Errorf("%s: the rwsem is not held", what)
+		}
+		if as.lock.Seq()&1 != 0 {
+			t.Errorf("%s: the count is odd", what)
+		}
+	}, ran
+}
+
 // TestWriteLockOrder (writelock-order): WriteLock takes the rwsem before it
 // makes the count odd. The other order would let a writer that waits for
 // the lock turn the count even while the holder is still changing VMAs,
@@ -25,24 +42,15 @@ func tearVMA(v *VMA) func() {
 func TestWriteLockOrder(t *testing.T) {
 	h := &Hooks{}
 	as := New(Config{Test: h})
-	ran := false
-	h.InWriteLock = func() {
-		ran = true
-		if as.lock.rw.TryLock() {
-			as.lock.rw.Unlock()
-			t.Error("the count moved before the writer held the lock")
-		}
-		if as.lock.Seq()&1 != 0 {
-			t.Error("the count is odd before the lock is held")
-		}
-	}
+	var ran *bool
+	h.InWriteLock, ran = lockHeldHook(t, as, "between taking the write lock and the count going odd")
 	as.lock.WriteLock()
 	if as.lock.Seq()&1 != 1 {
 		t.Error("the count is even under the write lock")
 	}
 	h.InWriteLock = nil
 	as.lock.WriteUnlock()
-	if !ran {
+	if !*ran {
 		t.Fatal("the hook never ran")
 	}
 }
@@ -55,20 +63,11 @@ func TestWriteLockOrder(t *testing.T) {
 func TestWriteUnlockOrder(t *testing.T) {
 	h := &Hooks{}
 	as := New(Config{Test: h})
-	ran := false
-	h.InWriteUnlock = func() {
-		ran = true
-		if as.lock.rw.TryLock() {
-			as.lock.rw.Unlock()
-			t.Error("the lock was released before the count went even")
-		}
-		if as.lock.Seq()&1 != 0 {
-			t.Error("the count is still odd at the release")
-		}
-	}
+	var ran *bool
+	h.InWriteUnlock, ran = lockHeldHook(t, as, "between the count going even and releasing the write lock")
 	as.lock.WriteLock()
 	as.lock.WriteUnlock()
-	if !ran {
+	if !*ran {
 		t.Fatal("the hook never ran")
 	}
 }

@@ -11,21 +11,11 @@ import (
 
 	"specvma/errno"
 	"specvma/internal/mmhook"
+	"specvma/internal/testsupport"
 	"specvma/mm"
 )
 
 const stepBase = uint64(0x7e0000000000)
-
-// onceFn runs f the first time it is called (from one goroutine).
-func onceFn(f func()) func() {
-	done := false
-	return func() {
-		if !done {
-			done = true
-			f()
-		}
-	}
-}
 
 // mapAnon maps n anonymous pages with prot at page p of stepBase.
 func mapAnon(t *testing.T, as *mm.AddressSpace, p, n uint64, prot int) {
@@ -60,7 +50,7 @@ func copyUnderReuse(t *testing.T, read func(as *mm.AddressSpace) string) (got, w
 		default:
 		}
 	}
-	h.BeforeLockedCopy = onceFn(func() {
+	h.BeforeLockedCopy = testsupport.Once(func() {
 		go func() {
 			err := as.Munmap(stepBase, 2*mm.PageSize)
 			if err == nil {
@@ -127,7 +117,7 @@ func TestQueryGap(t *testing.T) {
 		mapAnon(t, as, 0, 4, mm.ProtRead|mm.ProtWrite)
 		mapAnon(t, as, 4, 8, mm.ProtRead)
 		addr := stepBase + 4*mm.PageSize
-		h.AfterNextLookup = onceFn(func() {
+		h.AfterNextLookup = testsupport.Once(func() {
 			if err := as.Mprotect(addr, 2*mm.PageSize, mm.ProtRead|mm.ProtWrite); err != nil {
 				t.Error(err)
 			}

@@ -74,10 +74,11 @@
 // MAP_LOCKED, PROCMAP_QUERY, huge pages (MAP_HUGETLB and $HUGE at 2 MiB
 // boundaries over the same pages, with mremaps between them), in one seed
 // of 32 mseal, and in one seed of 8 fork (up to three children, calls
-// moving between them; no huge pages there). Calls that would fault
-// memory in are given small lengths only. TestBrk adds random sequences
-// around the test process's real heap (brk with mappings, unmaps and
-// protection changes next to it), one per ten of -random.
+// moving between them, on written private memory in an 8-page corner; no
+// huge pages there). Calls that would fault memory in are given small
+// lengths only. TestBrk adds random sequences around the test process's
+// real heap (brk with mappings, unmaps and protection changes next to it),
+// one per ten of -random.
 //
 // A mismatch is reported with the script, the kernel's output and the
 // model's side by side, each differing line marked. With -update the test

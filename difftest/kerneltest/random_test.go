@@ -50,11 +50,12 @@ func TestRandomDiff(t *testing.T) {
 // machine's memory and past the address limit, madvise, mlock, mlock2,
 // munlock, mlockall and munlockall (MCL_ONFAULT forms), MAP_LOCKED,
 // PROCMAP_QUERY, and (in one sequence in 32, whose kernel side then runs
-// in a child process) mseal. One sequence in 8 forks: up to three children
-// (forks of forks too), with the calls moving between the processes, whose
-// maps are all compared at the end (the kernel side runs on the
-// multi-process backend). With huge, the sequences that do not fork map
-// huge pages too: MAP_HUGETLB memory and a hugetlbfs file ($HUGE), at
+// in a child process) mseal. One sequence in 8 forks instead: up to three
+// children (forks of forks too), the calls moving between the processes
+// and confined to written private memory in an 8-page corner, each
+// process's maps printed when it is left and at the end (the kernel side
+// runs on the multi-process backend). With huge, the sequences that do not
+// fork map huge pages too: MAP_HUGETLB memory and a hugetlbfs file ($HUGE), at
 // 2 MiB-aligned addresses over the same pages (so that small-page calls
 // meet huge VMAs), with and without MAP_NORESERVE, and mremap them between
 // aligned addresses.
@@ -112,14 +113,12 @@ func randomScript(seed uint64, huge bool) string {
 		return uint64(r.IntN(3)+1) * 0x200000
 	}
 	calls := 15 // 13, 14: mlockall, MAP_LOCKED, query; 15, 16: huge pages
-	switch {
-	case forks:
-		calls = 13 // the multi-process backend's calls only
-	case huge:
+	if huge {
 		calls = 17
 	}
 	for i := 0; i < 30; i++ {
 		if forks && (r.IntN(8) == 0 || i == 15 && len(procs) == 1) {
+			b.WriteString("maps\n") // what this process has come to, before it leaves
 			if len(procs) < 4 && (r.IntN(2) == 0 || len(procs) == 1) {
 				procs = append(procs, fmt.Sprintf("c%d", len(procs)))
 				fmt.Fprintf(&b, "process %s fork\n", procs[len(procs)-1])
@@ -128,19 +127,22 @@ func randomScript(seed uint64, huge bool) string {
 			}
 			continue
 		}
-		if forks && r.IntN(3) != 0 {
-			// Two calls in three of a forking sequence make what fork treats
-			// specially: written private memory split and joined again in
-			// a 16-page corner, moved, wiped or not copied.
-			near := func() uint64 { return base + uint64(r.IntN(16))*0x1000 }
-			switch r.IntN(6) {
-			case 0:
-				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
-			case 1, 2:
+		if forks {
+			// A forking sequence makes only what fork treats specially:
+			// written private memory split and joined again in an 8-page
+			// corner, moved, wiped or not copied (the other calls, whose
+			// large mappings would cover the corner, are the other
+			// sequences' business).
+			near := func() uint64 { return base + uint64(r.IntN(8))*0x1000 }
+			rw := []string{"rw-", "r--"}[r.IntN(2)]
+			switch n := r.IntN(11); {
+			case n < 2: // fills holes only, so written memory stays
+				fmt.Fprintf(&b, "mmap %#x %#x %s MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE\n", near(), small(), rw)
+			case n < 5:
 				fmt.Fprintf(&b, "touch %#x write\n", near())
-			case 3:
-				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), small(), []string{"rw-", "r--"}[r.IntN(2)])
-			case 4:
+			case n < 9:
+				fmt.Fprintf(&b, "mprotect %#x %#x %s\n", near(), uint64(r.IntN(4)+1)*0x1000, rw)
+			case n < 10:
 				fmt.Fprintf(&b, "mremap %#x %#x %#x MREMAP_MAYMOVE|MREMAP_FIXED %#x\n", near(), small(), small(), near())
 			default:
 				fmt.Fprintf(&b, "madvise %#x %#x %s\n", near(), small(), []string{"MADV_WIPEONFORK", "MADV_DONTFORK", "MADV_DONTDUMP", "MADV_DODUMP"}[r.IntN(4)])

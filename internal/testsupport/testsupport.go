@@ -2,11 +2,13 @@
 // share: skipping when the machine lacks what a test needs (Linux's /proc,
 // a tool such as gcc, root) with a summary of the skips at the end (Skip,
 // Main), and leak checks against a baseline of the type-stable caches and
-// goroutines; MustPanic for the misuse checks.
+// goroutines; MustPanic for the misuse checks; Once for test hooks; and
+// the recording, checking and explaining of porcupine histories for the
+// linearizability tests (lin.go).
 //
-// It imports only the standard library, so the tests of every package,
-// mm's internal tests included, can use it; the caches to watch are passed
-// in (mm.LiveVMAs, vfs.LiveFiles).
+// It imports only the standard library and porcupine, nothing of specvma,
+// so the tests of every package, mm's internal tests included, can use it;
+// the caches to watch are passed in (mm.LiveVMAs, vfs.LiveFiles).
 package testsupport
 
 import (
@@ -117,4 +119,16 @@ func MustPanic(t testing.TB, want string, f func()) {
 		}
 	}()
 	f()
+}
+
+// Once returns a function that runs f the first time it is called: a test
+// hook that acts once. Calls must not race (one goroutine, or ordered).
+func Once(f func()) func() {
+	done := false
+	return func() {
+		if !done {
+			done = true
+			f()
+		}
+	}
 }
