@@ -68,6 +68,7 @@ type MonitorRow struct {
 	WriterOps     float64           `json:"writer_ops"`       // mmap and munmap calls per second achieved
 	WriterP50     time.Duration     `json:"writer_p50"`       // per-call latency, ns
 	WriterP99     time.Duration     `json:"writer_p99"`       // ns
+	WriterP999    time.Duration     `json:"writer_p999"`      // 99.9th percentile, ns
 	WriterMax     time.Duration     `json:"writer_max"`       // median of the runs' slowest calls, ns
 	WriterMaxRuns []time.Duration   `json:"writer_max_runs"`  // each run's slowest call, ns, in run order
 	MonitorReads  float64           `json:"monitor_reads"`    // whole-maps reads per second, all monitors
@@ -117,6 +118,7 @@ func RunMonitor(o MonitorOptions) (*MonitorResult, error) {
 type monitorRun struct {
 	ops, reads    float64
 	p50, p99, max time.Duration
+	p999          time.Duration
 	pageLocks     uint64
 	walk          mm.WalkStats
 }
@@ -136,6 +138,7 @@ func summarise(reader string, runs []monitorRun) MonitorRow {
 	row.MonitorReads = med(func(r monitorRun) float64 { return r.reads })
 	row.WriterP50 = time.Duration(med(func(r monitorRun) float64 { return float64(r.p50) }))
 	row.WriterP99 = time.Duration(med(func(r monitorRun) float64 { return float64(r.p99) }))
+	row.WriterP999 = time.Duration(med(func(r monitorRun) float64 { return float64(r.p999) }))
 	row.WriterMax = time.Duration(med(func(r monitorRun) float64 { return float64(r.max) }))
 	var walk mm.WalkStats
 	for _, r := range runs {
@@ -249,7 +252,7 @@ func runMonitorOnce(o MonitorOptions, name string) (monitorRun, error) {
 		return run, err
 	}
 	run.ops = float64(len(lat)) / elapsed.Seconds()
-	run.p50, run.p99, run.max = percentiles(lat)
+	run.p50, run.p99, run.p999, run.max = percentiles(lat)
 	run.reads = float64(reads.Load()) / elapsed.Seconds()
 	run.pageLocks = stats.PageLocks
 	run.walk = stats.Walk
@@ -291,23 +294,24 @@ func paceWriter(as *mm.AddressSpace, rate int, d time.Duration) ([]time.Duration
 	}
 }
 
-// percentiles returns the median, 99th percentile and maximum.
-func percentiles(lat []time.Duration) (p50, p99, max time.Duration) {
+// percentiles returns the median, the 99th and 99.9th percentiles and the
+// maximum.
+func percentiles(lat []time.Duration) (p50, p99, p999, max time.Duration) {
 	if len(lat) == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
 	s := slices.Clone(lat)
 	slices.Sort(s)
-	return s[len(s)/2], s[len(s)*99/100], s[len(s)-1]
+	return s[len(s)/2], s[len(s)*99/100], s[len(s)*999/1000], s[len(s)-1]
 }
 
 // WriteTable prints the rows, and the live rows if any.
 func (r *MonitorResult) WriteTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "reader\twriter ops/s\tp50\tp99\tmax\tmonitor reads/s\tpage locks\tretries, fallbacks\t")
+	fmt.Fprintln(tw, "reader\twriter ops/s\tp50\tp99\tp99.9\tmax\tmonitor reads/s\tpage locks\tretries, fallbacks\t")
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%.0f\t%d\t%s\t\n", row.Reader, row.WriterOps,
-			row.WriterP50, row.WriterP99, row.WriterMax, row.MonitorReads, row.PageLocks, formatEvents(row.Events))
+		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%v\t%.0f\t%d\t%s\t\n", row.Reader, row.WriterOps,
+			row.WriterP50, row.WriterP99, row.WriterP999, row.WriterMax, row.MonitorReads, row.PageLocks, formatEvents(row.Events))
 	}
 	tw.Flush()
 	gc := "off while timed"

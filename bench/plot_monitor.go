@@ -2,6 +2,7 @@ package bench
 
 import (
 	"image/color"
+	"math"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
@@ -9,7 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-// plotMonitor writes the monitor chart: the writer's p50 and p99 mmap/
+// plotMonitor writes the monitor chart: the writer's p50, p99 and p99.9 mmap/
 // munmap latency with no monitor and with monitors using each maps reader,
 // as grouped bars. It writes nothing when the report has no monitor rows.
 func (r *Report) plotMonitor(dir string) ([]string, error) {
@@ -18,16 +19,33 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 	}
 	rows := r.Monitor.Rows
 	names := make([]string, len(rows))
-	p50, p99 := make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
+	p50, p99, p999 := make(plotter.Values, len(rows)), make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
 	hi := 0.0
 	for i, row := range rows {
 		names[i] = row.Reader
-		p50[i], p99[i] = float64(row.WriterP50)/1e3, float64(row.WriterP99)/1e3
-		hi = max(hi, p99[i])
+		p50[i], p99[i], p999[i] = float64(row.WriterP50)/1e3, float64(row.WriterP99)/1e3, float64(row.WriterP999)/1e3
+		hi = max(hi, p99[i], p999[i])
+	}
+	// A logarithmic axis (the medians are below a microsecond, the tails
+	// in milliseconds): bars of log10(v/floor) from floor, a power of ten.
+	lo := hi
+	for _, vs := range []plotter.Values{p50, p99, p999} {
+		for _, v := range vs {
+			if v > 0 {
+				lo = min(lo, v)
+			}
+		}
+	}
+	floor := math.Pow(10, math.Floor(math.Log10(lo)))
+	decades := math.Ceil(math.Log10(hi / floor))
+	for _, vs := range []plotter.Values{p50, p99, p999} {
+		for i, v := range vs {
+			vs[i] = math.Log10(max(v, floor) / floor)
+		}
 	}
 	p := plot.New()
 	p.Title.Text = "writer: mmap/munmap latency while monitors read the whole maps, by maps reader"
-	p.Y.Label.Text = "writer latency (µs)"
+	p.Y.Label.Text = "writer latency (µs, log scale)"
 	p.X.Label.Text = "maps reader of the monitors (none: the writer alone)"
 	w := vg.Points(18)
 	leg := plot.NewLegend()
@@ -37,24 +55,23 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 		name string
 		vs   plotter.Values
 		col  color.Color
-	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99", p99, color.RGBA{213, 94, 0, 255}}} {
+	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99", p99, color.RGBA{213, 94, 0, 255}}, {"p99.9", p999, color.RGBA{0, 158, 115, 255}}} {
 		b, err := plotter.NewBarChart(s.vs, w)
 		if err != nil {
 			return nil, err
 		}
 		b.Color, b.LineStyle.Width = s.col, 0
-		b.Offset = w * vg.Length(2*i-1) / 2
+		b.Offset = w * vg.Length(i-1)
 		p.Add(b)
 		leg.Add(s.name, b)
 	}
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.6, float64(len(rows))-0.4
-	p.Y.Min, p.Y.Max = 0, hi*1.12
+	p.Y.Min, p.Y.Max = 0, decades
 	p.Y.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
 		var ts []plot.Tick
-		step := niceStep(max / 5)
-		for v := 0.0; v <= max+step/1e6; v += step {
-			ts = append(ts, plot.Tick{Value: v, Label: trimFloat(v)})
+		for k := 0.0; k <= max+1e-9; k++ {
+			ts = append(ts, plot.Tick{Value: k, Label: trimFloat(floor * math.Pow(10, k))})
 		}
 		return ts
 	})

@@ -78,6 +78,9 @@ var calibration = []struct {
 	{"Z6.0+pooncelock+poonceLock+pombonce", "Never", "Never", "Never", "Never"},
 	{"trylock-exclusion", "Never", "Never", "Never", "Never"},
 	{"MP+wmb+failedtrylock", "Sometimes", "Never", "Never", "Never"},
+	// Documentation/litmus-tests/locking: double-checked locking.
+	{"DCL-broken", "Sometimes", "Never", "Never", "Sometimes"},
+	{"DCL-fixed", "Never", "Never", "Never", "Never"},
 	// RCU. A grace period is a guarantee of the RCU implementation, not of
 	// any instruction: the hardware models refuse tests with
 	// synchronize_rcu() ("-"), with a FILE:LINE message. Read-side

@@ -515,24 +515,8 @@ func (x *opExplorer) final(s *opState) {
 			vals[i] = s.mem[x.pg.varIndex(o.Name)].val
 		}
 	}
-	holds := evalProp(x.pg, x.pg.Test.Cond.Prop, x.observed, vals)
-	key := fmt.Sprint(vals)
-	st := x.states[key]
-	if st == nil {
-		st = &State{Values: vals, Holds: holds, Text: stateText(x.pg, x.observed, vals)}
-		x.states[key] = st
-	}
-	st.Count++
 	x.res.Complete++
-	if holds {
-		x.res.Positive++
-	} else {
-		x.res.Negative++
-	}
-	if holds == (x.pg.Test.Cond.Kind != "forall") && x.res.Witness == nil {
+	if record(x.pg, x.res, x.states, vals, x.opt.FirstPositive) {
 		x.res.Witness = x.witness(s, vals)
-	}
-	if holds && x.opt.FirstPositive {
-		x.res.Stopped = true
 	}
 }

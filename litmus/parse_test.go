@@ -107,15 +107,17 @@ func TestMaxStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Explore(pg, Options{Model: models["lkmm"], MaxStates: 3})
-	if !errors.Is(err, ErrMaxStates) || r != nil {
-		t.Fatalf("got %v, %v; want ErrMaxStates and no result", r, err)
-	}
-	if !strings.Contains(err.Error(), "max-states") {
-		t.Errorf("message %q does not name the bound", err)
-	}
-	if _, err := Explore(pg, Options{Model: models["lkmm"], MaxStates: 1000}); err != nil {
-		t.Fatalf("a bound above the test's size must not stop it: %v", err)
+	for _, m := range []string{"lkmm", "armv8"} {
+		r, err := Explore(pg, Options{Model: models[m], MaxStates: 3})
+		if !errors.Is(err, ErrMaxStates) || r != nil {
+			t.Fatalf("%s: got %v, %v; want ErrMaxStates and no result", m, r, err)
+		}
+		if !strings.Contains(err.Error(), "max-states") {
+			t.Errorf("%s: message %q does not name the bound", m, err)
+		}
+		if _, err := Explore(pg, Options{Model: models[m], MaxStates: 1000}); err != nil {
+			t.Fatalf("%s: a bound above the test's size must not stop it: %v", m, err)
+		}
 	}
 }
 
@@ -125,6 +127,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(c.src)
 	}
 	f.Add("C t\n{ x=1; 0:r0=2; }\nP0(int *x)\n{\n\tint r0;\n\tif (r0 == 2) { r0 = xchg(x, r0 + 1); } else { atomic_inc(x); }\n\tfor (k = 0; k < 3; k++) { WRITE_ONCE(*x, k); }\n}\nexists (0:r0=1 \\/ ~x=2)\n")
+	f.Add("C t\n{}\nP0(spinlock_t *l, int *x)\n{\n\tint r0;\n\tspin_lock(l);\n\tWRITE_ONCE(*x, 1);\n\tspin_unlock(l);\n\tr0 = spin_trylock(l);\n\tsmp_mb__after_spinlock();\n}\nP1(int *x)\n{\n\tint r1;\n\trcu_read_lock();\n\tr1 = READ_ONCE(*x);\n\trcu_read_unlock();\n\tsynchronize_rcu();\n}\nexists (0:r0=1 /\\ 1:r1=0)\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		tst, err := Parse("fuzz.litmus", src)
 		if err != nil {
@@ -144,4 +147,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A register used as a pointer must hold a shared variable's address
+// when the access runs: otherwise FILE:LINE: message from both explorers
+// (the operational one only once no unresolved guess could make the path
+// a mis-speculated one).
+func TestRuntimeAddressError(t *testing.T) {
+	src := "C t\n{}\nP0(int *x)\n{\n\tint r0;\n\tint r1;\n\tr0 = READ_ONCE(*x);\n\tr1 = READ_ONCE(*r0);\n}\nexists (0:r1=0)\n"
+	tst, err := Parse("addr.litmus", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := Compile(tst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"lkmm", "armv8"} {
+		r, err := Explore(pg, Options{Model: models[m]})
+		var le *Error
+		if r != nil || !errors.As(err, &le) || !strings.HasPrefix(err.Error(), "addr.litmus:8: READ_ONCE(*r0): the address is not a shared variable") {
+			t.Errorf("%s: got %v, %v", m, r, err)
+		}
+	}
 }

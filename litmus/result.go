@@ -166,3 +166,28 @@ func propText(p *Prop, top bool) string {
 
 // CondText prints the condition as herd does.
 func (c *Cond) String() string { return c.Kind + " (" + propText(c.Prop, true) + ")" }
+
+// record counts one allowed execution whose final state is vals, in the
+// result and in states (keyed by the values). It stops the search when
+// firstPositive asks for the first execution meeting the proposition, and
+// reports whether this execution should be the witness: the first one
+// that meets an exists condition, or misses a forall.
+func record(pg *Program, res *Result, states map[string]*State, vals []int64, firstPositive bool) bool {
+	holds := evalProp(pg, pg.Test.Cond.Prop, res.observed, vals)
+	key := fmt.Sprint(vals)
+	st := states[key]
+	if st == nil {
+		st = &State{Values: vals, Holds: holds, Text: stateText(pg, res.observed, vals)}
+		states[key] = st
+	}
+	st.Count++
+	if holds {
+		res.Positive++
+	} else {
+		res.Negative++
+	}
+	if holds && firstPositive {
+		res.Stopped = true
+	}
+	return holds == (pg.Test.Cond.Kind != "forall") && res.Witness == nil
+}

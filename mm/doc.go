@@ -39,7 +39,10 @@
 //
 // An AddressSpace (mm_struct) owns a VMA index, a persistent B+tree
 // published through an atomic pointer (tree.go), and a mmapLock
-// (mmaplock.go). A VMA (vm_area_struct, vma.go) points at a vfs.File (an
+// (mmaplock.go: a sync.RWMutex and the sequence count; a waiter spins
+// briefly on a holder before it blocks, as rwsem's optimistic spinning).
+// A writer publishes each range store — a split, a merge, a MAP_FIXED
+// replacement, an munmap — as one tree version (store.go). A VMA (vm_area_struct, vma.go) points at a vfs.File (an
 // open file description) which points at a vfs.Inode. VMA and File memory
 // comes from type-stable caches and is reused at once after a free, by any
 // address space: a pointer read without a lock may name a different object

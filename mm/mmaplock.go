@@ -1,8 +1,10 @@
 package mm
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"specvma/internal/mmhook"
 )
@@ -31,25 +33,60 @@ func (s *seqCount) bump() { s.v.Store((s.v.Load() + 1) & s.mask) }
 // any of them (vma_end_write_all).
 type mmapLock struct {
 	rw       sync.RWMutex
+	readers  atomic.Int32 // read holds now (what a writer spins on)
 	seq      seqCount
 	hooks    *mmhook.Hooks // Config.Test, for tests
 	validate func()        // debugValidate, for this package's tests
+}
+
+// Waiting for the lock. A waiter first spins (yielding) while the holder
+// it waits for is likely to be done soon — a writer's hold or a reader's
+// lookup lasts microseconds — and blocks in the RWMutex only after
+// spinLimit, as the kernel's rwsem spins on a running owner before it
+// sleeps. Blocking at once costs more than the hold in Go: the waiter's
+// processor goes idle, and the goroutine the unlock readies is queued on
+// the unlocker's processor, behind the unlocker, until an idle processor's
+// thread is woken to steal it (tens of microseconds on a virtual machine),
+// and a writer whose next call meets such a reader waits that long too
+// (README: the writer's side of the bench).
+const spinLimit = 50 * time.Microsecond
+
+// spinWhile yields while busy reports true, for at most spinLimit.
+func spinWhile(busy func() bool) {
+	if !busy() {
+		return
+	}
+	for start := time.Now(); busy() && time.Since(start) < spinLimit; {
+		runtime.Gosched()
+	}
 }
 
 // ReadLock takes the lock shared (mmap_read_lock).
 func (l *mmapLock) ReadLock() {
 	l.hooks.CheckNotInFind()
 	l.hooks.RunBeforeReadLock()
+	spinWhile(l.writerIn)
 	l.rw.RLock()
+	l.readers.Add(1)
 }
 
+// writerIn reports whether a writer holds the lock (the count is odd).
+func (l *mmapLock) writerIn() bool { return l.seq.load()&1 != 0 }
+
+// readersIn reports whether readers hold the lock.
+func (l *mmapLock) readersIn() bool { return l.readers.Load() > 0 }
+
 // ReadUnlock releases a shared hold.
-func (l *mmapLock) ReadUnlock() { l.rw.RUnlock() }
+func (l *mmapLock) ReadUnlock() {
+	l.readers.Add(-1)
+	l.rw.RUnlock()
+}
 
 // WriteLock takes the lock exclusive and makes the sequence odd
 // (mmap_write_lock: down_write, then mm_lock_seqcount_begin).
 func (l *mmapLock) WriteLock() {
 	l.hooks.CheckNotInFind()
+	spinWhile(l.readersIn)
 	l.rw.Lock() // safety:writelock-order
 	l.hooks.RunInWriteLock()
 	l.seq.bump() // safety:writelock-order; pairs with the load in SpeculateTryBegin/SpeculateRetry

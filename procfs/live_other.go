@@ -17,7 +17,11 @@ func sameFile(string, vfs.InodeID) bool { return false }
 
 var errNoEntry = errors.New("no entry")
 
-func queryLive(*os.File, Query) (QueryResult, error) {
+type liveWalker struct{}
+
+func newLiveWalker(*os.File) *liveWalker { return &liveWalker{} }
+
+func (*liveWalker) query(uint64, uint64) (QueryResult, error) {
 	return QueryResult{}, errors.New("PROCMAP_QUERY needs Linux")
 }
 

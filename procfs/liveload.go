@@ -123,8 +123,9 @@ func queryEntries(pid int, execOnly bool) ([]Entry, error) {
 		flags |= QueryFileBacked | QueryVMAExecutable
 	}
 	var out []Entry
+	w := newLiveWalker(f)
 	for addr := uint64(0); ; {
-		r, err := queryLive(f, Query{Flags: flags, Addr: addr, NameAddr: 1, NameSize: queryNameMax})
+		r, err := w.query(flags, addr)
 		if errors.Is(err, errNoEntry) {
 			return out, nil
 		}

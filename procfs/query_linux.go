@@ -84,8 +84,42 @@ func QueryLive(f *os.File, q Query) (QueryResult, error) {
 	return r, nil
 }
 
-// queryLive is QueryLive for the loaders; errNoEntry is its ENOENT.
-var queryLive = QueryLive
+// liveWalker issues the loaders' PROCMAP_QUERY calls on one open maps
+// file: one ioctl per mapping, with the struct and the name buffer reused
+// from call to call (QueryLive allocates both afresh, as its callers
+// choose sizes per call).
+type liveWalker struct {
+	f    *os.File
+	fd   uintptr
+	raw  procmapQuery
+	name [queryNameMax]byte
+}
+
+func newLiveWalker(f *os.File) *liveWalker { return &liveWalker{f: f, fd: f.Fd()} }
+
+// query asks for the first mapping at or above addr that flags select
+// (QueryCoveringOrNext is the caller's to set), with its name.
+func (w *liveWalker) query(flags, addr uint64) (QueryResult, error) {
+	w.raw = procmapQuery{Size: QuerySize, QueryFlags: flags, QueryAddr: addr,
+		VMANameSize: queryNameMax, VMANameAddr: uint64(uintptr(unsafe.Pointer(&w.name[0])))}
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, w.fd, procmapQueryCmd, uintptr(unsafe.Pointer(&w.raw)))
+	runtime.KeepAlive(w)
+	runtime.KeepAlive(w.f)
+	if e != 0 {
+		return QueryResult{}, errno.Errno(e)
+	}
+	r := QueryResult{
+		Start: w.raw.VMAStart, End: w.raw.VMAEnd, Flags: w.raw.VMAFlags, PageSize: w.raw.VMAPageSize,
+		Offset: w.raw.VMAOffset, Inode: w.raw.Inode, DevMajor: w.raw.DevMajor, DevMinor: w.raw.DevMinor,
+		NameSize: w.raw.VMANameSize,
+	}
+	if r.NameSize > 0 {
+		r.Name = string(w.name[:r.NameSize-1])
+	}
+	return r, nil
+}
+
+// errNoEntry is the walkers' ENOENT: no mapping at or above the address.
 
 var errNoEntry error = errno.ENOENT
 

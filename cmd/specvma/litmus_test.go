@@ -99,6 +99,12 @@ func TestLitmusBadInput(t *testing.T) {
 	if code != 2 {
 		t.Errorf("no file: exit %d", code)
 	}
+	// A model that cannot express a primitive says so, with the line.
+	rcu := "../../litmus/testdata/kernel/RCU+sync+read.litmus"
+	code, out, errs = runCmd("litmus", "-model", "armv8", rcu)
+	if code != 2 || out != "" || !strings.HasPrefix(errs, rcu+":32: the armv8 model cannot express synchronize_rcu()") {
+		t.Errorf("refusal: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 }
 
 func TestLitmusMaxStates(t *testing.T) {
