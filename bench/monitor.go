@@ -252,8 +252,7 @@ func runMonitorOnce(o MonitorOptions, name string) (monitorRun, error) {
 		return run, err
 	}
 	run.ops = float64(len(lat)) / elapsed.Seconds()
-	run.p50, run.p99, run.max = percentiles(lat)
-	run.p999 = percentile(lat, 999)
+	run.p50, run.p99, run.p999, run.max = percentiles(lat)
 	run.reads = float64(reads.Load()) / elapsed.Seconds()
 	run.pageLocks = stats.PageLocks
 	run.walk = stats.Walk
@@ -295,24 +294,15 @@ func paceWriter(as *mm.AddressSpace, rate int, d time.Duration) ([]time.Duration
 	}
 }
 
-// percentiles returns the median, 99th percentile and maximum.
-func percentiles(lat []time.Duration) (p50, p99, max time.Duration) {
+// percentiles returns the median, the 99th and 99.9th percentiles and the
+// maximum.
+func percentiles(lat []time.Duration) (p50, p99, p999, max time.Duration) {
 	if len(lat) == 0 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
 	s := slices.Clone(lat)
 	slices.Sort(s)
-	return s[len(s)/2], s[len(s)*99/100], s[len(s)-1]
-}
-
-// percentile returns the perMille/1000 quantile of lat.
-func percentile(lat []time.Duration, perMille int) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(lat)
-	slices.Sort(s)
-	return s[len(s)*perMille/1000]
+	return s[len(s)/2], s[len(s)*99/100], s[len(s)*999/1000], s[len(s)-1]
 }
 
 // WriteTable prints the rows, and the live rows if any.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"image/color"
+	"math"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
@@ -25,9 +26,26 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 		p50[i], p99[i], p999[i] = float64(row.WriterP50)/1e3, float64(row.WriterP99)/1e3, float64(row.WriterP999)/1e3
 		hi = max(hi, p99[i], p999[i])
 	}
+	// A logarithmic axis (the medians are below a microsecond, the tails
+	// in milliseconds): bars of log10(v/floor) from floor, a power of ten.
+	lo := hi
+	for _, vs := range []plotter.Values{p50, p99, p999} {
+		for _, v := range vs {
+			if v > 0 {
+				lo = min(lo, v)
+			}
+		}
+	}
+	floor := math.Pow(10, math.Floor(math.Log10(lo)))
+	decades := math.Ceil(math.Log10(hi / floor))
+	for _, vs := range []plotter.Values{p50, p99, p999} {
+		for i, v := range vs {
+			vs[i] = math.Log10(max(v, floor) / floor)
+		}
+	}
 	p := plot.New()
 	p.Title.Text = "writer: mmap/munmap latency while monitors read the whole maps, by maps reader"
-	p.Y.Label.Text = "writer latency (µs)"
+	p.Y.Label.Text = "writer latency (µs, log scale)"
 	p.X.Label.Text = "maps reader of the monitors (none: the writer alone)"
 	w := vg.Points(18)
 	leg := plot.NewLegend()
@@ -49,12 +67,11 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 	}
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.6, float64(len(rows))-0.4
-	p.Y.Min, p.Y.Max = 0, hi*1.12
+	p.Y.Min, p.Y.Max = 0, decades
 	p.Y.Tick.Marker = plot.TickerFunc(func(min, max float64) []plot.Tick {
 		var ts []plot.Tick
-		step := niceStep(max / 5)
-		for v := 0.0; v <= max+step/1e6; v += step {
-			ts = append(ts, plot.Tick{Value: v, Label: trimFloat(v)})
+		for k := 0.0; k <= max+1e-9; k++ {
+			ts = append(ts, plot.Tick{Value: k, Label: trimFloat(floor * math.Pow(10, k))})
 		}
 		return ts
 	})

@@ -81,9 +81,13 @@ func (as *AddressSpace) Mlockall(flags int) error {
 		return enomem
 	}
 	as.applyLockAll(flags)
-	if flags&MclCurrent != 0 && flags&MclOnFault == 0 {
+	if flags&MclCurrent != 0 {
+		// mm_populate of everything, MCL_ONFAULT or not: it skips the VMAs
+		// that got VM_LOCKONFAULT, not those mlockall left alone (hugetlb).
 		for _, v := range as.overlapping(0, TaskSize) {
-			as.populate(v, v.Start(), v.End())
+			if v.Flags()&VMLockOnFault == 0 {
+				as.populate(v, v.Start(), v.End())
+			}
 		}
 	}
 	return nil

@@ -91,6 +91,14 @@ func buildAgent() (string, error) {
 	return agentBin, agentErr
 }
 
+// RemoveAgent deletes the agent built by this test binary, if any (for
+// TestMain, after the run).
+func RemoveAgent() {
+	if agentBin != "" {
+		os.RemoveAll(filepath.Dir(agentBin))
+	}
+}
+
 // NewProcesses starts the "main" agent. Release stops every agent.
 func NewProcesses(window Window) (*Processes, error) {
 	bin, err := buildAgent()

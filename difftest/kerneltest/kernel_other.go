@@ -43,3 +43,6 @@ func NewProcesses(window Window) (*Processes, error) { _, err := NewKernel(windo
 
 // Release does nothing.
 func (p *Processes) Release() error { return nil }
+
+// RemoveAgent does nothing: no agent is built here.
+func RemoveAgent() {}
