@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"specvma/internal/testsupport"
 	"specvma/mm"
 )
 
@@ -250,5 +251,50 @@ func TestAllocRefsLast(t *testing.T) {
 	}
 	if err := r.Unregister(u1, c1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPopReturnClaimsAgainstExpiry (popreturn-cas): a Return pops a leased
+// return instance while the lease scan expires it. The scan converts the
+// lease into a counted reference between the task's load of the state word
+// and its claim (the BeforeClaim hook runs the scan there); the claim is a
+// compare-and-swap, which then fails, so the task reads the word again,
+// takes the counted reference and drops it after the chain. A plain store
+// would consume the instance as leased and leak the scan's reference: the
+// uprobe would never be freed.
+func TestPopReturnClaimsAgainstExpiry(t *testing.T) {
+	const ino = 1307
+	s := NewSystem()
+	reg := s.Registry()
+	as := mm.New(mm.Config{})
+	s.Attach(as)
+	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
+	c := &Consumer{Name: "pc/ret", Return: true}
+	u, err := reg.Register(fxIno(ino), 0x1010, 0, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := s.NewTask(as, mm.MMSeq)
+	defer task.Exit()
+	if r := task.Hit(fxBase + 0x1010); r.Outcome != Fired || task.Depth() != 1 {
+		t.Fatalf("hit: %v, depth %d", r.Outcome, task.Depth())
+	}
+	refs := u.Refs()
+	expired := false
+	reg.SetTestHooks(&TestHooks{BeforeClaim: testsupport.Once(func() { expired = expireLeases(task.lease) })})
+	_, ok := task.Return()
+	reg.SetTestHooks(nil)
+	if !expired || !ok {
+		t.Fatalf("the scan ran in the claim's window: %v; the return ran: %v", expired, ok)
+	}
+	if got := u.Refs(); got != refs {
+		t.Errorf("the uprobe holds %d references after the return, %d before it: the scan's reference leaked", got, refs)
+	}
+	if err := reg.Unregister(u, c); err != nil {
+		t.Fatal(err)
+	}
+	reg.Barrier()
+	if live := reg.Live(); live != 0 {
+		t.Errorf("%d uprobes live after unregistering", live)
 	}
 }
