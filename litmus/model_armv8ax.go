@@ -26,8 +26,11 @@ func (armv8AxModel) Preserved(g *graph) *rel {
 	rfi := and(g.rfR, g.intl)
 	poW := g.po.restrict(nil, g.writes)
 	// dob: dependency-ordered-before.
+	// The write of an add-type RMW is computed from its read (LDXR; ADD;
+	// STXR): a data dependency. An exchange or cmpxchg writes its operand.
+	rmwData := g.rmw.filter(func(r, _ int) bool { return g.ev[r].Ins.rmw == rmwAdd })
 	dob := union(g.addr, g.data, g.ctrl.restrict(nil, g.writes), seq(g.addr, poW),
-		seq(union(g.ctrl, g.data), coi), seq(union(g.addr, g.data), rfi))
+		seq(union(g.ctrl, g.data, rmwData), coi), seq(union(g.addr, g.data, rmwData), rfi))
 	// aob: atomic-ordered-before.
 	rangeRMW := newSet(g.n)
 	g.rmw.each(func(_, w int) { rangeRMW.add(w) })

@@ -157,6 +157,9 @@ func (x *opExplorer) prepare(p *opPath) {
 		for _, d := range o.valDeps {
 			o.wait.add(d)
 		}
+		if o.kind == iRMWWrite {
+			o.wait.add(o.pair) // performed after its read, atomically (see try)
+		}
 		if o.isWrite() {
 			for _, b := range branches {
 				o.wait.add(b)
@@ -167,10 +170,22 @@ func (x *opExplorer) prepare(p *opPath) {
 		}
 		// Same-location program order, where both locations are
 		// constants (the rest is checked when the access is tried): a
-		// store after every earlier access, a load after earlier loads.
+		// store after every earlier access; a load after the earlier
+		// loads back to the latest store that may write its location
+		// (it can take that store's value without waiting for them).
 		if o.cloc >= 0 {
-			for i := 0; i < j; i++ {
-				if e := &p.insts[i]; e.cloc == o.cloc && (o.isWrite() || e.isRead()) {
+			for i := j - 1; i >= 0; i-- {
+				e := &p.insts[i]
+				if o.isWrite() {
+					if e.cloc == o.cloc {
+						o.wait.add(i)
+					}
+					continue
+				}
+				if e.isWrite() && (e.cloc == o.cloc || e.cloc < 0) {
+					break
+				}
+				if e.isRead() && e.cloc == o.cloc {
 					o.wait.add(i)
 				}
 			}
@@ -440,10 +455,17 @@ func waitValue(done set, e *opInst) bool {
 	return true
 }
 
+// storeValue is the value a store writes (its value dependencies done).
 func (x *opExplorer) storeValue(s *opState, p, i int) int64 {
 	o := &x.paths[p][s.th[p].path].insts[i]
 	if o.kind == iRMWWrite {
-		return s.th[p].val[i]
+		switch o.in.rmw {
+		case rmwXchg:
+		case rmwCmpxchg:
+			return x.eval(s, p, i, o.in.val2)
+		default:
+			return s.th[p].val[i] // computed from the value read
+		}
 	}
 	return x.eval(s, p, i, o.in.val)
 }

@@ -145,7 +145,19 @@ func buildPaths(pg *Program, p int) ([]*opPath, error) {
 					b = append(b, r)
 					ri := len(b) - 1
 					if g {
-						b = append(b, opInst{in: in, kind: iRMWWrite, src: m, addrDeps: r.addrDeps, valDeps: []int{ri}, pair: ri, rel: in.writeAnn == AnnRelease})
+						// The value written: an exchange writes its operand and a
+						// successful cmpxchg its new value, known before the read
+						// is; an add needs the value read.
+						var vd []int
+						switch in.rmw {
+						case rmwXchg:
+							vd = deps(m, in.val)
+						case rmwCmpxchg:
+							vd = deps(m, in.val2)
+						default:
+							vd = append(deps(m, in.val), ri)
+						}
+						b = append(b, opInst{in: in, kind: iRMWWrite, src: m, addrDeps: r.addrDeps, valDeps: vd, pair: ri, rel: in.writeAnn == AnnRelease})
 						b[ri].pair = len(b) - 1
 					}
 					if full {

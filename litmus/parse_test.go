@@ -99,14 +99,7 @@ func itoa(n int) string {
 
 // A runaway test stops at -max-states with ErrMaxStates and no result.
 func TestMaxStates(t *testing.T) {
-	tst, err := Parse("mp.litmus", goodMP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg, err := Compile(tst, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := compileSrc(t, "mp.litmus", goodMP)
 	for _, m := range []string{"lkmm", "armv8"} {
 		r, err := Explore(pg, Options{Model: models[m], MaxStates: 3})
 		if !errors.Is(err, ErrMaxStates) || r != nil {
@@ -154,15 +147,7 @@ func FuzzParse(f *testing.F) {
 // (the operational one only once no unresolved guess could make the path
 // a mis-speculated one).
 func TestRuntimeAddressError(t *testing.T) {
-	src := "C t\n{}\nP0(int *x)\n{\n\tint r0;\n\tint r1;\n\tr0 = READ_ONCE(*x);\n\tr1 = READ_ONCE(*r0);\n}\nexists (0:r1=0)\n"
-	tst, err := Parse("addr.litmus", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg, err := Compile(tst, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := compileSrc(t, "addr.litmus", "C t\n{}\nP0(int *x)\n{\n\tint r0;\n\tint r1;\n\tr0 = READ_ONCE(*x);\n\tr1 = READ_ONCE(*r0);\n}\nexists (0:r1=0)\n")
 	for _, m := range []string{"lkmm", "armv8"} {
 		r, err := Explore(pg, Options{Model: models[m]})
 		var le *Error
@@ -170,4 +155,18 @@ func TestRuntimeAddressError(t *testing.T) {
 			t.Errorf("%s: got %v, %v", m, r, err)
 		}
 	}
+}
+
+// compileSrc parses and compiles a test given as text.
+func compileSrc(t *testing.T, file, src string) *Program {
+	t.Helper()
+	tst, err := Parse(file, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := Compile(tst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pg
 }

@@ -143,8 +143,7 @@
 //	                     uprobe once its lease is expired
 //	exit-lease           a task gone with its lease section open: every free    TestExitEndsLeaseSection
 //	                     waits LeaseTimeout for it
-//
-// Not covered by a step test yet: popReturn's compare-and-swap against a
-// concurrent expiry (it needs a hook between the task's load of the state
-// word and its swap).
+//	popreturn-cas        a pop that consumes a leased instance while the        TestPopReturnClaimsAgainstExpiry
+//	                     lease scan converts it: the scan's counted reference
+//	                     is never dropped, and the uprobe never freed
 package uprobes

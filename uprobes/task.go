@@ -203,7 +203,10 @@ func (t *Task) popReturn() (u *Uprobe, stable bool) {
 		w := ri.state.Load()
 		switch w & 0xff {
 		case riLeased:
-			if ri.state.CompareAndSwap(w, w&^0xff|riConsumed) {
+			if th := t.sys.reg.test.Load(); th != nil && th.BeforeClaim != nil {
+				th.BeforeClaim()
+			}
+			if ri.state.CompareAndSwap(w, w&^0xff|riConsumed) { // safety:popreturn-cas
 				u = ri.u.Load()
 			} else {
 				continue

@@ -22,6 +22,11 @@ type TestHooks struct {
 	// AfterPop runs in Task.Return between popping the return instance
 	// (u, nil when it is gone) and reading u's consumers.
 	AfterPop func(u *Uprobe)
+	// BeforeClaim runs in the pop of a leased return instance (Task.Return,
+	// Task.Exit) between the load of its state word and the
+	// compare-and-swap that claims it: a lease expiry there must make the
+	// swap fail.
+	BeforeClaim func()
 	// AfterForkCopy runs in System.Fork between the copy of the address
 	// space and the child's attachment, with regMu held.
 	AfterForkCopy func()

@@ -105,6 +105,10 @@ func randomScript(seed uint64, huge bool) string {
 		b.WriteString("open hh $HUGE\n")
 		files = append(files, "hh", "hh")
 	}
+	// Moving part of a private VMA that reserved huge pages leaks the
+	// reservations of the rest, on the real machine until reboot (README):
+	// such mappings are made in one sequence in four only.
+	reservePrivate := seed%4 == 0
 	hugeAddr := func() uint64 { return base + uint64(r.IntN(4))*0x200000 }
 	hugeLen := func() uint64 {
 		if r.IntN(4) == 0 {
@@ -162,9 +166,15 @@ func randomScript(seed uint64, huge bool) string {
 				if r.IntN(6) == 0 {
 					a = page()
 				}
+				if !reservePrivate && strings.Contains(typ, "PRIVATE") && !strings.Contains(extra, "NORESERVE") {
+					extra += "|MAP_NORESERVE"
+				}
 				fmt.Fprintf(&b, "mmap %#x %#x %s %s%s\n", a, hugeLen(), prots[r.IntN(len(prots))], typ, extra)
 			case 2:
 				typ := []string{"MAP_PRIVATE", "MAP_SHARED", "MAP_PRIVATE|MAP_NORESERVE"}[r.IntN(3)]
+				if !reservePrivate && typ == "MAP_PRIVATE" {
+					typ += "|MAP_NORESERVE"
+				}
 				off := uint64(r.IntN(4)) * 0x200000
 				if r.IntN(6) == 0 {
 					off = uint64(r.IntN(8)) * 0x1000
