@@ -162,6 +162,26 @@ func TestGracePeriodBeforeLeaseScan(t *testing.T) {
 	reg.Barrier()
 }
 
+// inProbedFunction registers a return probe (consumer name) at 0x1010 of
+// file ino in a probedSpace and has a new task hit it: the task sits in the
+// probed function with one leased return instance. The caller ends the
+// task (Exit).
+func inProbedFunction(t *testing.T, ino uint64, name string) (*Registry, *Uprobe, *Consumer, *Task) {
+	t.Helper()
+	s, reg, as := probedSpace(t, ino)
+	c := &Consumer{Name: name, Return: true}
+	u, err := reg.Register(fxIno(ino), 0x1010, 0, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := s.NewTask(as, mm.MMSeq)
+	if r := task.Hit(fxBase + 0x1010); r.Outcome != Fired || task.Depth() != 1 {
+		task.Exit()
+		t.Fatalf("hit: %v, depth %d", r.Outcome, task.Depth())
+	}
+	return reg, u, c, task
+}
+
 // TestReturnSectionAfterLeaseScan (return-section): a deferred free waits,
 // last, for the hit sections that began after its first wait. The task's
 // Return pops its leased instance (leased -> consumed) inside such a
@@ -172,17 +192,8 @@ func TestGracePeriodBeforeLeaseScan(t *testing.T) {
 // the Return stops after its pop for up to 3 LeaseTimeouts.
 func TestReturnSectionAfterLeaseScan(t *testing.T) {
 	const ino = 1307
-	s, reg, as := probedSpace(t, ino)
-	c := &Consumer{Name: "rs/ret", Return: true}
-	u, err := reg.Register(fxIno(ino), 0x1010, 0, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := s.NewTask(as, mm.MMSeq)
+	reg, u, c, task := inProbedFunction(t, ino, "rs/ret")
 	defer task.Exit()
-	if r := task.Hit(fxBase + 0x1010); r.Outcome != Fired || task.Depth() != 1 {
-		t.Fatalf("hit: %v, depth %d", r.Outcome, task.Depth())
-	}
 	if err := reg.Unregister(u, c); err != nil { // queued: the task holds a lease
 		t.Fatal(err)
 	}
@@ -263,22 +274,8 @@ func TestAllocRefsLast(t *testing.T) {
 // would consume the instance as leased and leak the scan's reference: the
 // uprobe would never be freed.
 func TestPopReturnClaimsAgainstExpiry(t *testing.T) {
-	const ino = 1307
-	s := NewSystem()
-	reg := s.Registry()
-	as := mm.New(mm.Config{})
-	s.Attach(as)
-	fxMap(t, as, fxBase, 4*fxPage, fxRX, mm.MapPrivate, ino, 0)
-	c := &Consumer{Name: "pc/ret", Return: true}
-	u, err := reg.Register(fxIno(ino), 0x1010, 0, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := s.NewTask(as, mm.MMSeq)
+	reg, u, c, task := inProbedFunction(t, 1308, "pc/ret")
 	defer task.Exit()
-	if r := task.Hit(fxBase + 0x1010); r.Outcome != Fired || task.Depth() != 1 {
-		t.Fatalf("hit: %v, depth %d", r.Outcome, task.Depth())
-	}
 	refs := u.Refs()
 	expired := false
 	reg.SetTestHooks(&TestHooks{BeforeClaim: testsupport.Once(func() { expired = expireLeases(task.lease) })})

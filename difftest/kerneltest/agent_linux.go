@@ -315,7 +315,7 @@ type procSpace struct {
 	name string
 }
 
-// agent returns the space's process and the window check's verdict.
+// agent returns the space's process.
 func (s procSpace) agent() *agent {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
