@@ -1,7 +1,6 @@
 package procfs
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -73,20 +72,9 @@ func Load(pid int) (*mm.AddressSpace, error) {
 	return as, err
 }
 
-// LoadText is Load, also returning the text it read. It reads once: see
-// LoadLive for the reading that retries torn texts.
+// LoadText is Load, also returning the text of the reading it loaded: a
+// torn reading is read again, as LoadLive does.
 func LoadText(pid int) (*mm.AddressSpace, []byte, error) {
-	text, err := ReadMaps(pid)
-	if err != nil {
-		return nil, nil, err
-	}
-	entries, err := Parse(bytes.NewReader(text))
-	if err != nil {
-		return nil, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
-	}
-	as, err := loadFrom(entries, liveFileSize)
-	if err != nil {
-		return nil, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
-	}
-	return as, text, nil
+	as, _, text, err := loadLive(pid, LoadOptions{})
+	return as, text, err
 }

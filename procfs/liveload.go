@@ -45,49 +45,59 @@ type LoadStats struct {
 // its mappings) is read again, up to MaxRetries times; a process that
 // exits during the reading gives ErrExited, never a truncated result.
 func LoadLive(pid int, o LoadOptions) (*mm.AddressSpace, LoadStats, error) {
+	as, st, _, err := loadLive(pid, o)
+	return as, st, err
+}
+
+// loadLive is LoadLive, also returning the text of the reading it kept
+// (nil with Query), or of the one it failed to parse.
+func loadLive(pid int, o LoadOptions) (*mm.AddressSpace, LoadStats, []byte, error) {
 	var st LoadStats
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 100
 	}
 	for {
-		entries, err := readEntriesFn(pid, o)
+		entries, text, err := readEntriesFn(pid, o)
 		if err != nil {
-			return nil, st, err
+			return nil, st, text, err
 		}
 		if o.ExecOnly && !o.Query {
 			entries = execFileEntries(entries)
 		}
 		if !inOrder(entries) {
 			if st.Retries++; st.Retries > o.MaxRetries {
-				return nil, st, fmt.Errorf("%s: still torn after %d readings", MapsPath(pid), o.MaxRetries)
+				return nil, st, nil, fmt.Errorf("%s: still torn after %d readings", MapsPath(pid), o.MaxRetries)
 			}
 			continue
 		}
 		as, err := loadFrom(entries, liveFileSize)
 		if err != nil {
-			return nil, st, fmt.Errorf("%s: %w", MapsPath(pid), err)
+			return nil, st, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
 		}
 		st.Entries = len(entries)
-		return as, st, nil
+		return as, st, text, nil
 	}
 }
 
 // readEntriesFn is readEntries; tests replace it to feed torn readings.
 var readEntriesFn = readEntries
 
-func readEntries(pid int, o LoadOptions) ([]Entry, error) {
+// readEntries reads pid's mappings once, and the text it parsed (nil with
+// o.Query).
+func readEntries(pid int, o LoadOptions) ([]Entry, []byte, error) {
 	if o.Query {
-		return queryEntries(pid, o.ExecOnly)
+		entries, err := queryEntries(pid, o.ExecOnly)
+		return entries, nil, err
 	}
 	text, err := ReadMaps(pid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	entries, err := Parse(bytes.NewReader(text))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", MapsPath(pid), err)
+		return nil, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
 	}
-	return entries, nil
+	return entries, text, nil
 }
 
 // inOrder reports lines in strictly increasing, non-overlapping order.

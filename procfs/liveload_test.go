@@ -15,11 +15,11 @@ func TestLoadLiveRetriesTornReadings(t *testing.T) {
 	defer func() { readEntriesFn = old }()
 
 	n := 0
-	readEntriesFn = func(int, LoadOptions) ([]Entry, error) {
+	readEntriesFn = func(int, LoadOptions) ([]Entry, []byte, error) {
 		if n++; n <= 2 {
-			return torn, nil
+			return torn, []byte(Format(torn)), nil
 		}
-		return good, nil
+		return good, []byte(Format(good)), nil
 	}
 	as, st, err := LoadLive(1, LoadOptions{})
 	if err != nil || st.Retries != 2 || st.Entries != 2 {
@@ -29,13 +29,36 @@ func TestLoadLiveRetriesTornReadings(t *testing.T) {
 		t.Errorf("loaded %q, want %q", got, Format(good))
 	}
 
-	readEntriesFn = func(int, LoadOptions) ([]Entry, error) { return torn, nil }
+	readEntriesFn = func(int, LoadOptions) ([]Entry, []byte, error) { return torn, nil, nil }
 	if _, st, err := LoadLive(1, LoadOptions{MaxRetries: 5}); err == nil || st.Retries != 6 {
 		t.Errorf("always torn: err %v, stats %+v; want an error after 5 retries", err, st)
 	}
 
-	readEntriesFn = func(int, LoadOptions) ([]Entry, error) { return nil, ErrExited }
+	readEntriesFn = func(int, LoadOptions) ([]Entry, []byte, error) { return nil, nil, ErrExited }
 	if _, _, err := LoadLive(1, LoadOptions{}); !errors.Is(err, ErrExited) {
 		t.Errorf("exited: %v", err)
+	}
+}
+
+// TestLoadTextRetriesTornReadings: LoadText reads a torn text again too,
+// and returns the text of the reading it loaded.
+func TestLoadTextRetriesTornReadings(t *testing.T) {
+	good := []Entry{{Start: 0x1000, End: 0x2000, Perms: PermRead}, {Start: 0x3000, End: 0x5000, Perms: PermRead}}
+	torn := []Entry{{Start: 0x1000, End: 0x2000, Perms: PermRead}, {Start: 0x1000, End: 0x5000, Perms: PermRead}}
+	old := readEntriesFn
+	defer func() { readEntriesFn = old }()
+	n := 0
+	readEntriesFn = func(int, LoadOptions) ([]Entry, []byte, error) {
+		if n++; n == 1 {
+			return torn, []byte(Format(torn)), nil
+		}
+		return good, []byte(Format(good)), nil
+	}
+	as, text, err := LoadText(1)
+	if err != nil || n != 2 {
+		t.Fatalf("LoadText: %v after %d readings; want the second", err, n)
+	}
+	if string(text) != Format(good) || Maps(as) != Format(good) {
+		t.Errorf("LoadText: text %q, model %q; want %q", text, Maps(as), Format(good))
 	}
 }
