@@ -91,7 +91,10 @@ func randomLitmus(rng *rand.Rand) string {
 // every register and variable, same counts). -litmus.random=N for more.
 func TestARMv8RandomAgree(t *testing.T) {
 	n := *randomTests
-	if raceEnabled || testing.Short() {
+	switch {
+	case raceEnabled:
+		n = min(n, 25)
+	case testing.Short():
 		n = min(n, 60)
 	}
 	rng := rand.New(rand.NewPCG(10, 2026))
