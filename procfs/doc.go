@@ -37,7 +37,12 @@
 // no gap is reported where a VMA existed both before and after a change; a
 // VMA may be reported twice, first in its old form and then in its new one
 // (the position only moves forward, to the end of the VMA last printed);
-// nothing else. Lines are never torn: each is one VMA's state at one
+// nothing else. "A change" is one store to the tree: a split, merge,
+// MAP_FIXED replacement or munmap publishes once, but a call made of
+// several stores (a moving mremap: unmap the destination, insert, remove
+// the source; an mprotect across VMAs) can be seen between them by
+// snapshot and vmalock, as by Linux's lockless walk, so a range such a
+// call maps before and after may read as a gap. Lines are never torn: each is one VMA's state at one
 // moment. With locked, tearing happens only between pages; with the other
 // two, between any two lines. The layout (brk and the stack start, which
 // decide [heap] and [stack]) is read once, when the file is opened. The
