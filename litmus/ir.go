@@ -17,16 +17,16 @@ const (
 type FenceKind uint8
 
 const (
-	FenceMb           FenceKind = iota // smp_mb (and around fully ordered RMWs)
-	FenceRmb                           // smp_rmb
-	FenceWmb                           // smp_wmb
-	FenceBeforeAtomic                  // smp_mb__before_atomic
-	FenceAfterAtomic                   // smp_mb__after_atomic
-	FenceAfterSpinlock                 // smp_mb__after_spinlock
-	FenceAfterUnlockLock               // smp_mb__after_unlock_lock
-	FenceRcuLock                       // rcu_read_lock: opens a read-side critical section
-	FenceRcuUnlock                     // rcu_read_unlock: closes it
-	FenceSyncRcu                       // synchronize_rcu: a grace period
+	FenceMb              FenceKind = iota // smp_mb (and around fully ordered RMWs)
+	FenceRmb                              // smp_rmb
+	FenceWmb                              // smp_wmb
+	FenceBeforeAtomic                     // smp_mb__before_atomic
+	FenceAfterAtomic                      // smp_mb__after_atomic
+	FenceAfterSpinlock                    // smp_mb__after_spinlock
+	FenceAfterUnlockLock                  // smp_mb__after_unlock_lock
+	FenceRcuLock                          // rcu_read_lock: opens a read-side critical section
+	FenceRcuUnlock                        // rcu_read_unlock: closes it
+	FenceSyncRcu                          // synchronize_rcu: a grace period
 )
 
 var fenceNames = [...]string{"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic",

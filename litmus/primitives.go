@@ -70,9 +70,9 @@ var primitives = map[string]prim{
 	"spin_is_locked":            {kind: pUnsupported, why: "spin_is_locked() is not modelled"},
 	"smp_mb__after_spinlock":    {kind: pFence, fence: FenceAfterSpinlock},
 	"smp_mb__after_unlock_lock": {kind: pFence, fence: FenceAfterUnlockLock},
-	"srcu_read_lock":         {kind: pUnsupported, why: "SRCU is not modelled"},
-	"srcu_read_unlock":       {kind: pUnsupported, why: "SRCU is not modelled"},
-	"synchronize_srcu":       {kind: pUnsupported, why: "SRCU is not modelled"},
+	"srcu_read_lock":            {kind: pUnsupported, why: "SRCU is not modelled"},
+	"srcu_read_unlock":          {kind: pUnsupported, why: "SRCU is not modelled"},
+	"synchronize_srcu":          {kind: pUnsupported, why: "SRCU is not modelled"},
 }
 
 func init() {
