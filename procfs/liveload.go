@@ -31,6 +31,11 @@ type LoadOptions struct {
 	// MaxRetries is how many torn reads are retried before LoadLive gives
 	// up (default 100).
 	MaxRetries int
+	// Smaps reads /proc/PID/smaps instead of maps (smaps.go): the same
+	// lines, and each VMA gets the flags of its VmFlags line (VM_DONTCOPY,
+	// VM_WIPEONFORK, VM_LOCKED, VM_ACCOUNT, ...; not VM_HUGETLB). Not with
+	// Query.
+	Smaps bool
 }
 
 // LoadStats says what a live load did.
@@ -86,8 +91,14 @@ var readEntriesFn = readEntries
 // o.Query).
 func readEntries(pid int, o LoadOptions) ([]Entry, []byte, error) {
 	if o.Query {
+		if o.Smaps {
+			return nil, nil, errors.New("procfs: LoadOptions: Smaps and Query exclude each other")
+		}
 		entries, err := queryEntries(pid, o.ExecOnly)
 		return entries, nil, err
+	}
+	if o.Smaps {
+		return readSmapsEntries(pid)
 	}
 	text, err := ReadMaps(pid)
 	if err != nil {
