@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,9 +25,10 @@ var loadExecVMAs = flag.Int("loadexec.vmas", 20000, "VMAs in BenchmarkLoadExecOn
 
 // BenchmarkLoadExecOnly loads only the executable file-backed mappings of a
 // live process with many VMAs (a C child: its anonymous VMAs, and its
-// program, libc and ld.so): by parsing /proc/PID/maps text, and by
-// walking it with PROCMAP_QUERY, which skips everything else in the
-// kernel.
+// program, libc and ld.so) as entries (procfs.LiveEntries, what a profiler
+// wants): by parsing /proc/PID/maps text, and by walking it with
+// PROCMAP_QUERY, which skips everything else in the kernel. Both must give
+// the same entries.
 func BenchmarkLoadExecOnly(b *testing.B) {
 	bin, err := buildMonitorChild(b.TempDir())
 	if err != nil {
@@ -44,23 +46,21 @@ func BenchmarkLoadExecOnly(b *testing.B) {
 		b.Fatalf("child did not map %d VMAs (vm.max_map_count?): %q %v", *loadExecVMAs, l, err)
 	}
 	pid := cmd.Process.Pid
-	var want string
+	var want []procfs.Entry
 	for _, mode := range []struct {
 		name  string
 		query bool
 	}{{"text", false}, {"query", true}} {
 		b.Run(mode.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				as, st, err := procfs.LoadLive(pid, procfs.LoadOptions{Query: mode.query, ExecOnly: true})
+				got, st, err := procfs.LiveEntries(pid, procfs.LoadOptions{Query: mode.query, ExecOnly: true})
 				if err != nil {
 					b.Fatal(err)
 				}
-				text := procfs.Maps(as)
-				as.Exit()
-				if want == "" {
-					want = text
-				} else if text != want {
-					b.Fatalf("%s loaded\n%s\nwant\n%s", mode.name, text, want)
+				if want == nil {
+					want = got
+				} else if !slices.Equal(got, want) {
+					b.Fatalf("%s loaded\n%v\nwant\n%v", mode.name, got, want)
 				}
 				b.ReportMetric(float64(st.Entries), "mappings")
 			}
