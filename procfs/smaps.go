@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,7 @@ func ReadSmaps(pid int) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	text, err := readMapsFile(f, pid)
+	text, err := readMapsFile(f, pid, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +66,7 @@ func ReadSmaps(pid int) ([]byte, error) {
 		return nil, err
 	}
 	defer m.Close()
-	if _, err := readMapsFile(m, pid); err != nil {
+	if _, err := readMapsFile(m, pid, nil); err != nil {
 		return nil, err
 	}
 	return text, nil
@@ -126,8 +127,8 @@ func parseVmFlags(s string) (mm.VMFlags, string) {
 }
 
 // readSmapsEntries reads pid's smaps once (LoadOptions.Smaps), and the
-// text it parsed.
-func readSmapsEntries(pid int) ([]Entry, []byte, error) {
+// text it parsed; with execOnly only the executable file mappings are kept.
+func readSmapsEntries(pid int, execOnly bool) ([]Entry, []byte, error) {
 	text, err := ReadSmaps(pid)
 	if err != nil {
 		return nil, nil, err
@@ -135,6 +136,9 @@ func readSmapsEntries(pid int) ([]Entry, []byte, error) {
 	entries, err := ParseSmaps(bytes.NewReader(text))
 	if err != nil {
 		return nil, text, fmt.Errorf("%s: %w", SmapsPath(pid), err)
+	}
+	if execOnly {
+		entries = slices.DeleteFunc(entries, func(e Entry) bool { return !isExecFile(e) })
 	}
 	return entries, text, nil
 }

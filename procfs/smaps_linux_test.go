@@ -43,6 +43,15 @@ func TestLoadLiveSmaps(t *testing.T) {
 		}
 		release(as)
 	}
+	es, _, err := LiveEntries(0, LoadOptions{Smaps: true, ExecOnly: true})
+	if err != nil || len(es) == 0 {
+		t.Fatalf("executable mappings from smaps: %d, %v", len(es), err)
+	}
+	for _, e := range es {
+		if !isExecFile(e) || !e.HasFlags || e.Flags&mm.VMExec == 0 {
+			t.Errorf("ExecOnly from smaps gave %v (flags %#x, %v)", e, e.Flags, e.HasFlags)
+		}
+	}
 	if _, _, err := LoadLive(0, LoadOptions{Smaps: true, Query: true}); err == nil {
 		t.Error("Smaps with Query: no error")
 	}
