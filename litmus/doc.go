@@ -64,7 +64,8 @@
 // (spin_lock), a release store of 0 (spin_unlock) and a cmpxchg that may
 // fail (spin_trylock), so every model expresses them; lkmm adds lock.cat's
 // rules (model_lkmm.go). RCU read-side critical sections and grace periods
-// are fences; lkmm implements the RCU axiom (model_lkmm_rcu.go), and the
+// are fence events; lkmm implements the RCU axiom (model_lkmm_rcu.go) over
+// the accesses and those fence events together, as the cat does, and the
 // hardware models refuse a test with synchronize_rcu() (model.go,
 // expressible), since a grace period is no instruction.
 //

@@ -26,6 +26,7 @@ func (lkmmModel) Describe() string {
 // lkRels are the LKMM's derived relations for one candidate.
 type lkRels struct {
 	strong, poRel, wmb, ppo, prop, hb *rel
+	cumul, rfe, owExt               *rel // for the RCU axiom's extended space
 }
 
 func (lkmmModel) rels(g *graph) *lkRels {
@@ -75,8 +76,9 @@ func (lkmmModel) rels(g *graph) *lkRels {
 	pulp := seq(seq(g.po.restrict(nil, g.ul), union(g.po, g.rfR).restrict(g.ul, g.lkr)), g.po.restrict(g.lkr, nil))
 	r.ppo = union(toR, toW, fence, and(pulp, g.intl))
 	// Propagation.
-	cumul := union(seq(opt(rfe), union(r.strong, r.poRel)), r.wmb, pulp)
-	r.prop = seq(seq(opt(and(overwrite, g.ext)), star(cumul)), opt(rfe))
+	r.cumul = union(seq(opt(rfe), union(r.strong, r.poRel)), r.wmb, pulp)
+	r.rfe, r.owExt = rfe, and(overwrite, g.ext)
+	r.prop = seq(seq(opt(r.owExt), star(r.cumul)), opt(rfe))
 	propNoID := r.prop.clone()
 	for i := 0; i < g.n; i++ {
 		propNoID.b[i*propNoID.w+i/64] &^= 1 << (uint(i) % 64)
@@ -100,7 +102,7 @@ func (m lkmmModel) Check(g *graph) string {
 	if !acyclic(pb) {
 		return "propagation"
 	}
-	if !rcuOK(g, r, pb) {
+	if !rcuOK(g, r) {
 		return "rcu"
 	}
 	return ""
