@@ -56,11 +56,11 @@ const (
 type lockOp uint8
 
 const (
-	lkNone   lockOp = iota
-	lkLock          // spin_lock: the read is the LKMM's LKR, the write its LKW
-	lkUnlock        // spin_unlock: UL
-	lkTry           // spin_trylock: LKR and LKW when it succeeds, LF (a failed lock read) when not
-	lkIsLocked      // spin_is_locked: a plain read of the lock (lock.cat's RL when it sees it held, RU when free)
+	lkNone     lockOp = iota
+	lkLock            // spin_lock: the read is the LKMM's LKR, the write its LKW
+	lkUnlock          // spin_unlock: UL
+	lkTry             // spin_trylock: LKR and LKW when it succeeds, LF (a failed lock read) when not
+	lkIsLocked        // spin_is_locked: a plain read of the lock (lock.cat's RL when it sees it held, RU when free)
 )
 
 func (f FenceKind) String() string { return fenceNames[f] }

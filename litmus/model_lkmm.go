@@ -26,7 +26,7 @@ func (lkmmModel) Describe() string {
 // lkRels are the LKMM's derived relations for one candidate.
 type lkRels struct {
 	strong, poRel, wmb, ppo, prop, hb *rel
-	cumul, rfe, owExt               *rel // for the RCU axiom's extended space
+	cumul, rfe, owExt                 *rel // for the RCU axiom's extended space
 }
 
 func (lkmmModel) rels(g *graph) *lkRels {
