@@ -52,8 +52,11 @@ func (lkmmModel) rels(g *graph) *lkRels {
 	mb.or(seq(opt(g.po).restrict(nil, lkwSet), g.fencerel(FenceAfterSpinlock).restrict(lkwSet, nil)))
 	ulLkw := union(g.co, g.po).restrict(g.ul, lkwSet)
 	mb.or(seq(seq(g.po.restrict(nil, g.ul), ulLkw), g.fencerel(FenceAfterUnlockLock).restrict(lkwSet, nil)))
-	// A grace period is a strong fence as well (gp).
-	mb.or(g.fencerel(FenceSyncRcu))
+	// smp_mb__after_srcu_read_unlock: everything up to a srcu_read_unlock
+	// before everything after the fence.
+	mb.or(seq(opt(g.po).restrict(nil, g.su), g.fencerel(FenceAfterSrcuUnlock).restrict(g.su, nil)))
+	// A grace period, RCU or SRCU, is a strong fence as well (gp).
+	mb.or(g.fencerel(FenceSyncRcu, FenceSyncSrcu))
 	r.strong = mb
 	// A failed trylock's read (LF) is not an acquire in the LKMM.
 	acq := newSet(g.n)
