@@ -79,6 +79,15 @@ var calibration = []struct {
 	{"Z6.0+pooncelock+poonceLock+pombonce", "Never", "Never", "Never", "Never"},
 	{"trylock-exclusion", "Never", "Never", "Never", "Never"},
 	{"MP+wmb+failedtrylock", "Sometimes", "Never", "Never", "Never"},
+	// spin_is_locked(): a marked read of the lock word, true when it reads
+	// a lock write (lock.cat's RL), false for an unlock or the initial
+	// value (RU). The kernel's two tests, and two of our own for its
+	// critical-section rules (inside its own section it reads the lock
+	// that opened it; outside, any other CPU's).
+	{"MP+polockonce+poacquiresilsil", "Sometimes", "Never", "Never", "Sometimes"},
+	{"MP+polockmbonce+poacquiresilsil", "Never", "Never", "Never", "Never"},
+	{"silsil+own-cs", "Never", "Never", "Never", "Never"},
+	{"silsil+other-holder", "Sometimes", "Sometimes", "Sometimes", "Sometimes"},
 	// Documentation/litmus-tests/locking: double-checked locking.
 	{"DCL-broken", "Sometimes", "Never", "Never", "Sometimes"},
 	{"DCL-fixed", "Never", "Never", "Never", "Never"},

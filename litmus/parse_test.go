@@ -46,7 +46,7 @@ var badInput = []struct {
 	{"srcu arity", "C t\n{}\nP0(struct srcu_struct *s)\n{\n\tsynchronize_srcu();\n}\nexists (s=0)\n", 5, "synchronize_srcu() takes 1 argument(s), found 0"},
 	{"srcu star", "C t\n{}\nP0(struct srcu_struct *s)\n{\n\tint i;\n\ti = srcu_read_lock(*s);\n}\nexists (0:i=0)\n", 6, "wants a pointer p, not *p"},
 	{"srcu no value", "C t\n{}\nP0(struct srcu_struct *s)\n{\n\tint i;\n\ti = synchronize_srcu(s);\n}\nexists (0:i=0)\n", 6, "returns no value"},
-	{"spin_is_locked", "C t\n{}\nP0(spinlock_t *l)\n{\n\tint r0;\n\tr0 = spin_is_locked(l);\n}\nexists (0:r0=0)\n", 6, "spin_is_locked() is not modelled"},
+	{"spin_is_locked star", "C t\n{}\nP0(spinlock_t *l)\n{\n\tint r0;\n\tr0 = spin_is_locked(*l);\n}\nexists (0:r0=0)\n", 6, "wants a pointer p, not *p"},
 	{"spin_lock value", "C t\n{}\nP0(spinlock_t *l)\n{\n\tint r0;\n\tr0 = spin_lock(l);\n}\nexists (0:r0=0)\n", 6, "spin_lock() returns no value"},
 	{"wrong arity", "C t\n{}\nP0(int *x)\n{\n\tWRITE_ONCE(*x);\n}\nexists (x=0)\n", 5, "takes 2 argument(s), found 1"},
 	{"missing star", "C t\n{}\nP0(int *x)\n{\n\tWRITE_ONCE(x, 1);\n}\nexists (x=0)\n", 5, "wants *p"},

@@ -72,7 +72,7 @@ var primitives = map[string]prim{
 	"spin_lock":                      {kind: pLock},
 	"spin_unlock":                    {kind: pUnlock},
 	"spin_trylock":                   {kind: pTrylock},
-	"spin_is_locked":                 {kind: pUnsupported, why: "spin_is_locked() is not modelled"},
+	"spin_is_locked":                 {kind: pIsLocked},
 	"smp_mb__after_spinlock":         {kind: pFence, fence: FenceAfterSpinlock},
 	"smp_mb__after_unlock_lock":      {kind: pFence, fence: FenceAfterUnlockLock},
 	"srcu_read_lock":                 {kind: pSrcuLock},
@@ -310,7 +310,8 @@ func exprString(e *Expr) string {
 	return "?"
 }
 
-// lockCall compiles spin_lock, spin_unlock and spin_trylock (see lockOp).
+// lockCall compiles spin_lock, spin_unlock, spin_trylock and spin_is_locked
+// (see lockOp).
 func (c *compiler) lockCall(e *Expr, kind primKind, dst int, text string) (bool, error) {
 	a, err := c.location(e.Name, e.Args[0], false)
 	if err != nil {
@@ -318,6 +319,19 @@ func (c *compiler) lockCall(e *Expr, kind primKind, dst int, text string) (bool,
 	}
 	zero, one := &cexpr{op: "const"}, &cexpr{op: "const", num: 1}
 	switch kind {
+	case pIsLocked:
+		// A marked read of the lock word: lock.cat's RL when it reads a
+		// lock write (held), RU when it reads an unlock or the initial
+		// value (free). Coherence alone gives lock.cat's rules for which
+		// writes it may read.
+		v := c.temp()
+		if err := c.emit(Instr{op: opLoad, Line: e.Line, Text: text, dst: v, addr: a, readAnn: AnnOnce, lock: lkIsLocked}); err != nil {
+			return false, err
+		}
+		if dst < 0 {
+			dst = c.temp()
+		}
+		return true, c.emit(Instr{op: opSet, Line: e.Line, dst: dst, val: &cexpr{op: "!=", x: &cexpr{op: "reg", slot: v}, y: zero}})
 	case pUnlock:
 		if dst >= 0 {
 			return false, nil
