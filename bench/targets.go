@@ -130,6 +130,9 @@ func (r *Report) EvalTargets() []Target {
 		v, ok = r.Monitor.MaxRatio("snapshot", "locked")
 		out = append(out, target("writer max with snapshot monitors / with locked monitors", v, "x", "", 0, ok))
 	}
+	if r.LoadExec != nil {
+		out = append(out, r.LoadExec.targets()...)
+	}
 	return out
 }
 

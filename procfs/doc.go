@@ -17,6 +17,17 @@
 // byte for byte, or loading fails and says which line could not be
 // reproduced.
 //
+// LoadLive reads a live process that may be changing or exiting: a torn
+// reading (lines that overlap or go backwards) is read again, and an exit
+// during the reading is ErrExited, never a short result. It reads the text,
+// or walks the process with PROCMAP_QUERY (Query), and can keep only the
+// executable file-backed mappings (ExecOnly), which the query walk asks
+// the kernel to skip to and the text loader filters as it parses.
+// LiveEntries returns the same mappings as entries, without building a
+// model: what a profiler or symbolizer wants. The text loader reads into
+// a reused buffer and parses it in place (one allocation for the entries,
+// none per line).
+//
 // # Maps readers (reader.go)
 //
 // OpenMaps opens a model address space's maps file with one of three

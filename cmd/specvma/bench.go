@@ -44,6 +44,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the results as JSON to this `file` (docs/bench-json.md)")
 	plotDir := fs.String("plot", "", "write SVG and PNG charts into this `directory`")
 	check := fs.Bool("check", false, "exit with status 1 when a measured target is missed")
+	loadExecVMAs := fs.Int("loadexec-vmas", 120000, "anonymous VMAs of the loadexec workload's child (-workload loadexec)")
 	from := fs.String("from", "", "measure nothing: print, -json and -plot the report in this `file` (a -json output), targets evaluated again")
 	if code, done := parseFlags(fs, args); done {
 		return code
@@ -55,6 +56,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	plan, err := benchPlan(*tasks, *vmas, *rates, *workload, *strategy, *churn)
+	if err == nil && *loadExecVMAs < 1 {
+		err = fmt.Errorf("-loadexec-vmas: %d is not positive", *loadExecVMAs)
+	}
 	if err == nil {
 		plan.Window, plan.Rounds = *duration, *count
 		if *quick {
@@ -90,7 +94,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs: the report in %s (median of each row's windows)\n\n", rep.Go, rep.CPUs, *from)
 	} else {
 		var code int
-		if rep, code = measure(plan, stderr); code != 0 {
+		if rep, code = measure(plan, *loadExecVMAs, stderr); code != 0 {
 			return code
 		}
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d round(s) of one %v window per row, interleaved (median shown)\n\n",
@@ -98,6 +102,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(rep.Results) > 0 {
 		rep.WriteTable(stdout)
+	}
+	if len(rep.Results) > 0 || rep.LoadExec != nil {
 		rep.WriteTargets(stdout)
 	}
 	if rep.Live != nil {
@@ -107,6 +113,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if rep.Monitor != nil {
 		fmt.Fprintln(stdout, "\nmonitor: a writer's mmap/munmap latency while monitors read the whole maps")
 		rep.Monitor.WriteTable(stdout)
+	}
+	if rep.LoadExec != nil {
+		fmt.Fprintln(stdout, "\nloadexec: the executable file mappings of a live process, by maps text and by PROCMAP_QUERY")
+		rep.LoadExec.WriteTable(stdout)
 	}
 	if *jsonOut != "" {
 		if err := writeFileAtomic(*jsonOut, rep.JSON); err != nil {
@@ -160,7 +170,7 @@ func benchPlan(tasks, vmas, rates, workload, strategy, churn string) (p bench.Pl
 // measure runs the plan's rows and, if planned, the live workload. Progress
 // goes to stderr: a bar on a terminal, otherwise one line per finished
 // round of rows.
-func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
+func measure(plan bench.Plan, loadExecVMAs int, stderr io.Writer) (*bench.Report, int) {
 	rep := bench.NewReport()
 	rows := plan.Rows()
 	steps := len(rows) * plan.Rounds
@@ -168,6 +178,9 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 		steps++
 	}
 	if plan.Monitor() {
+		steps++
+	}
+	if plan.LoadExec() {
 		steps++
 	}
 	bar := newProgress(stderr, steps)
@@ -216,6 +229,17 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 		if bar != nil {
 			bar.Add(1)
 		}
+	}
+	if plan.LoadExec() {
+		res, err := runLoadExec(plan, loadExecVMAs, bar, stderr)
+		if bar != nil {
+			bar.Add(1)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "specvma bench: loadexec workload failed:", err)
+			return nil, 1
+		}
+		rep.LoadExec = res
 	}
 	rep.Targets = rep.EvalTargets()
 	if bar != nil {
