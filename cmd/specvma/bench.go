@@ -45,6 +45,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	plotDir := fs.String("plot", "", "write SVG and PNG charts into this `directory`")
 	check := fs.Bool("check", false, "exit with status 1 when a measured target is missed")
 	from := fs.String("from", "", "measure nothing: print, -json and -plot the report in this `file` (a -json output), targets evaluated again")
+	monitorOpts := monitorFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -62,6 +63,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		err = plan.Validate()
 	}
+	mo, merr := monitorOpts(*quick, plan.Rounds)
+	err = errors.Join(err, merr)
 	if err != nil {
 		fmt.Fprintf(stderr, "specvma bench: %s\n", strings.ReplaceAll(err.Error(), "\n", "\nspecvma bench: "))
 		return 2
@@ -90,7 +93,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs: the report in %s (median of each row's windows)\n\n", rep.Go, rep.CPUs, *from)
 	} else {
 		var code int
-		if rep, code = measure(plan, stderr); code != 0 {
+		if rep, code = measure(plan, mo, stderr); code != 0 {
 			return code
 		}
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d round(s) of one %v window per row, interleaved (median shown)\n\n",
@@ -160,7 +163,7 @@ func benchPlan(tasks, vmas, rates, workload, strategy, churn string) (p bench.Pl
 // measure runs the plan's rows and, if planned, the live workload. Progress
 // goes to stderr: a bar on a terminal, otherwise one line per finished
 // round of rows.
-func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
+func measure(plan bench.Plan, mo bench.MonitorOptions, stderr io.Writer) (*bench.Report, int) {
 	rep := bench.NewReport()
 	rows := plan.Rows()
 	steps := len(rows) * plan.Rounds
@@ -212,7 +215,7 @@ func measure(plan bench.Plan, stderr io.Writer) (*bench.Report, int) {
 		if bar != nil {
 			bar.Describe("monitor: maps readers against an mmap/munmap writer")
 		}
-		rep.Monitor = runMonitor(plan, stderr)
+		rep.Monitor = runMonitor(mo, stderr)
 		if bar != nil {
 			bar.Add(1)
 		}
