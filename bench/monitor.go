@@ -374,17 +374,20 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 				f := procfs.OpenMaps(as, rd)
 				buf := make([]byte, procfs.PageSize)
 				var readMax time.Duration
+				// Only whole readings count; the stop is seen between
+				// pages, so that a slow monitor does not hold up the next
+				// run.
 				for !stop.Load() {
 					f.Rewind()
-					for {
+					for !stop.Load() {
 						t0 := time.Now()
 						_, err := f.Read(buf)
 						readMax = max(readMax, time.Since(t0))
 						if err != nil {
+							reads.Add(1)
 							break
 						}
 					}
-					reads.Add(1)
 				}
 				n := preempted()
 				mu.Lock()
@@ -484,16 +487,18 @@ func (r *MonitorResult) WriteTable(w io.Writer) {
 func (s *MonitorSetting) write(w io.Writer, prefix string) {
 	fmt.Fprintf(w, "\n%ssetting: %s\n", prefix, s.Arrangement)
 	fmt.Fprintln(w, "model:")
-	writeMonitorRows(w, "reader", s.Rows, true)
+	writeMonitorRows(w, "reader", s.Rows, true, !s.Arrangement.Plain)
 	if len(s.Live) > 0 {
 		fmt.Fprintln(w, "live kernel: a C child (the mapper) times its own calls while monitors read its /proc/PID/maps, walk it with PROCMAP_QUERY, or read its smaps:")
-		writeMonitorRows(w, "monitors", s.Live, false)
+		writeMonitorRows(w, "monitors", s.Live, false, !s.Arrangement.Plain)
 	} else if s.LiveErr != "" {
 		fmt.Fprintln(w, "live kernel: skipped:", s.LiveErr)
 	}
 }
 
-func writeMonitorRows(w io.Writer, first string, rows []MonitorRow, model bool) {
+// writeMonitorRows prints rows; the preemption column only where the
+// monitors had threads of their own to count (arranged).
+func writeMonitorRows(w io.Writer, first string, rows []MonitorRow, model, threads bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	head := first + "\twriter ops/s\tp50\tp99\tp99.9\tmax\tmonitor reads/s\tlongest read\tpreempted\t"
 	if model {
@@ -501,8 +506,12 @@ func writeMonitorRows(w io.Writer, first string, rows []MonitorRow, model bool) 
 	}
 	fmt.Fprintln(tw, head)
 	for _, row := range rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%v\t%.0f\t%v\t%d\t", row.Reader, row.WriterOps,
-			row.WriterP50, row.WriterP99, row.WriterP999, row.WriterMax, row.MonitorReads, row.MonitorRead, row.Preemptions)
+		pre := "-"
+		if threads && row.Reader != "none" {
+			pre = fmt.Sprint(row.Preemptions)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%v\t%.0f\t%v\t%s\t", row.Reader, row.WriterOps,
+			row.WriterP50, row.WriterP99, row.WriterP999, row.WriterMax, row.MonitorReads, row.MonitorRead, pre)
 		if model {
 			fmt.Fprintf(tw, "%d\t%s\t", row.PageLocks, formatEvents(row.Events))
 		}

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -186,10 +187,10 @@ func runLiveMonitor(o MonitorOptions, a *arranger) ([]MonitorRow, error) {
 
 // readWhole reads f once from the start with file's method: the text to
 // its end, or a PROCMAP_QUERY walk over every VMA. It raises *longest to
-// the longest single call.
-func readWhole(f *os.File, file string, buf []byte, longest *time.Duration) error {
+// the longest single call, and gives up with errStopped once stop is set.
+func readWhole(f *os.File, file string, buf []byte, longest *time.Duration, stop *atomic.Bool) error {
 	if file == "query" {
-		for addr := uint64(0); ; {
+		for addr := uint64(0); !stop.Load(); {
 			t0 := time.Now()
 			r, err := procfs.QueryLive(f, procfs.Query{Flags: procfs.QueryCoveringOrNext, Addr: addr})
 			*longest = max(*longest, time.Since(t0))
@@ -201,11 +202,12 @@ func readWhole(f *os.File, file string, buf []byte, longest *time.Duration) erro
 			}
 			addr = r.End
 		}
+		return errStopped
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	for {
+	for !stop.Load() {
 		t0 := time.Now()
 		n, err := f.Read(buf)
 		*longest = max(*longest, time.Since(t0))
@@ -216,7 +218,13 @@ func readWhole(f *os.File, file string, buf []byte, longest *time.Duration) erro
 			return err
 		}
 	}
+	return errStopped
 }
+
+// errStopped ends a reading that the end of the run interrupted (the stop
+// is seen between calls, so that a slow monitor does not hold up the next
+// run); it does not count.
+var errStopped = errors.New("stopped")
 
 func liveMonitorOnce(bin, file string, o MonitorOptions, a *arranger, seed uint64) (monitorRun, error) {
 	var run monitorRun
@@ -285,7 +293,7 @@ func liveMonitorOnce(bin, file string, o MonitorOptions, a *arranger, seed uint6
 				// Only whole readings count; a failed one (the child has
 				// exited: ESRCH) ends this monitor.
 				for !stop.Load() {
-					if readWhole(f, file, buf, &readMax) != nil {
+					if readWhole(f, file, buf, &readMax, &stop) != nil {
 						return
 					}
 					reads.Add(1)

@@ -23,11 +23,11 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 	rows := slices.Clone(r.Monitor.Rows)
 	names := make([]string, 0, len(rows)+len(r.Monitor.Live))
 	for _, row := range rows {
-		names = append(names, "model "+row.Reader)
+		names = append(names, "model\n"+row.Reader)
 	}
 	for _, row := range r.Monitor.Live {
 		rows = append(rows, row)
-		names = append(names, "live "+row.Reader)
+		names = append(names, "live\n"+row.Reader)
 	}
 	p50, p999, pmax := make(plotter.Values, len(rows)), make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
 	hi := 0.0
@@ -53,10 +53,10 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 		}
 	}
 	p := plot.New()
-	p.Title.Text = "writer: mmap/munmap latency while monitors read the whole maps (" + r.Monitor.Arrangement.short() + ")"
+	p.Title.Text = "writer's mmap/munmap latency against maps monitors\n" + r.Monitor.Arrangement.short()
 	p.Y.Label.Text = "writer latency (µs, log scale)"
 	p.X.Label.Text = "the monitors' maps reader (model) or file (live kernel); none: the writer alone"
-	w := vg.Points(18)
+	w := vg.Points(12)
 	leg := plot.NewLegend()
 	leg.Top, leg.Left = true, true
 	leg.Padding = vg.Points(5)

@@ -110,6 +110,18 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if rep.Monitor != nil {
 		fmt.Fprintln(stdout, "\nmonitor: a writer's mmap/munmap latency while monitors read the whole maps")
 		rep.Monitor.WriteTable(stdout)
+		if len(rep.Results) == 0 {
+			// The uprobe table printed none of the targets: print the
+			// ones this run measured (the monitor's).
+			measured := *rep
+			measured.Targets = nil
+			for _, t := range rep.Targets {
+				if t.Measured {
+					measured.Targets = append(measured.Targets, t)
+				}
+			}
+			measured.WriteTargets(stdout)
+		}
 	}
 	if *jsonOut != "" {
 		if err := writeFileAtomic(*jsonOut, rep.JSON); err != nil {
