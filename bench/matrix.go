@@ -51,7 +51,7 @@ func (p Plan) Validate() error {
 	if p.Rounds < 1 {
 		errs = append(errs, fmt.Errorf("count: %d is less than 1", p.Rounds))
 	}
-	if len(errs) == 0 && len(p.Rows()) == 0 && !p.Live() && !p.Monitor() {
+	if len(errs) == 0 && len(p.Rows()) == 0 && !p.Live() && !p.Monitor() && !p.LoadExec() {
 		errs = append(errs, errors.New("the filters leave no rows to run"))
 	}
 	return errors.Join(errs...)

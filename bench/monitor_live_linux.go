@@ -23,8 +23,8 @@ import (
 
 // monitorChildC is the earlier monitor experiment's child: it maps VMAs
 // (its third argument), then maps and unmaps one page at a set rate. The
-// monitor experiment now uses mapperChildC; BenchmarkLoadExecOnly still
-// starts this one for its many VMAs.
+// monitor experiment now uses mapperChildC; the loadexec workload
+// (loadexec_linux.go) starts this one for its many VMAs.
 const monitorChildC = `#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,6 +21,9 @@ type Report struct {
 	Targets []Target       `json:"targets"`
 	Live    *LiveResult    `json:"live,omitempty"`
 	Monitor *MonitorResult `json:"monitor,omitempty"`
+	// LoadExec is the loadexec workload (loadexec.go), absent when it did
+	// not run.
+	LoadExec *LoadExecResult `json:"loadexec,omitempty"`
 }
 
 // NewReport starts a report for this machine.

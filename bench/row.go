@@ -16,6 +16,7 @@ const (
 	UretprobeNop                     // the same through a return probe
 	Live                             // a live process resolved three ways
 	Monitor                          // maps monitors against an mmap/munmap writer (monitor.go)
+	LoadExec                         // exec-only loads of a live process with 120k VMAs (loadexec.go)
 )
 
 // Strategy is how a row resolves a breakpoint address: one of mm's four
@@ -54,6 +55,7 @@ var Workloads = []named{
 	UretprobeNop - 1: {"uretprobe-nop", "the same with a return probe: every hit also returns through it (trig-uretprobe-nop)"},
 	Live - 1:         {"live", "a live process the bench starts: its addresses resolved to (file, offset) through the model, through PROCMAP_QUERY and by parsing /proc/PID/maps text; cost per lookup, and whether all three agree"},
 	Monitor - 1:      {"monitor", "after the kernel's proc-mmap_sem test: a writer unmaps or remaps random 4 KiB pages of a 128 MiB region (10µs asleep after each call) while monitors read the whole maps with each maps reader (locked, snapshot, vmalock), in the test's arrangement (writer alone on one CPU; monitors at nice 15 beside busy tasks at a higher priority on the other CPUs: -monitors, -monitor-busy, -monitor-busy-duration, -monitor-nice, -monitor-busy-nice) and in the plain setting (-monitor-plain: nothing pinned, no busy tasks); the same on the live kernel, a C child timing its own calls while monitors read its maps, walk it with PROCMAP_QUERY or read its smaps (-monitor-files): the writer's latency p50/p99/p99.9/max and ops/s, the monitors' reads/s, longest read and preemptions, retries and fallbacks by reason"},
+	LoadExec - 1:     {"loadexec", "only by name, not in the default run: a live C child with 120,000 anonymous VMAs (-loadexec-vmas) and its program, libc and ld.so; its executable file mappings loaded by parsing its maps text and through PROCMAP_QUERY, side by side, and the text read alone (the kernel's part); per-load medians and the text/query ratio. As root it raises vm.max_map_count for the run and restores it (also on SIGINT/SIGTERM/SIGHUP); without root it says what to run. About 5 s (the child maps its VMAs in ~1-2 s, then 5 runs of 3 loads per method at ~50, ~20 and ~30 ms each on an idle 2-core VM)"},
 }
 
 // Strategies lists the resolution strategies and baselines, in value order.

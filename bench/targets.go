@@ -145,6 +145,9 @@ func (r *Report) EvalTargets() []Target {
 			out = append(out, target("writer max with vmalock monitors / with locked monitors (plain)", v, "x", "", 0, ok))
 		}
 	}
+	if r.LoadExec != nil {
+		out = append(out, r.LoadExec.targets()...)
+	}
 	return out
 }
 

@@ -70,6 +70,9 @@ type Config struct {
 	// DataSegment is the size of the program's data segment (end_data -
 	// start_data), which brk counts against it.
 	DataRlimit, DataSegment uint64
+	// ASRlimit is RLIMIT_AS in bytes (rlimit.go): the most all VMAs
+	// together may span; 0: unlimited.
+	ASRlimit uint64
 	// StackRlimit is RLIMIT_STACK, the most a VM_GROWSDOWN VMA may grow to
 	// (default 8 MiB).
 	StackRlimit uint64

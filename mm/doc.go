@@ -4,7 +4,9 @@
 // child's copy, and how fork children's anon_vmas merge afterwards), page
 // faults and anonymous names (errno for errno, split for split, merge for
 // merge), commit
-// accounting under each overcommit mode (commit.go), hugetlbfs and
+// accounting under each overcommit mode (commit.go), the resource limits
+// RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK and RLIMIT_STACK (rlimit.go,
+// mlock.go, fault.go), hugetlbfs and
 // MAP_HUGETLB mappings with their pool of huge pages and its reservations
 // (hugetlb.go), the mmap lock
 // with its sequence count, per-VMA locks, and the lockless paths that read

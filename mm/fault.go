@@ -73,14 +73,17 @@ func (as *AddressSpace) expandStack(v *VMA, addr uint64) error {
 		prev.Flags()&vmAccessFlags != 0 && addr-prev.End() < as.cfg.StackGuardGap {
 		return enomem
 	}
-	if v.End()-addr > as.cfg.StackRlimit {
-		return enomem
-	}
+	// The anon_vma comes first: a growth refused below still leaves the
+	// VMA with one (checked against the kernel: rlimit_as.vma).
+	as.anonVMAPrepare(v)
 	grow := (v.Start() - addr) >> PageShift
 	if grow > v.Pgoff() {
 		return enomem
 	}
-	as.anonVMAPrepare(v)
+	// acct_stack_growth: RLIMIT_AS, then RLIMIT_STACK.
+	if !as.mayExpandVM(v.Flags(), grow) || v.End()-addr > as.cfg.StackRlimit {
+		return enomem
+	}
 	as.vmaStartWrite(v)
 	as.setRange(v, addr, v.End(), v.Pgoff()-grow)
 	return nil

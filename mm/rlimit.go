@@ -12,8 +12,17 @@ package mm
 // (Config.IPCLock): MAP_LOCKED with a limit of 0 is EPERM, a locked
 // mapping (MAP_LOCKED, or any mapping after mlockall(MCL_FUTURE)) that
 // would pass it is EAGAIN, so is mremap growing a locked VMA, and brk is
-// refused. mlock and mlockall's own checks are in mlock.go. RLIMIT_AS is
-// not modelled.
+// refused. mlock and mlockall's own checks are in mlock.go.
+//
+// RLIMIT_AS (Config.ASRlimit) bounds mm->total_vm, the pages of every VMA
+// whatever its kind (shared, read-only, PROT_NONE, MAP_NORESERVE, huge
+// pages and special mappings all count): the same may_expand_vm check
+// refuses mmap (counting what MAP_FIXED replaces), mremap growth (and a
+// shrinking move, by what it shrinks, as for RLIMIT_DATA), MREMAP_DONTUNMAP,
+// brk's new pages (a refused brk) and a stack's growth (the fault is
+// SIGSEGV: EFAULT) with ENOMEM. mprotect is never refused by it: the
+// kernel asks may_expand_vm with the old flags and the new, and RLIMIT_AS
+// answers both alike.
 
 // isDataMapping is is_data_mapping.
 func isDataMapping(f VMFlags) bool { return f&(VMWrite|VMShared|VMGrowsDown) == VMWrite }
@@ -23,7 +32,7 @@ func isDataMapping(f VMFlags) bool { return f&(VMWrite|VMShared|VMGrowsDown) == 
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) dataPages() uint64 {
 	var n uint64
-	for e := range as.index.Load().all() {
+	for e := range as.cur().all() {
 		if isDataMapping(e.vma.Flags()) {
 			n += e.vma.pages()
 		}
@@ -31,13 +40,18 @@ func (as *AddressSpace) dataPages() uint64 {
 	return n
 }
 
-// mayExpandVM is may_expand_vm for RLIMIT_DATA: adding pages of a mapping
-// with flags f stays within the limit. A limit of 0 is no limit (Linux
-// lets a zero soft limit pass up to the hard one, which the model takes
-// to be unlimited).
+// mayExpandVM is may_expand_vm: adding pages of a mapping with flags f
+// keeps the address space within RLIMIT_AS, and a data mapping within
+// RLIMIT_DATA. A limit of 0 is no limit (for RLIMIT_DATA Linux lets a zero
+// soft limit pass up to the hard one, which the model takes to be
+// unlimited; a real RLIMIT_AS of 0 refuses everything, which the model
+// cannot be told).
 //
 // Preconditions: the mmap lock is held, either mode.
 func (as *AddressSpace) mayExpandVM(f VMFlags, pages uint64) bool {
+	if as.cfg.ASRlimit != 0 && as.totalPages()+pages > as.cfg.ASRlimit>>PageShift {
+		return false
+	}
 	if as.cfg.DataRlimit == 0 || !isDataMapping(f) {
 		return true
 	}

@@ -2,7 +2,9 @@ package procfs
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -16,7 +18,8 @@ func sampleEntries(n int) []Entry {
 	return entries[10 : 10+n]
 }
 
-// FuzzParse feeds Parse arbitrary text. It must never panic; an error must
+// FuzzParse feeds Parse arbitrary text. It must never panic; Parse
+// (streamed) and ParseString (in memory) must agree; an error must
 // be a *SyntaxError naming a line of the text; parsed entries must print
 // (Format) to text that parses back to the same entries; and LoadFrom must
 // either fail naming a line or build a model that prints that same text.
@@ -39,6 +42,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("0-1 rwxs ffffffffffffffff ffffffff:ffffffff 18446744073709551615 \x00\xff")
 	f.Fuzz(func(t *testing.T, text string) {
 		entries, err := ParseString(text)
+		if streamed, err2 := Parse(strings.NewReader(text)); fmt.Sprint(err2) != fmt.Sprint(err) || !slices.Equal(streamed, entries) {
+			t.Fatalf("Parse (streamed): %v, %v; ParseString: %v, %v", streamed, err2, entries, err)
+		}
 		if err != nil {
 			var se *SyntaxError
 			if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), "line ") {

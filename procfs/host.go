@@ -16,7 +16,8 @@ import (
 // CONFIG_LSM_MMAP_MIN_ADDR from /proc/config.gz, memory,
 // swap and the commit limit from /proc/meminfo, CAP_SYS_RAWIO and
 // CAP_IPC_LOCK from the process's effective capabilities, RLIMIT_STACK
-// and RLIMIT_MEMLOCK, KSM (/sys/kernel/mm/ksm), and whether the kernel
+// and RLIMIT_MEMLOCK, RLIMIT_DATA and RLIMIT_AS (as the room the process's
+// own mappings leave under them), KSM (/sys/kernel/mm/ksm), and whether the kernel
 // has CONFIG_ANON_VMA_NAME (a trial PR_SET_VMA_ANON_NAME on a page of its
 // own), the free unreserved huge pages (HugePages_Free - HugePages_Rsvd)
 // and the device of MAP_HUGETLB memory (a trial MAP_NORESERVE mapping,
@@ -55,6 +56,10 @@ func HostConfig() (cfg mm.Config, ok bool) {
 	// (VmData): the room a model that sees none of them has left.
 	if lim, ok := dataRlimit(); ok {
 		cfg.DataRlimit = lim - min(lim-mm.PageSize, meminfoOf("/proc/self/status")["VmData"])
+	}
+	// RLIMIT_AS likewise, less what the process spans already (VmSize).
+	if lim, ok := asRlimit(); ok {
+		cfg.ASRlimit = lim - min(lim-mm.PageSize, meminfoOf("/proc/self/status")["VmSize"])
 	}
 	if free, rsvd := hugePages(); free >= rsvd {
 		cfg.HugePages = free - rsvd

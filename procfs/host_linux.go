@@ -36,6 +36,16 @@ func dataRlimit() (uint64, bool) {
 	return r.Cur, true
 }
 
+// asRlimit is RLIMIT_AS's soft limit; ok is false when it is unlimited or
+// cannot be read.
+func asRlimit() (uint64, bool) {
+	var r unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_AS, &r) != nil || r.Cur == unix.RLIM_INFINITY || r.Cur < mm.PageSize {
+		return 0, false
+	}
+	return r.Cur, true
+}
+
 // memlockRlimit is RLIMIT_MEMLOCK's soft limit; unlimited reads as the
 // largest value.
 func memlockRlimit() (uint64, bool) {

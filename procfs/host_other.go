@@ -15,3 +15,5 @@ func memlockRlimit() (uint64, bool) { return 0, false }
 func hugeAnonDev() vfs.Dev { return vfs.Dev{} }
 
 func dataRlimit() (uint64, bool) { return 0, false }
+
+func asRlimit() (uint64, bool) { return 0, false }

@@ -25,6 +25,12 @@ func MapsPath(pid int) string {
 // process that changes its mappings meanwhile may still show a torn text,
 // as with any reader of the file.
 func ReadMaps(pid int) ([]byte, error) {
+	return readMapsInto(pid, make([]byte, 0, 256<<10))
+}
+
+// readMapsInto is ReadMaps reading into buf (from its start), growing it
+// as it must; the text it returns is buf or its larger replacement.
+func readMapsInto(pid int, buf []byte) ([]byte, error) {
 	if pid < 0 {
 		return nil, errNoPID
 	}
@@ -33,15 +39,14 @@ func ReadMaps(pid int) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readMapsFile(f, pid)
+	return readMapsFile(f, pid, buf[:0])
 }
 
-// readMapsFile reads an open maps file to its end.
-func readMapsFile(f *os.File, pid int) ([]byte, error) {
-	buf := make([]byte, 0, 256<<10)
+// readMapsFile reads an open maps file to its end, appending to buf.
+func readMapsFile(f *os.File, pid int, buf []byte) ([]byte, error) {
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // grow
+		if len(buf) == cap(buf) { // double: append grows large slices by a quarter, copying each time
+			buf = append(make([]byte, 0, max(2*cap(buf), 64<<10)), buf...)
 		}
 		n, err := f.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -75,6 +80,6 @@ func Load(pid int) (*mm.AddressSpace, error) {
 // LoadText is Load, also returning the text of the reading it loaded: a
 // torn reading is read again, as LoadLive does.
 func LoadText(pid int) (*mm.AddressSpace, []byte, error) {
-	as, _, text, err := loadLive(pid, LoadOptions{})
+	as, _, text, err := loadLive(pid, LoadOptions{keepText: true})
 	return as, text, err
 }

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
+	"unsafe"
 
 	"specvma/mm"
 )
@@ -31,6 +33,13 @@ type LoadOptions struct {
 	// MaxRetries is how many torn reads are retried before LoadLive gives
 	// up (default 100).
 	MaxRetries int
+	// Smaps reads /proc/PID/smaps instead of maps (smaps.go): the same
+	// lines, and each VMA gets the flags of its VmFlags line (VM_DONTCOPY,
+	// VM_WIPEONFORK, VM_LOCKED, VM_ACCOUNT, ...; not VM_HUGETLB). Not with
+	// Query.
+	Smaps bool
+
+	keepText bool // LoadText: return the text of the reading
 }
 
 // LoadStats says what a live load did.
@@ -49,9 +58,19 @@ func LoadLive(pid int, o LoadOptions) (*mm.AddressSpace, LoadStats, error) {
 	return as, st, err
 }
 
-// loadLive is LoadLive, also returning the text of the reading it kept
-// (nil with Query), or of the one it failed to parse.
-func loadLive(pid int, o LoadOptions) (*mm.AddressSpace, LoadStats, []byte, error) {
+// LiveEntries reads process pid's mappings as LoadLive does (the same
+// retries of torn readings, the same ErrExited) and returns them as entries,
+// without building a model: what a profiler or symbolizer that only wants
+// the mappings needs. With ExecOnly they are the executable file-backed
+// mappings, whichever way they were read.
+func LiveEntries(pid int, o LoadOptions) ([]Entry, LoadStats, error) {
+	entries, st, _, err := liveEntries(pid, o)
+	return entries, st, err
+}
+
+// liveEntries is LiveEntries, also returning the text of the reading it
+// kept (nil with Query), or of the one it failed to parse.
+func liveEntries(pid int, o LoadOptions) ([]Entry, LoadStats, []byte, error) {
 	var st LoadStats
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 100
@@ -61,39 +80,74 @@ func loadLive(pid int, o LoadOptions) (*mm.AddressSpace, LoadStats, []byte, erro
 		if err != nil {
 			return nil, st, text, err
 		}
-		if o.ExecOnly && !o.Query {
-			entries = execFileEntries(entries)
-		}
 		if !inOrder(entries) {
 			if st.Retries++; st.Retries > o.MaxRetries {
 				return nil, st, nil, fmt.Errorf("%s: still torn after %d readings", MapsPath(pid), o.MaxRetries)
 			}
 			continue
 		}
-		as, err := loadFrom(entries, liveFileSize)
-		if err != nil {
-			return nil, st, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
-		}
 		st.Entries = len(entries)
-		return as, st, text, nil
+		return entries, st, text, nil
 	}
+}
+
+// loadLive is LoadLive, also returning the text of the reading it kept
+// (nil with Query), or of the one it failed to parse.
+func loadLive(pid int, o LoadOptions) (*mm.AddressSpace, LoadStats, []byte, error) {
+	entries, st, text, err := liveEntries(pid, o)
+	if err != nil {
+		return nil, st, text, err
+	}
+	as, err := loadFrom(entries, liveFileSize)
+	if err != nil {
+		return nil, st, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
+	}
+	return as, st, text, nil
 }
 
 // readEntriesFn is readEntries; tests replace it to feed torn readings.
 var readEntriesFn = readEntries
 
-// readEntries reads pid's mappings once, and the text it parsed (nil with
-// o.Query).
+// textBuffers holds the buffers the text loader reads maps files into: a
+// large process's text is megabytes, and a profiler reads it again every
+// few seconds, so a buffer is reused rather than grown from nothing each
+// time (fresh memory costs a page fault per page to fill).
+var textBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// readEntries reads pid's mappings once. With o.keepText it also returns
+// the text it parsed (nil with o.Query). With o.ExecOnly the text's other
+// lines are skipped as they are parsed, as the kernel skips those mappings
+// for a query.
 func readEntries(pid int, o LoadOptions) ([]Entry, []byte, error) {
 	if o.Query {
+		if o.Smaps {
+			return nil, nil, errors.New("procfs: LoadOptions: Smaps and Query exclude each other")
+		}
 		entries, err := queryEntries(pid, o.ExecOnly)
 		return entries, nil, err
 	}
-	text, err := ReadMaps(pid)
+	if o.Smaps {
+		return readSmapsEntries(pid, o.ExecOnly)
+	}
+	buf := textBuffers.Get().(*[]byte)
+	defer textBuffers.Put(buf)
+	text, err := readMapsInto(pid, *buf)
 	if err != nil {
 		return nil, nil, err
 	}
-	entries, err := Parse(bytes.NewReader(text))
+	*buf = text[:0]
+	var keep func(Entry) bool
+	if o.ExecOnly {
+		keep = isExecFile
+	}
+	// parseText keeps no part of its text (it copies the names), so it may
+	// read the buffer in place.
+	entries, err := parseText(unsafe.String(unsafe.SliceData(text), len(text)), keep)
+	if o.keepText {
+		text = bytes.Clone(text)
+	} else {
+		text = nil
+	}
 	if err != nil {
 		return nil, text, fmt.Errorf("%s: %w", MapsPath(pid), err)
 	}
@@ -110,15 +164,10 @@ func inOrder(entries []Entry) bool {
 	return true
 }
 
-// execFileEntries keeps the executable file-backed entries.
-func execFileEntries(entries []Entry) []Entry {
-	out := entries[:0:0]
-	for _, e := range entries {
-		if e.Perms&PermExec != 0 && e.FileBacked() && !e.IsGate() {
-			out = append(out, e)
-		}
-	}
-	return out
+// isExecFile reports an executable file-backed mapping (the gate line,
+// not a VMA, is not one).
+func isExecFile(e Entry) bool {
+	return e.Perms&PermExec != 0 && e.FileBacked() && !e.IsGate()
 }
 
 // queryEntries walks pid's mappings with PROCMAP_QUERY.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,8 @@ import (
 
 // TestLoadLiveModes: loading a sleeping child from its text and through
 // PROCMAP_QUERY gives the same mappings (the query walk has no gate line),
-// and the executable-file-only modes give the executable file mappings.
+// and the executable-file-only modes give the executable file mappings;
+// LiveEntries returns those same mappings as entries.
 func TestLoadLiveModes(t *testing.T) {
 	skipNoQuery(t)
 	pid := startSleep(t, "60").Process.Pid
@@ -77,6 +79,13 @@ func compareLoadModes(t *testing.T, pid int, text []byte) (msgs []string) {
 		if st.Entries != len(tc.want) || st.Retries != 0 {
 			msgs = append(msgs, fmt.Sprintf("%+v: stats %+v", tc.o, st))
 		}
+		got, st, err := LiveEntries(pid, tc.o)
+		if err != nil {
+			t.Fatalf("LiveEntries %+v: %v", tc.o, err)
+		}
+		if !slices.Equal(got, tc.want) || st.Entries != len(tc.want) {
+			msgs = append(msgs, fmt.Sprintf("LiveEntries %+v: %+v (stats %+v)\nwant %+v", tc.o, got, st, tc.want))
+		}
 	}
 	return msgs
 }
@@ -126,7 +135,7 @@ func TestReadMapsExitedMidRead(t *testing.T) {
 	if _, err := QueryLive(f, Query{Flags: QueryCoveringOrNext}); err != errno.ESRCH {
 		t.Errorf("PROCMAP_QUERY after the exit: %v, want ESRCH", err)
 	}
-	if _, err := readMapsFile(f, cmd.Process.Pid); !errors.Is(err, ErrExited) {
+	if _, err := readMapsFile(f, cmd.Process.Pid, nil); !errors.Is(err, ErrExited) {
 		t.Errorf("reading on after the exit: %v, want ErrExited", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"specvma/mm"
 	"specvma/vfs"
 )
 
@@ -89,6 +90,10 @@ type Entry struct {
 	// none): a path (with " (deleted)" when unlinked, a newline as \012),
 	// or a bracketed name such as [heap], [vdso] or [anon:NAME].
 	Name string
+	// Flags are the VMA's vm_flags from the VmFlags line of
+	// /proc/PID/smaps (ParseSmaps), when HasFlags; maps lines have none.
+	Flags    mm.VMFlags
+	HasFlags bool
 }
 
 // Deleted reports a name with the " (deleted)" suffix of an unlinked file.
@@ -183,8 +188,37 @@ func Parse(r io.Reader) ([]Entry, error) {
 	}
 }
 
-// ParseString parses a maps text held in a string.
-func ParseString(text string) ([]Entry, error) { return Parse(strings.NewReader(text)) }
+// ParseString parses a maps text held in a string, as Parse does.
+func ParseString(text string) ([]Entry, error) { return parseText(text, nil) }
+
+// ParseBytes parses a maps text held in a byte slice, as Parse does.
+func ParseBytes(text []byte) ([]Entry, error) { return parseText(string(text), nil) }
+
+// parseText is Parse for a whole text in memory, keeping only the entries
+// keep accepts (all with a nil keep). It sizes the result once (without a
+// keep) and takes each line as a slice of text, so a large text costs one
+// allocation for the entries rather than one per line and a growing copy.
+// The names are copied: nothing returned refers to text, so a caller may
+// pass a string that aliases a buffer it reuses.
+func parseText(text string, keep func(Entry) bool) ([]Entry, error) {
+	var out []Entry
+	if keep == nil {
+		out = make([]Entry, 0, strings.Count(text, "\n")+1)
+	}
+	for n := 1; text != ""; n++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		e, msg := parseLine(line)
+		if msg != "" {
+			return out, &SyntaxError{Line: n, Msg: msg}
+		}
+		if keep == nil || keep(e) {
+			e.Name = strings.Clone(e.Name)
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
 
 // ParseLine parses one maps line, with or without its newline. Its errors
 // are *SyntaxError for line 1.

@@ -2,9 +2,12 @@ package procfs
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unsafe"
 
 	"specvma/vfs"
 )
@@ -176,6 +179,47 @@ func TestParseText(t *testing.T) {
 	_, err = Parse(iotest.ErrReader(errors.New("EIO")))
 	if err == nil || err.Error() != "line 1: read: EIO" {
 		t.Errorf("read error: %v", err)
+	}
+}
+
+// TestParseInMemory: ParseString and ParseBytes, which parse a text held
+// in memory without reading it line by line, give what Parse gives, errors
+// included; the text loader's filter keeps only the lines it accepts; and
+// nothing parsed refers to the text, which the live loader reuses as a
+// buffer (parseText copies the names).
+func TestParseInMemory(t *testing.T) {
+	bad := strings.Replace(sampleMaps, "r--p 00002000 fe:00 9981233", "r--p 00002000 fe-00 9981233", 1)
+	for _, text := range []string{sampleMaps, strings.TrimSuffix(sampleMaps, "\n"), "", "\n", sampleMaps + "\n", bad} {
+		want, wantErr := Parse(strings.NewReader(text))
+		for name, parse := range map[string]func(string) ([]Entry, error){
+			"ParseString": ParseString,
+			"ParseBytes":  func(s string) ([]Entry, error) { return ParseBytes([]byte(s)) },
+		} {
+			got, err := parse(text)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) || !slices.Equal(got, want) {
+				t.Errorf("%s(%.40q...): %d entries, %v; Parse: %d, %v", name, text, len(got), err, len(want), wantErr)
+			}
+		}
+	}
+
+	all, _ := ParseString(sampleMaps)
+	var execs []Entry
+	for _, e := range all {
+		if isExecFile(e) {
+			execs = append(execs, e)
+		}
+	}
+	buf := []byte(sampleMaps)
+	got, err := parseText(unsafe.String(unsafe.SliceData(buf), len(buf)), isExecFile)
+	if err != nil || len(execs) == 0 || !slices.Equal(got, execs) {
+		t.Fatalf("exec-only: %v, %v; want %v", got, err, execs)
+	}
+	gotAll, _ := parseText(unsafe.String(unsafe.SliceData(buf), len(buf)), nil)
+	for i := range buf {
+		buf[i] = 'X' // the buffer reused for the next reading
+	}
+	if !slices.Equal(got, execs) || !slices.Equal(gotAll, all) {
+		t.Errorf("entries changed with the buffer they were parsed from:\n%v\n%v", got, gotAll)
 	}
 }
 

@@ -64,6 +64,9 @@ var configKeys = map[string]configKey{
 	// RLIMIT_DATA: how much private writable memory (and heap) may be mapped.
 	"data_rlimit": {func(c *mm.Config) uint64 { return c.DataRlimit },
 		func(c *mm.Config, v uint64) { c.DataRlimit = v }, ^uint64(0)},
+	// RLIMIT_AS: how much address space all mappings together may span.
+	"as_rlimit": {func(c *mm.Config) uint64 { return c.ASRlimit },
+		func(c *mm.Config, v uint64) { c.ASRlimit = v }, ^uint64(0)},
 	// Free huge pages nobody reserved: HugePages_Free - HugePages_Rsvd.
 	"hugepages": {func(c *mm.Config) uint64 { return c.HugePages },
 		func(c *mm.Config, v uint64) { c.HugePages = v }, 1 << 40},

@@ -44,6 +44,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "write the results as JSON to this `file` (docs/bench-json.md)")
 	plotDir := fs.String("plot", "", "write SVG and PNG charts into this `directory`")
 	check := fs.Bool("check", false, "exit with status 1 when a measured target is missed")
+	loadExecVMAs := fs.Int("loadexec-vmas", 120000, "anonymous VMAs of the loadexec workload's child (-workload loadexec)")
 	from := fs.String("from", "", "measure nothing: print, -json and -plot the report in this `file` (a -json output), targets evaluated again")
 	monitorOpts := monitorFlags(fs)
 	if code, done := parseFlags(fs, args); done {
@@ -56,6 +57,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	plan, err := benchPlan(*tasks, *vmas, *rates, *workload, *strategy, *churn)
+	if err == nil && *loadExecVMAs < 1 {
+		err = fmt.Errorf("-loadexec-vmas: %d is not positive", *loadExecVMAs)
+	}
 	if err == nil {
 		plan.Window, plan.Rounds = *duration, *count
 		if *quick {
@@ -93,7 +97,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs: the report in %s (median of each row's windows)\n\n", rep.Go, rep.CPUs, *from)
 	} else {
 		var code int
-		if rep, code = measure(plan, mo, stderr); code != 0 {
+		if rep, code = measure(plan, mo, *loadExecVMAs, stderr); code != 0 {
 			return code
 		}
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d round(s) of one %v window per row, interleaved (median shown)\n\n",
@@ -101,6 +105,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(rep.Results) > 0 {
 		rep.WriteTable(stdout)
+	}
+	if len(rep.Results) > 0 || rep.LoadExec != nil {
 		rep.WriteTargets(stdout)
 	}
 	if rep.Live != nil {
@@ -110,16 +116,22 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if rep.Monitor != nil {
 		fmt.Fprintln(stdout, "\nmonitor: a writer's mmap/munmap latency while monitors read the whole maps")
 		rep.Monitor.WriteTable(stdout)
-		if len(rep.Results) == 0 {
-			// The uprobe table printed none of the targets: print the
-			// ones this run measured (the monitor's).
-			measured := *rep
-			measured.Targets = nil
-			for _, t := range rep.Targets {
-				if t.Measured {
-					measured.Targets = append(measured.Targets, t)
-				}
+	}
+	if rep.LoadExec != nil {
+		fmt.Fprintln(stdout, "\nloadexec: the executable file mappings of a live process, by maps text and by PROCMAP_QUERY")
+		rep.LoadExec.WriteTable(stdout)
+	}
+	if len(rep.Results) == 0 {
+		// The uprobe table printed none of the targets: print the ones
+		// this run measured (the monitor's, for one).
+		measured := *rep
+		measured.Targets = nil
+		for _, t := range rep.Targets {
+			if t.Measured {
+				measured.Targets = append(measured.Targets, t)
 			}
+		}
+		if len(measured.Targets) > 0 {
 			measured.WriteTargets(stdout)
 		}
 	}
@@ -175,7 +187,7 @@ func benchPlan(tasks, vmas, rates, workload, strategy, churn string) (p bench.Pl
 // measure runs the plan's rows and, if planned, the live workload. Progress
 // goes to stderr: a bar on a terminal, otherwise one line per finished
 // round of rows.
-func measure(plan bench.Plan, mo bench.MonitorOptions, stderr io.Writer) (*bench.Report, int) {
+func measure(plan bench.Plan, mo bench.MonitorOptions, loadExecVMAs int, stderr io.Writer) (*bench.Report, int) {
 	rep := bench.NewReport()
 	rows := plan.Rows()
 	steps := len(rows) * plan.Rounds
@@ -183,6 +195,9 @@ func measure(plan bench.Plan, mo bench.MonitorOptions, stderr io.Writer) (*bench
 		steps++
 	}
 	if plan.Monitor() {
+		steps++
+	}
+	if plan.LoadExec() {
 		steps++
 	}
 	bar := newProgress(stderr, steps)
@@ -231,6 +246,17 @@ func measure(plan bench.Plan, mo bench.MonitorOptions, stderr io.Writer) (*bench
 		if bar != nil {
 			bar.Add(1)
 		}
+	}
+	if plan.LoadExec() {
+		res, err := runLoadExec(plan, loadExecVMAs, bar, stderr)
+		if bar != nil {
+			bar.Add(1)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "specvma bench: loadexec workload failed:", err)
+			return nil, 1
+		}
+		rep.LoadExec = res
 	}
 	rep.Targets = rep.EvalTargets()
 	if bar != nil {

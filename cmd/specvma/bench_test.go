@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -105,6 +106,7 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"bench", "-workload", "nope"}, `unknown workload "nope"`},
 		{[]string{"bench", "-vmas", "1"}, "vmas: 1 is less than 2"},
 		{[]string{"bench", "-count", "0"}, "count"},
+		{[]string{"bench", "-workload", "loadexec", "-loadexec-vmas", "0"}, "-loadexec-vmas: 0 is not positive"},
 		{[]string{"bench", "-duration", "0s"}, "duration"},
 		{[]string{"bench", "-strategy", "unsync", "-churn", "probes"}, "no rows"},
 		// A stray argument would end flag parsing: -quick would be ignored.
@@ -146,7 +148,7 @@ func TestBenchHelp(t *testing.T) {
 		if code != 0 {
 			t.Errorf("%v: exit %d", args, code)
 		}
-		for _, want := range []string{"uretprobe-nop", "fast%", "fallbacks", "wr ops/s", "wr p50/p99", "-check"} {
+		for _, want := range []string{"uretprobe-nop", "fast%", "fallbacks", "wr ops/s", "wr p50/p99", "-check", "loadexec", "-loadexec-vmas", "vm.max_map_count"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%v: usage lacks %q", args, want)
 			}
@@ -213,5 +215,35 @@ func TestBenchFrom(t *testing.T) {
 	}
 	if code := dispatch([]string{"bench", "-from", filepath.Join(dir, "none.json")}, &out, &errb); code != 2 {
 		t.Errorf("-from a missing file: exit %d", code)
+	}
+}
+
+// TestBenchLoadExec runs the loadexec workload on a small child, as a user
+// would with -workload loadexec: its table, its targets (reported, not
+// judged, below 100k VMAs), its JSON, and progress lines on stderr.
+func TestBenchLoadExec(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("needs gcc")
+	}
+	js := filepath.Join(t.TempDir(), "out.json")
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"bench", "-workload", "loadexec", "-loadexec-vmas", "2000", "-count", "2", "-check", "-json", js}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"loadexec:", "text / query", "Targets", "exec-only load of 2000 VMAs: maps text / PROCMAP_QUERY"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if !strings.Contains(errb.String(), "specvma bench: loadexec: run 2 of 2") {
+		t.Errorf("stderr lacks the progress lines:\n%s", errb.String())
+	}
+	rep, err := bench.ReadJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LoadExec == nil || len(rep.LoadExec.TextRuns) != 2 || rep.LoadExec.Mappings < 2 {
+		t.Errorf("JSON loadexec %+v", rep.LoadExec)
 	}
 }

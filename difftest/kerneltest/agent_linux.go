@@ -44,7 +44,8 @@ var agentSource string
 // Open names belong to the whole script: open is made in every live
 // process (one open file description each) and a forked child inherits
 // its parent's descriptors, as fork(2) does; close closes them in every
-// process. brk is refused (the agent's heap is libc's).
+// process. Resource limits (config memlock_rlimit, data_rlimit, as_rlimit)
+// are set by each agent on itself.
 type Processes struct {
 	win  Window
 	bin  string
@@ -57,6 +58,9 @@ type Processes struct {
 	fds    map[int]map[string]int
 	nextFD int
 	closed bool
+	// limits are the resource limits the script set (rlimitKeys), which
+	// every agent started later gets too; forked ones inherit them.
+	limits map[string]uint64
 }
 
 type agent struct {
@@ -114,7 +118,8 @@ func NewProcesses(window Window) (*Processes, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	p := &Processes{win: window, bin: bin, dir: dir, ln: ln, proc: map[string]*agent{}, fds: map[int]map[string]int{}}
+	p := &Processes{win: window, bin: bin, dir: dir, ln: ln, proc: map[string]*agent{}, fds: map[int]map[string]int{},
+		limits: map[string]uint64{}}
 	if _, err := p.start("main"); err != nil {
 		p.Release()
 		return nil, err
@@ -143,7 +148,23 @@ func (p *Processes) start(name string) (*agent, error) {
 	if a.pid != cmd.Process.Pid {
 		return nil, fmt.Errorf("kerneltest: agent %d announced pid %d", cmd.Process.Pid, a.pid)
 	}
+	for key, v := range p.limits {
+		if err := a.setLimit(key, v); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
+}
+
+// setLimit sets resource limit key (rlimitKeys) in the agent, by the
+// agent itself, so that its own later mappings get value bytes: the limit
+// is value plus what the agent uses now (its VmSize or VmData, which stay
+// as they are: the agent allocates nothing).
+func (a *agent) setLimit(key string, value uint64) error {
+	rk := rlimitKeys[key]
+	used := statusField(fmt.Sprintf("/proc/%d/status", a.pid), rk.status)
+	_, err := a.do("l %x %x", rk.res, rlimitValue(key, value, used))
+	return err
 }
 
 // accept takes the next agent's connection and its "hello PID" line.
@@ -193,8 +214,23 @@ func (a *agent) syscall(nr uintptr, args ...uint64) (uint64, error) {
 	return a.do("s %x %x %x %x %x %x %x", nr, v[0], v[1], v[2], v[3], v[4], v[5])
 }
 
-// Configure implements scenario.Configurer as the in-process backend does.
-func (p *Processes) Configure(key string, value uint64) error { return configureHost(key, value) }
+// Configure implements scenario.Configurer as the in-process backend does,
+// except that a resource limit (rlimitKeys) is made true of every agent,
+// each setting it on itself (agent.setLimit), and of those started later.
+func (p *Processes) Configure(key string, value uint64) error {
+	if _, ok := rlimitKeys[key]; !ok {
+		return configureHost(key, value)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.limits[key] = value
+	for _, a := range p.proc {
+		if err := a.setLimit(key, value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Space returns the process called name, starting a fresh agent on first use.
 func (p *Processes) Space(name string) (scenario.Space, error) {

@@ -54,6 +54,12 @@
 // do sequences that set resource limits or drop CAP_IPC_LOCK (config
 // memlock_rlimit, data_rlimit, ipc_lock 0): the child applies them to
 // itself (setrlimit; capset on the one thread that runs the sequence).
+// Sequences that set RLIMIT_AS (config as_rlimit) run on Processes, in the
+// C agents, each of which sets the limit on itself as its own size
+// (VmSize) plus the value: the Go runtime reserves address space whenever
+// it grows, which under the limit would kill a Go child, while an agent
+// allocates nothing. In the agents resource limits are set the same way
+// (RLIMIT_DATA from VmData) in forking scripts.
 // mlockall is made only in its MCL_ONFAULT forms, and Release undoes it.
 //
 // Huge pages: a test whose sequences map them (a hugetlbfs file, $HUGE, or

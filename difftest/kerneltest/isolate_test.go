@@ -31,10 +31,14 @@ func needsIsolation(script string) bool {
 
 // needsProcesses reports a script with more than one process (a process
 // line): its kernel side runs on the multi-process backend (Processes),
-// whose agents can fork.
+// whose agents can fork. So does a script that sets RLIMIT_AS (config
+// as_rlimit): an agent's size changes only by what the script maps, while
+// the Go runtime reserves address space whenever it grows, which under
+// the limit would kill it.
 func needsProcesses(script string) bool {
 	for line := range strings.SplitSeq(script, "\n") {
-		if w, _, _ := strings.Cut(strings.TrimSpace(line), " "); w == "process" {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "process" || len(f) > 1 && f[0] == "config" && f[1] == "as_rlimit" {
 			return true
 		}
 	}

@@ -56,10 +56,10 @@ type Kernel struct {
 }
 
 // applyLimit makes a resource-limit key true of this process when it may
-// (ApplyLimits): RLIMIT_MEMLOCK as given; RLIMIT_DATA as given plus what
-// the process's data mappings use now (VmData: the Go runtime's), so that
-// the sequence's own mappings have value bytes, as in a model that sees
-// only them (0: unlimited); ipc_lock 0 drops CAP_IPC_LOCK from this
+// (ApplyLimits): RLIMIT_MEMLOCK as given; RLIMIT_DATA and RLIMIT_AS as
+// given plus what the process uses now (VmData, VmSize: the Go runtime's),
+// so that the sequence's own mappings have value bytes, as in a model that
+// sees only them (0: unlimited); ipc_lock 0 drops CAP_IPC_LOCK from this
 // thread's effective set, so the caller must stay on this thread.
 func (k *Kernel) applyLimit(key string, value uint64) (bool, error) {
 	if !k.ApplyLimits || !slices.Contains(limitKeys, key) {
@@ -73,15 +73,8 @@ func (k *Kernel) applyLimit(key string, value uint64) (bool, error) {
 		r.Cur, r.Max = v, max(r.Max, v)
 		return unix.Setrlimit(res, &r)
 	}
-	switch key {
-	case "memlock_rlimit":
-		return true, setSoft(unix.RLIMIT_MEMLOCK, value)
-	case "data_rlimit":
-		lim := uint64(unix.RLIM_INFINITY)
-		if value != 0 {
-			lim = value + vmData()
-		}
-		return true, setSoft(unix.RLIMIT_DATA, lim)
+	if rk, ok := rlimitKeys[key]; ok {
+		return true, setSoft(rk.res, rlimitValue(key, value, statusField("/proc/self/status", rk.status)))
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -97,11 +90,25 @@ func (k *Kernel) applyLimit(key string, value uint64) (bool, error) {
 	return true, unix.Capset(&hdr, &data[0])
 }
 
-// vmData is VmData of /proc/self/status in bytes.
-func vmData() uint64 {
-	b, _ := os.ReadFile("/proc/self/status")
+// rlimitValue is the soft limit that gives a script's own mappings value
+// bytes of resource key (rlimitKeys) in a process that uses used already:
+// value + used, unlimited for 0 except RLIMIT_MEMLOCK, whose 0 is a limit.
+func rlimitValue(key string, value, used uint64) uint64 {
+	if value == 0 && key != "memlock_rlimit" {
+		return unix.RLIM_INFINITY
+	}
+	return value + used
+}
+
+// statusField is the "kB" field name of a /proc/PID/status file in bytes
+// (0 for the name "" or a field it lacks).
+func statusField(path, name string) uint64 {
+	if name == "" {
+		return 0
+	}
+	b, _ := os.ReadFile(path)
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmData:"); ok {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
 			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n << 10
 		}

@@ -29,7 +29,8 @@
 //   - the SDT semaphore the kernel maintained equals System.RefCtr;
 //   - a forked child (the target's fork command; TestFork) has the
 //     breakpoints and the SDT semaphore value of uprobes.System.Fork's
-//     child of the parent's model, fires the same events, and loses its
+//     child of the parent's model (loaded from smaps, so that it knows the
+//     parent's MADV_DONTFORK mapping), fires the same events, and loses its
 //     breakpoints with the parent's when the event is disabled;
 //   - the file identities agree: the (device, inode) of the maps lines,
 //     from which the model's VMAs are built, and the one AddEvent reads

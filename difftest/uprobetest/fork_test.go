@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"specvma/procfs"
 )
 
 // TestFork: a registered probe with an SDT semaphore fires in a forked
@@ -18,8 +20,8 @@ import (
 // parent); disabling the event takes the breakpoints out of the child as
 // well as the parent and moves each semaphore back by its own process's
 // breakpoints, which leaves the child's at one. The model's child is
-// uprobes.System.Fork of the parent loaded from maps (with the same
-// madvise); its breakpoints, hits and semaphore must be the kernel's,
+// uprobes.System.Fork of the parent loaded from smaps (so with its
+// VM_DONTCOPY); its breakpoints, hits and semaphore must be the kernel's,
 // before and after.
 func TestFork(t *testing.T) {
 	e := newEnv(t, "")
@@ -39,10 +41,8 @@ func TestFork(t *testing.T) {
 	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
 	calls := []call{{via: ms[0].String(), entry: entry, insns: []uint64{entry, entry + 3}}}
 
-	sys, parent := loadModel(t, tg.PID, lines)
-	if err := parent.Madvise(ms[1].addr, ms[1].len, madvDontFork); err != nil {
-		t.Fatal(err)
-	}
+	// Loaded from smaps, the model knows the MADV_DONTFORK (VM_DONTCOPY).
+	sys, parent := loadModelWith(t, tg.PID, lines, procfs.LoadOptions{Smaps: true})
 	mchild, err := sys.Fork(parent)
 	if err != nil {
 		t.Fatal(err)

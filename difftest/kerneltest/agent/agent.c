@@ -10,10 +10,18 @@
 //	o PATH                   open(2), read-write if allowed, else read-only
 //	f                        fork(2): the child drops this connection and
 //	                         connects anew; the parent answers the pid
+//	l RES CUR                setrlimit(RES) with soft limit CUR (the hard
+//	                         limit raised to it if lower)
 //	q                        exit
 //
 // C, with libc's raw syscall(2), so that no runtime of its own maps memory
-// in the test's window and any argument reaches the kernel as given.
+// in the test's window and any argument reaches the kernel as given. It
+// never allocates (no malloc, no stdio streams: requests are read and
+// answers written with read(2) and write(2) on static buffers), so its
+// program break is where exec left it and its size changes only by what
+// the requests map: scripts may move the break (brk), and a resource
+// limit set relative to its size (VmSize) is what the script's own
+// mappings get.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -34,8 +43,9 @@
 #endif
 
 static const char *sockpath;
-static FILE *in;
-static int out;
+static int conn = -1;
+static char inbuf[16384];
+static size_t inlen;
 static sigjmp_buf fault_jmp;
 
 static void on_fault(int sig) {
@@ -51,14 +61,46 @@ static void dial(void) {
 	strncpy(sa.sun_path, sockpath, sizeof(sa.sun_path) - 1);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		_exit(3);
-	in = fdopen(fd, "r");
-	if (!in)
+	conn = fd;
+	inlen = 0;
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "hello %x\n", (unsigned)getpid());
+	if (write(conn, buf, n) != n)
 		_exit(4);
-	out = fd;
-	dprintf(out, "hello %x\n", (unsigned)getpid());
 }
 
-static void answer(unsigned long ret, int err) { dprintf(out, "r %lx %d\n", ret, err); }
+static void answer(unsigned long ret, int err) {
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "r %lx %d\n", ret, err);
+	if (write(conn, buf, n) != n)
+		_exit(5);
+}
+
+/* readline copies the next request line (without its newline) into line;
+ * 0 at the end of the connection. */
+static int readline(char *line, size_t size) {
+	for (;;) {
+		char *nl = memchr(inbuf, '\n', inlen);
+		if (nl) {
+			size_t n = nl - inbuf;
+			if (n >= size)
+				n = size - 1;
+			memcpy(line, inbuf, n);
+			line[n] = 0;
+			inlen -= nl + 1 - inbuf;
+			memmove(inbuf, nl + 1, inlen);
+			return 1;
+		}
+		if (inlen == sizeof(inbuf))
+			_exit(6); /* a line longer than the buffer */
+		ssize_t r = read(conn, inbuf + inlen, sizeof(inbuf) - inlen);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		inlen += r;
+	}
+}
 
 static int unhex(char c) {
 	if (c >= '0' && c <= '9')
@@ -77,8 +119,7 @@ int main(int argc, char **argv) {
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
 	dial();
-	while (fgets(line, sizeof(line), in)) {
-		line[strcspn(line, "\n")] = 0;
+	while (readline(line, sizeof(line))) {
 		switch (line[0]) {
 		case 's': {
 			unsigned long nr, a[6];
@@ -144,11 +185,24 @@ int main(int argc, char **argv) {
 				break;
 			}
 			if (pid == 0) {
-				fclose(in); /* the parent's connection */
+				close(conn); /* the parent's connection */
 				dial();
 				break;
 			}
 			answer((unsigned long)pid, 0);
+			break;
+		}
+		case 'l': {
+			unsigned long res, cur;
+			struct rlimit rl;
+			if (sscanf(line + 1, "%lx %lx", &res, &cur) != 2 || getrlimit((int)res, &rl)) {
+				answer(0, EINVAL);
+				break;
+			}
+			rl.rlim_cur = cur;
+			if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < cur)
+				rl.rlim_max = cur;
+			answer(0, setrlimit((int)res, &rl) ? errno : 0);
 			break;
 		}
 		case 'q':
