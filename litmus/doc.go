@@ -62,13 +62,20 @@
 //
 // Spinlocks compile to an acquire cmpxchg from 0 to 1 that must succeed
 // (spin_lock), a release store of 0 (spin_unlock) and a cmpxchg that may
-// fail (spin_trylock), so every model expresses them; lkmm adds lock.cat's
-// rules (model_lkmm.go). RCU read-side critical sections and grace periods
-// are fences; lkmm implements the RCU axiom (model_lkmm_rcu.go), and the
-// hardware models refuse a test with synchronize_rcu() (model.go,
-// expressible), since a grace period is no instruction.
+// fail (spin_trylock); spin_is_locked is a plain read of the lock word
+// (lock.cat's RL or RU, by the value read). So every model expresses them;
+// lkmm adds lock.cat's rules (model_lkmm.go). RCU read-side critical sections and grace periods
+// are fence events; lkmm implements the RCU axiom (model_lkmm_rcu.go) over
+// the accesses and those fence events together, as the cat does. SRCU's
+// srcu_read_lock and srcu_read_unlock are a marked read and write of the
+// srcu_struct, matched into sections per execution by the index's data
+// flow (model_lkmm_srcu.go); synchronize_srcu is a grace-period fence event
+// located at its srcu_struct, paired only with sections of that
+// srcu_struct. The hardware models refuse grace periods and SRCU
+// (model.go, expressible), since neither is an instruction.
 //
 // Out of scope, rejected with a message rather than answered wrongly:
-// plain (unmarked) accesses, spin_is_locked, SRCU, loops without constant
-// bounds. docs/litmus.md lists the supported subset.
+// plain (unmarked) accesses, structs other than struct srcu_struct, loops
+// without constant bounds. docs/litmus.md lists the
+// supported subset.
 package litmus

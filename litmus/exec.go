@@ -30,6 +30,7 @@ type fenceEv struct {
 	proc, pos int
 	kind      FenceKind
 	ins       *Instr
+	loc       int // synchronize_srcu: its srcu_struct
 }
 
 // graph is one candidate execution and the relations derived from it. In a
@@ -50,6 +51,7 @@ type graph struct {
 	reads, writes        set
 	acq, relse, noreturn set
 	lkr, lkw, ul, lf     set // lock events: lock read and write, unlock, failed trylock read
+	sl, su               set // srcu_read_lock reads, srcu_read_unlock writes
 }
 
 // newGraph derives the base relations. coOrder gives each location's
@@ -68,13 +70,20 @@ func newGraph(ar *arena, ev []Event, fences []fenceEv, rf []int, coOrder [][]int
 	g.reads, g.writes = newSet(n), newSet(n)
 	g.acq, g.relse, g.noreturn = newSet(n), newSet(n), newSet(n)
 	g.lkr, g.lkw, g.ul, g.lf = newSet(n), newSet(n), newSet(n), newSet(n)
+	g.sl, g.su = newSet(n), newSet(n)
 	for i := range ev {
 		a := &ev[i]
 		if a.Ins != nil {
+			switch a.Ins.srcu {
+			case srcuLock:
+				g.sl.add(i)
+			case srcuUnlock:
+				g.su.add(i)
+			}
 			switch k := a.Ins.lock; {
 			case k == lkUnlock:
 				g.ul.add(i)
-			case k == lkNone:
+			case k == lkNone, k == lkIsLocked:
 			case a.Write:
 				g.lkw.add(i)
 			case a.RMW >= 0:

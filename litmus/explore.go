@@ -224,7 +224,15 @@ func (x *explorer) run(p int) {
 		case opJump:
 			t.pc = in.target
 		case opFence:
-			x.fences = append(x.fences, fenceEv{proc: p, pos: t.po, kind: in.fence, ins: in})
+			f := fenceEv{proc: p, pos: t.po, kind: in.fence, ins: in}
+			if in.addr != nil { // synchronize_srcu(s)
+				l, _, ok := x.loc(t, in)
+				if !ok {
+					return
+				}
+				f.loc = l
+			}
+			x.fences = append(x.fences, f)
 			t.pc++
 		case opStore:
 			l, ta, ok := x.loc(t, in)

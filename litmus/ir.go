@@ -27,10 +27,26 @@ const (
 	FenceRcuLock                          // rcu_read_lock: opens a read-side critical section
 	FenceRcuUnlock                        // rcu_read_unlock: closes it
 	FenceSyncRcu                          // synchronize_rcu: a grace period
+	FenceSyncSrcu                         // synchronize_srcu(s): a grace period of one srcu_struct (Instr.addr)
+	FenceAfterSrcuUnlock                  // smp_mb__after_srcu_read_unlock
 )
 
 var fenceNames = [...]string{"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_atomic", "smp_mb__after_atomic",
-	"smp_mb__after_spinlock", "smp_mb__after_unlock_lock", "rcu_read_lock", "rcu_read_unlock", "synchronize_rcu"}
+	"smp_mb__after_spinlock", "smp_mb__after_unlock_lock", "rcu_read_lock", "rcu_read_unlock", "synchronize_rcu",
+	"synchronize_srcu", "smp_mb__after_srcu_read_unlock"}
+
+// srcuOp marks the SRCU primitives. As in the LKMM, srcu_read_lock(s) is
+// a read of the srcu_struct s whose value is the index it returns,
+// srcu_read_unlock(s, idx) a write of idx to s, and synchronize_srcu(s) a
+// fence event whose location is s.
+type srcuOp uint8
+
+const (
+	srcuNone srcuOp = iota
+	srcuLock
+	srcuUnlock
+	srcuSync
+)
 
 // lockOp marks the accesses a spinlock primitive compiles to. spin_lock
 // is an acquire cmpxchg from 0 (unlocked) to 1 that must succeed (an
@@ -40,10 +56,11 @@ var fenceNames = [...]string{"smp_mb", "smp_rmb", "smp_wmb", "smp_mb__before_ato
 type lockOp uint8
 
 const (
-	lkNone   lockOp = iota
-	lkLock          // spin_lock: the read is the LKMM's LKR, the write its LKW
-	lkUnlock        // spin_unlock: UL
-	lkTry           // spin_trylock: LKR and LKW when it succeeds, LF (a failed lock read) when not
+	lkNone     lockOp = iota
+	lkLock            // spin_lock: the read is the LKMM's LKR, the write its LKW
+	lkUnlock          // spin_unlock: UL
+	lkTry             // spin_trylock: LKR and LKW when it succeeds, LF (a failed lock read) when not
+	lkIsLocked        // spin_is_locked: a plain read of the lock (lock.cat's RL when it sees it held, RU when free)
 )
 
 func (f FenceKind) String() string { return fenceNames[f] }
@@ -87,6 +104,7 @@ type Instr struct {
 	target    int
 	lock      lockOp
 	mustWrite bool // spin_lock: only executions in which this cmpxchg succeeds exist
+	srcu      srcuOp
 }
 
 // cexpr is a compiled expression over register slots and constants.

@@ -42,12 +42,15 @@ func ModelByName(name string) (Model, error) {
 	return nil, fmt.Errorf("unknown model %q (have %s)", name, strings.Join(ModelNames(), ", "))
 }
 
-// graceModel is a model that can express an RCU grace period
-// (synchronize_rcu): only the LKMM. A grace period is a guarantee of the
-// RCU implementation (it waits for every read-side critical section that
-// began before it), not of any instruction, so the hardware models refuse
-// a test that uses one; rcu_read_lock and rcu_read_unlock alone order
-// nothing in hardware and are accepted by every model.
+// graceModel is a model that can express RCU grace periods and SRCU: only
+// the LKMM. A grace period (synchronize_rcu, synchronize_srcu) is a
+// guarantee of the RCU implementation (it waits for every read-side
+// critical section that began before it), not of any instruction, and an
+// SRCU read-side critical section is defined by the SRCU implementation's
+// counters, which no hardware model here runs; so the hardware models
+// refuse a test that uses either. rcu_read_lock and rcu_read_unlock alone
+// order nothing in hardware (non-preemptible RCU) and are accepted by
+// every model.
 type graceModel interface{ graces() }
 
 // expressible returns an error naming the first primitive of pg the model
@@ -58,9 +61,17 @@ func expressible(pg *Program, m Model) error {
 	}
 	for _, pc := range pg.Procs {
 		for _, in := range pc.Code {
-			if in.op == opFence && in.fence == FenceSyncRcu {
-				return &Error{pg.Test.File, in.Line, fmt.Sprintf("the %s model cannot express synchronize_rcu(): a grace period is a guarantee of the RCU implementation, not of the hardware (use -model lkmm)", m.Name())}
+			why := ""
+			switch {
+			case in.op == opFence && in.fence == FenceSyncRcu, in.srcu == srcuSync:
+				why = "a grace period is a guarantee of the RCU implementation, not of the hardware"
+			case in.srcu != srcuNone, in.op == opFence && in.fence == FenceAfterSrcuUnlock:
+				why = "SRCU read-side critical sections are defined by the SRCU implementation, not by an instruction"
+			default:
+				continue
 			}
+			name, _, _ := strings.Cut(in.Text, "(")
+			return &Error{pg.Test.File, in.Line, fmt.Sprintf("the %s model cannot express %s(): %s (use -model lkmm)", m.Name(), name, why)}
 		}
 	}
 	return nil

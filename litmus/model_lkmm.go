@@ -26,6 +26,7 @@ func (lkmmModel) Describe() string {
 // lkRels are the LKMM's derived relations for one candidate.
 type lkRels struct {
 	strong, poRel, wmb, ppo, prop, hb *rel
+	cumul, rfe, owExt                 *rel // for the RCU axiom's extended space
 }
 
 func (lkmmModel) rels(g *graph) *lkRels {
@@ -51,8 +52,11 @@ func (lkmmModel) rels(g *graph) *lkRels {
 	mb.or(seq(opt(g.po).restrict(nil, lkwSet), g.fencerel(FenceAfterSpinlock).restrict(lkwSet, nil)))
 	ulLkw := union(g.co, g.po).restrict(g.ul, lkwSet)
 	mb.or(seq(seq(g.po.restrict(nil, g.ul), ulLkw), g.fencerel(FenceAfterUnlockLock).restrict(lkwSet, nil)))
-	// A grace period is a strong fence as well (gp).
-	mb.or(g.fencerel(FenceSyncRcu))
+	// smp_mb__after_srcu_read_unlock: everything up to a srcu_read_unlock
+	// before everything after the fence.
+	mb.or(seq(opt(g.po).restrict(nil, g.su), g.fencerel(FenceAfterSrcuUnlock).restrict(g.su, nil)))
+	// A grace period, RCU or SRCU, is a strong fence as well (gp).
+	mb.or(g.fencerel(FenceSyncRcu, FenceSyncSrcu))
 	r.strong = mb
 	// A failed trylock's read (LF) is not an acquire in the LKMM.
 	acq := newSet(g.n)
@@ -75,8 +79,9 @@ func (lkmmModel) rels(g *graph) *lkRels {
 	pulp := seq(seq(g.po.restrict(nil, g.ul), union(g.po, g.rfR).restrict(g.ul, g.lkr)), g.po.restrict(g.lkr, nil))
 	r.ppo = union(toR, toW, fence, and(pulp, g.intl))
 	// Propagation.
-	cumul := union(seq(opt(rfe), union(r.strong, r.poRel)), r.wmb, pulp)
-	r.prop = seq(seq(opt(and(overwrite, g.ext)), star(cumul)), opt(rfe))
+	r.cumul = union(seq(opt(rfe), union(r.strong, r.poRel)), r.wmb, pulp)
+	r.rfe, r.owExt = rfe, and(overwrite, g.ext)
+	r.prop = seq(seq(opt(r.owExt), star(r.cumul)), opt(rfe))
 	propNoID := r.prop.clone()
 	for i := 0; i < g.n; i++ {
 		propNoID.b[i*propNoID.w+i/64] &^= 1 << (uint(i) % 64)
@@ -100,7 +105,7 @@ func (m lkmmModel) Check(g *graph) string {
 	if !acyclic(pb) {
 		return "propagation"
 	}
-	if !rcuOK(g, r, pb) {
+	if !rcuOK(g, r) {
 		return "rcu"
 	}
 	return ""

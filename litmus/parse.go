@@ -196,11 +196,16 @@ func (p *parser) skipType() (found, ptr bool, err error) {
 		p.next()
 		found = true
 	}
+	if !found && p.peek().kind == tIdent && p.peek().text == "struct" && p.peekN(1).text == "srcu_struct" {
+		p.next() // struct srcu_struct: the SRCU primitives' domain
+		p.next()
+		found = true
+	}
 	if found && p.peek().kind == tIdent && p.peek().text == "struct" {
 		return found, false, p.errf(p.peek().line, "unsupported type %q", p.peek().text)
 	}
 	if !found && p.peek().kind == tIdent && p.peek().text == "struct" {
-		return false, false, p.errf(p.peek().line, "unsupported type %q: structs are not modelled", p.peek().text)
+		return false, false, p.errf(p.peek().line, "unsupported type %q: structs other than struct srcu_struct are not modelled", p.peek().text)
 	}
 	for found && p.accept("*") {
 		ptr = true

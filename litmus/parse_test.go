@@ -41,8 +41,12 @@ var badInput = []struct {
 	{"huge loop", "C t\n{}\nP0(int *x)\n{\n\tfor (k = 0; k < 100000; k++) {\n\t\tWRITE_ONCE(*x, k);\n\t}\n}\nexists (x=0)\n", 5, "beyond the explorer's limits"},
 	{"plain load", "C t\n{}\nP0(int *x)\n{\n\tint r0;\n\tr0 = *x;\n}\nexists (0:r0=0)\n", 6, "plain (unmarked) load"},
 	{"plain store", "C t\n{}\nP0(int *x)\n{\n\t*x = 1;\n}\nexists (x=0)\n", 5, "plain (unmarked) store"},
-	{"struct", "C t\n{}\nP0(struct foo *l)\n{\n}\nexists (x=0)\n", 3, "structs are not modelled"},
-	{"spin_is_locked", "C t\n{}\nP0(spinlock_t *l)\n{\n\tint r0;\n\tr0 = spin_is_locked(l);\n}\nexists (0:r0=0)\n", 6, "spin_is_locked() is not modelled"},
+	{"struct", "C t\n{}\nP0(struct foo *l)\n{\n}\nexists (x=0)\n", 3, "structs other than struct srcu_struct are not modelled"},
+	{"srcu constant index", "C t\n{}\nP0(struct srcu_struct *s)\n{\n\tint i;\n\ti = srcu_read_lock(s);\n\tsrcu_read_unlock(s, 0);\n}\nexists (0:i=0)\n", 7, "the index must be the value a srcu_read_lock() returned"},
+	{"srcu arity", "C t\n{}\nP0(struct srcu_struct *s)\n{\n\tsynchronize_srcu();\n}\nexists (s=0)\n", 5, "synchronize_srcu() takes 1 argument(s), found 0"},
+	{"srcu star", "C t\n{}\nP0(struct srcu_struct *s)\n{\n\tint i;\n\ti = srcu_read_lock(*s);\n}\nexists (0:i=0)\n", 6, "wants a pointer p, not *p"},
+	{"srcu no value", "C t\n{}\nP0(struct srcu_struct *s)\n{\n\tint i;\n\ti = synchronize_srcu(s);\n}\nexists (0:i=0)\n", 6, "returns no value"},
+	{"spin_is_locked star", "C t\n{}\nP0(spinlock_t *l)\n{\n\tint r0;\n\tr0 = spin_is_locked(*l);\n}\nexists (0:r0=0)\n", 6, "wants a pointer p, not *p"},
 	{"spin_lock value", "C t\n{}\nP0(spinlock_t *l)\n{\n\tint r0;\n\tr0 = spin_lock(l);\n}\nexists (0:r0=0)\n", 6, "spin_lock() returns no value"},
 	{"wrong arity", "C t\n{}\nP0(int *x)\n{\n\tWRITE_ONCE(*x);\n}\nexists (x=0)\n", 5, "takes 2 argument(s), found 1"},
 	{"missing star", "C t\n{}\nP0(int *x)\n{\n\tWRITE_ONCE(x, 1);\n}\nexists (x=0)\n", 5, "wants *p"},
@@ -121,6 +125,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add("C t\n{ x=1; 0:r0=2; }\nP0(int *x)\n{\n\tint r0;\n\tif (r0 == 2) { r0 = xchg(x, r0 + 1); } else { atomic_inc(x); }\n\tfor (k = 0; k < 3; k++) { WRITE_ONCE(*x, k); }\n}\nexists (0:r0=1 \\/ ~x=2)\n")
 	f.Add("C t\n{}\nP0(spinlock_t *l, int *x)\n{\n\tint r0;\n\tspin_lock(l);\n\tWRITE_ONCE(*x, 1);\n\tspin_unlock(l);\n\tr0 = spin_trylock(l);\n\tsmp_mb__after_spinlock();\n}\nP1(int *x)\n{\n\tint r1;\n\trcu_read_lock();\n\tr1 = READ_ONCE(*x);\n\trcu_read_unlock();\n\tsynchronize_rcu();\n}\nexists (0:r0=1 /\\ 1:r1=0)\n")
+	f.Add("C t\n{ c=5; }\nP0(struct srcu_struct *s, int *c, int *x)\n{\n\tint i;\n\tint r0;\n\ti = srcu_read_lock(s);\n\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*c, i);\n\tsmp_mb__after_srcu_read_unlock();\n}\nP1(struct srcu_struct *s, int *c, int *x)\n{\n\tint j;\n\tj = READ_ONCE(*c);\n\tsrcu_read_unlock(s, j);\n\tsynchronize_srcu(s);\n\tWRITE_ONCE(*x, 1);\n}\nexists (0:r0=1 /\\ 1:j=0)\n")
 	f.Fuzz(func(t *testing.T, src string) {
 		tst, err := Parse("fuzz.litmus", src)
 		if err != nil {

@@ -19,6 +19,10 @@ const (
 	pLock
 	pUnlock
 	pTrylock
+	pIsLocked
+	pSrcuLock
+	pSrcuUnlock
+	pSrcuSync
 	pUnsupported
 )
 
@@ -54,25 +58,28 @@ var primitives = map[string]prim{
 	"atomic_set":         {kind: pStore, ann: AnnOnce},
 	"atomic_set_release": {kind: pStore, ann: AnnRelease},
 
-	"smp_mb":                {kind: pFence, fence: FenceMb},
-	"smp_rmb":               {kind: pFence, fence: FenceRmb},
-	"smp_wmb":               {kind: pFence, fence: FenceWmb},
-	"smp_mb__before_atomic": {kind: pFence, fence: FenceBeforeAtomic},
-	"smp_mb__after_atomic":  {kind: pFence, fence: FenceAfterAtomic},
-	"barrier":               {kind: pNop},
-	"rcu_read_lock":         {kind: pFence, fence: FenceRcuLock},
-	"rcu_read_unlock":       {kind: pFence, fence: FenceRcuUnlock},
-	"synchronize_rcu":       {kind: pFence, fence: FenceSyncRcu},
+	"smp_mb":                    {kind: pFence, fence: FenceMb},
+	"smp_rmb":                   {kind: pFence, fence: FenceRmb},
+	"smp_wmb":                   {kind: pFence, fence: FenceWmb},
+	"smp_mb__before_atomic":     {kind: pFence, fence: FenceBeforeAtomic},
+	"smp_mb__after_atomic":      {kind: pFence, fence: FenceAfterAtomic},
+	"barrier":                   {kind: pNop},
+	"rcu_read_lock":             {kind: pFence, fence: FenceRcuLock},
+	"rcu_read_unlock":           {kind: pFence, fence: FenceRcuUnlock},
+	"synchronize_rcu":           {kind: pFence, fence: FenceSyncRcu},
+	"synchronize_rcu_expedited": {kind: pFence, fence: FenceSyncRcu},
 
-	"spin_lock":                 {kind: pLock},
-	"spin_unlock":               {kind: pUnlock},
-	"spin_trylock":              {kind: pTrylock},
-	"spin_is_locked":            {kind: pUnsupported, why: "spin_is_locked() is not modelled"},
-	"smp_mb__after_spinlock":    {kind: pFence, fence: FenceAfterSpinlock},
-	"smp_mb__after_unlock_lock": {kind: pFence, fence: FenceAfterUnlockLock},
-	"srcu_read_lock":            {kind: pUnsupported, why: "SRCU is not modelled"},
-	"srcu_read_unlock":          {kind: pUnsupported, why: "SRCU is not modelled"},
-	"synchronize_srcu":          {kind: pUnsupported, why: "SRCU is not modelled"},
+	"spin_lock":                      {kind: pLock},
+	"spin_unlock":                    {kind: pUnlock},
+	"spin_trylock":                   {kind: pTrylock},
+	"spin_is_locked":                 {kind: pIsLocked},
+	"smp_mb__after_spinlock":         {kind: pFence, fence: FenceAfterSpinlock},
+	"smp_mb__after_unlock_lock":      {kind: pFence, fence: FenceAfterUnlockLock},
+	"srcu_read_lock":                 {kind: pSrcuLock},
+	"srcu_read_unlock":               {kind: pSrcuUnlock},
+	"synchronize_srcu":               {kind: pSrcuSync},
+	"synchronize_srcu_expedited":     {kind: pSrcuSync},
+	"smp_mb__after_srcu_read_unlock": {kind: pFence, fence: FenceAfterSrcuUnlock},
 }
 
 func init() {
@@ -123,7 +130,8 @@ func (c *compiler) call(e *Expr, dst int) (bool, error) {
 	if !ok {
 		return false, c.errf(e.Line, "unknown primitive %s()", e.Name)
 	}
-	want := map[primKind]int{pLoad: 1, pStore: 2, pFence: 0, pNop: 0, pLock: 1, pUnlock: 1, pTrylock: 1}
+	want := map[primKind]int{pLoad: 1, pStore: 2, pFence: 0, pNop: 0, pLock: 1, pUnlock: 1, pTrylock: 1,
+		pIsLocked: 1, pSrcuLock: 1, pSrcuUnlock: 2, pSrcuSync: 1}
 	nargs := -1
 	switch p.kind {
 	case pUnsupported:
@@ -158,8 +166,10 @@ func (c *compiler) call(e *Expr, dst int) (bool, error) {
 			dst = c.temp()
 		}
 		return true, c.emit(Instr{op: opLoad, Line: e.Line, Text: text, dst: dst, addr: a, readAnn: p.ann})
-	case pLock, pUnlock, pTrylock:
+	case pLock, pUnlock, pTrylock, pIsLocked:
 		return c.lockCall(e, p.kind, dst, text)
+	case pSrcuLock, pSrcuUnlock, pSrcuSync:
+		return c.srcuCall(e, p.kind, dst, text)
 	case pStore:
 		a, err := c.location(e.Name, e.Args[0], p.deref)
 		if err != nil {
@@ -300,7 +310,8 @@ func exprString(e *Expr) string {
 	return "?"
 }
 
-// lockCall compiles spin_lock, spin_unlock and spin_trylock (see lockOp).
+// lockCall compiles spin_lock, spin_unlock, spin_trylock and spin_is_locked
+// (see lockOp).
 func (c *compiler) lockCall(e *Expr, kind primKind, dst int, text string) (bool, error) {
 	a, err := c.location(e.Name, e.Args[0], false)
 	if err != nil {
@@ -308,6 +319,19 @@ func (c *compiler) lockCall(e *Expr, kind primKind, dst int, text string) (bool,
 	}
 	zero, one := &cexpr{op: "const"}, &cexpr{op: "const", num: 1}
 	switch kind {
+	case pIsLocked:
+		// A marked read of the lock word: lock.cat's RL when it reads a
+		// lock write (held), RU when it reads an unlock or the initial
+		// value (free). Coherence alone gives lock.cat's rules for which
+		// writes it may read.
+		v := c.temp()
+		if err := c.emit(Instr{op: opLoad, Line: e.Line, Text: text, dst: v, addr: a, readAnn: AnnOnce, lock: lkIsLocked}); err != nil {
+			return false, err
+		}
+		if dst < 0 {
+			dst = c.temp()
+		}
+		return true, c.emit(Instr{op: opSet, Line: e.Line, dst: dst, val: &cexpr{op: "!=", x: &cexpr{op: "reg", slot: v}, y: zero}})
 	case pUnlock:
 		if dst >= 0 {
 			return false, nil
@@ -329,4 +353,47 @@ func (c *compiler) lockCall(e *Expr, kind primKind, dst int, text string) (bool,
 		dst = c.temp()
 	}
 	return true, c.emit(Instr{op: opSet, Line: e.Line, dst: dst, val: &cexpr{op: "==", x: &cexpr{op: "reg", slot: old}, y: zero}})
+}
+
+// srcuCall compiles the SRCU primitives as the LKMM defines them:
+// srcu_read_lock(s) reads the srcu_struct s and returns the value read
+// (the index), srcu_read_unlock(s, idx) writes idx to s, and
+// synchronize_srcu(s) is a grace-period fence event on s. Sections are
+// matched per execution by the index's data flow (model_lkmm_srcu.go).
+func (c *compiler) srcuCall(e *Expr, kind primKind, dst int, text string) (bool, error) {
+	a, err := c.location(e.Name, e.Args[0], false)
+	if err != nil {
+		return false, err
+	}
+	switch kind {
+	case pSrcuLock:
+		if dst < 0 {
+			dst = c.temp()
+		}
+		return true, c.emit(Instr{op: opLoad, Line: e.Line, Text: text, dst: dst, addr: a, readAnn: AnnOnce, srcu: srcuLock})
+	case pSrcuUnlock:
+		v, err := c.expr(e.Args[1])
+		if err != nil {
+			return false, err
+		}
+		if !readsRegister(v) {
+			return false, c.errf(e.Line, "%s: the index must be the value a srcu_read_lock() returned (the LKMM matches SRCU sections by it), found %s", text, exprString(e.Args[1]))
+		}
+		if dst >= 0 {
+			return false, nil
+		}
+		return false, c.emit(Instr{op: opStore, Line: e.Line, Text: text, dst: -1, addr: a, val: v, writeAnn: AnnOnce, srcu: srcuUnlock})
+	}
+	if dst >= 0 {
+		return false, nil
+	}
+	return false, c.emit(Instr{op: opFence, Line: e.Line, Text: text, dst: -1, addr: a, fence: FenceSyncSrcu, srcu: srcuSync})
+}
+
+// readsRegister reports whether a compiled expression reads a register.
+func readsRegister(e *cexpr) bool {
+	if e == nil {
+		return false
+	}
+	return e.op == "reg" || readsRegister(e.x) || readsRegister(e.y)
 }

@@ -48,7 +48,11 @@ func (x *explorer) witness(g *graph, co [][]int, vals []int64) *Witness {
 			}
 			for _, f := range g.fences {
 				if f.proc == p && f.pos == e.Po && f.ins.op == opFence {
-					add("  %-40s %s", f.kind.String()+"()", f.ins.Where)
+					name := f.kind.String() + "()"
+					if f.ins.addr != nil { // synchronize_srcu(s): name its srcu_struct
+						name = f.ins.Text
+					}
+					add("  %-40s %s", name, f.ins.Where)
 				}
 			}
 			v := x.pg.Vars[e.Loc]

@@ -15,7 +15,12 @@
 // LoadFrom builds a model address space from parsed entries and Load does
 // the same for a live process: the result renders to the source text
 // byte for byte, or loading fails and says which line could not be
-// reproduced.
+// reproduced. The maps text does not show most vm_flags, so a VMA loaded
+// from it has only those its line implies; ParseSmaps reads
+// /proc/PID/smaps instead, whose VmFlags line gives each VMA its flags
+// (smaps.go), and LoadLive with LoadOptions.Smaps loads those: a model
+// that knows VM_DONTCOPY, VM_WIPEONFORK, VM_LOCKED and VM_ACCOUNT forks,
+// merges and locks as the process would.
 //
 // LoadLive reads a live process that may be changing or exiting: a torn
 // reading (lines that overlap or go backwards) is read again, and an exit

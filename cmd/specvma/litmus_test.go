@@ -105,6 +105,15 @@ func TestLitmusBadInput(t *testing.T) {
 	if code != 2 || out != "" || !strings.HasPrefix(errs, rcu+":32: the armv8 model cannot express synchronize_rcu()") {
 		t.Errorf("refusal: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
+	srcu := "../../litmus/testdata/kernel/SRCU+sync+read.litmus"
+	code, out, errs = runCmd("litmus", "-model", "tso", srcu)
+	if code != 2 || out != "" || !strings.HasPrefix(errs, srcu+":21: the tso model cannot express srcu_read_lock()") {
+		t.Errorf("SRCU refusal: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	code, out, _ = runCmd("litmus", srcu)
+	if code != 0 || !strings.Contains(out, "Observation SRCU+sync+read Never 0 3") {
+		t.Errorf("SRCU under lkmm: exit %d, stdout %q", code, out)
+	}
 }
 
 func TestLitmusMaxStates(t *testing.T) {
