@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -16,21 +18,36 @@ import (
 	"specvma/procfs"
 )
 
-// The monitor experiment: a writer maps and unmaps a page at a set rate
-// while monitors read the whole /proc/PID/maps of the same address space
-// over and over, with each maps reader in turn. It asks what the readers
-// cost the writer: with the mmap read lock held for each page (locked) the
-// writer waits for a page to be rendered; with per-VMA locks (vmalock) or
-// validated lockless copies (snapshot) it should not wait at all, and the
-// snapshot reader pays in retries instead.
+// The monitor experiment, after the kernel's proc-mmap_sem test (the one
+// behind the per-VMA maps patches' figure): a writer unmaps and remaps
+// random 4 KiB pages of a 128 MB region, sleeping 10 µs between calls, and
+// times each call, while monitors read the whole maps of the same address
+// space over and over, with each maps reader in turn. In the test's
+// arrangement (arrange.go) the monitors run at low priority beside
+// CPU-bound busy tasks of higher priority, so the scheduler preempts them,
+// sometimes while they hold a lock the writer needs: the writer's maximum
+// latency is then a scheduler slice with the locked reader (the mmap read
+// lock held for a page) and only rarely with the per-VMA reader (one VMA's
+// lock held, which the writer needs only when it changes that VMA). The
+// plain setting (no busy tasks, nothing pinned, no priorities) runs the
+// same rows without that preemption. Both run in the model and on the live
+// kernel.
 
-// MonitorOptions configure RunMonitor; zero fields take the defaults.
+// MonitorOptions configure RunMonitor. Start from DefaultMonitorOptions:
+// zero is a meaningful value of several fields.
 type MonitorOptions struct {
-	Duration time.Duration `json:"duration"` // per reader (default 1s)
-	Rate     int           `json:"rate"`     // writer mmap+munmap pairs per second (default 10000)
-	Monitors int           `json:"monitors"` // concurrent monitors (default GOMAXPROCS-1, at least 1)
-	VMAs     int           `json:"vmas"`     // VMAs in the address space (default 1000: about 12 pages of text)
-	Runs     int           `json:"runs"`     // runs of each row, interleaved across rows (default 5)
+	Duration   time.Duration `json:"duration"`    // each run (one row, one setting)
+	Runs       int           `json:"runs"`        // runs of each row, interleaved across rows
+	Monitors   int           `json:"monitors"`    // concurrent monitors (the test's scanners: a pair)
+	RegionMB   int           `json:"region_mb"`   // the writer's region, MiB (the test's 128)
+	Pause      time.Duration `json:"pause"`       // the writer's sleep after each call (the test's 10 µs)
+	Busy       int           `json:"busy"`        // busy tasks (--nbusytasks); 0: the plain setting only
+	BusyPeriod time.Duration `json:"busy_period"` // CPU-bound stretch of a busy task, then 1 ms asleep (--busyduration); 0: no sleep
+	Nice       int           `json:"nice"`        // the monitors' nice value (the test's 15)
+	BusyNice   int           `json:"busy_nice"`   // the busy tasks' nice value, below Nice
+	Files      []string      `json:"files"`       // the live monitors' files: maps, query (PROCMAP_QUERY), smaps
+	Plain      bool          `json:"plain"`       // also run the plain setting after the arranged one
+	Live       bool          `json:"live"`        // also run the live kernel rows (needs gcc)
 	// GC leaves Go's garbage collector running during the timed runs. By
 	// default it is off while a run is timed (a collection runs before
 	// each run), so that the writer's maximum is not a collector pause:
@@ -38,80 +55,172 @@ type MonitorOptions struct {
 	GC bool `json:"gc"`
 }
 
-func (o *MonitorOptions) defaults() {
+// LiveFiles are the files the live monitors can read: the maps text
+// (per-VMA locks since 6.17), a PROCMAP_QUERY walk (per-VMA locks), and
+// smaps (the mmap read lock for each page of output, as maps before 6.17,
+// with a page-table walk per VMA besides).
+var LiveFiles = []string{"maps", "query", "smaps"}
+
+// DefaultMonitorOptions are the test's settings: a pair of monitors and a
+// pair of busy tasks, busy for 2 ms then asleep for 1 ms, monitors at
+// nice 15. The busy tasks run at nice 10: still above the monitors, which
+// is what the test needs, and gentler on a shared machine than the test's
+// nice 0 (-monitor-busy-nice 0 runs that).
+func DefaultMonitorOptions() MonitorOptions {
+	return MonitorOptions{Duration: 400 * time.Millisecond, Runs: 5, Monitors: 2, RegionMB: 128,
+		Pause: 10 * time.Microsecond, Busy: 2, BusyPeriod: 2 * time.Millisecond, Nice: 15, BusyNice: 10,
+		Files: slices.Clone(LiveFiles), Plain: true, Live: true}
+}
+
+// Validate reports every bad option, naming the bench flag that sets it.
+func (o MonitorOptions) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if o.Duration <= 0 {
-		o.Duration = time.Second
+		bad("-monitor-duration: %v is not positive", o.Duration)
 	}
-	if o.Rate <= 0 {
-		o.Rate = 10000
+	if o.Runs < 1 {
+		bad("-count: %d monitor runs: at least 1", o.Runs)
 	}
-	if o.Monitors <= 0 {
-		// One CPU stays the writer's, as in the kernel's experiment where
-		// the writer runs on its own CPU: with more busy monitors than
-		// spare Ps the Go scheduler parks the writer for a whole 10 ms
-		// preemption slice, and its latency measures the scheduler, not
-		// the maps reader.
-		o.Monitors = max(1, runtime.GOMAXPROCS(0)-1)
+	if o.Monitors < 1 || o.Monitors > 64 {
+		bad("-monitors: %d: between 1 and 64", o.Monitors)
 	}
-	if o.VMAs <= 0 {
-		o.VMAs = 1000
+	if o.RegionMB < 1 || o.RegionMB > 1<<20 {
+		bad("-monitor-region: %d MiB: between 1 and %d", o.RegionMB, 1<<20)
 	}
-	if o.Runs <= 0 {
-		o.Runs = 5
+	if o.Pause < 0 {
+		bad("-monitor-pause: %v is negative", o.Pause)
 	}
+	if o.Busy < 0 || o.Busy > 64 {
+		bad("-monitor-busy: %d: between 0 and 64", o.Busy)
+	}
+	if o.BusyPeriod < 0 {
+		bad("-monitor-busy-duration: %v is negative", o.BusyPeriod)
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"-monitor-nice", o.Nice}, {"-monitor-busy-nice", o.BusyNice}} {
+		if n.v < -20 || n.v > 19 {
+			bad("%s: %d: a nice value is between -20 and 19", n.flag, n.v)
+		}
+	}
+	if o.Busy > 0 && o.BusyNice >= o.Nice {
+		bad("-monitor-busy-nice %d is not below -monitor-nice %d: the busy tasks must outrank the monitors", o.BusyNice, o.Nice)
+	}
+	if len(o.Files) == 0 && o.Live {
+		bad("-monitor-files: empty: name some of %s", strings.Join(LiveFiles, ","))
+	}
+	for i, f := range o.Files {
+		if !slices.Contains(LiveFiles, f) {
+			bad("-monitor-files: unknown file %q: want some of %s", f, strings.Join(LiveFiles, ","))
+		} else if slices.Index(o.Files, f) != i {
+			bad("-monitor-files: %s named twice", f)
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// MonitorRow is one reader's runs: each figure is the median over the
-// runs, except the counts, which are totals.
+// MonitorRow is one reader's (or, live, one file's) runs: each figure is
+// the median over the runs, except the counts, which are totals.
 type MonitorRow struct {
-	Reader        string            `json:"reader"`           // maps reader, or "none" for the writer alone
-	WriterOps     float64           `json:"writer_ops"`       // mmap and munmap calls per second achieved
-	WriterP50     time.Duration     `json:"writer_p50"`       // per-call latency, ns
-	WriterP99     time.Duration     `json:"writer_p99"`       // ns
-	WriterP999    time.Duration     `json:"writer_p999"`      // 99.9th percentile, ns
-	WriterMax     time.Duration     `json:"writer_max"`       // median of the runs' slowest calls, ns
-	WriterMaxRuns []time.Duration   `json:"writer_max_runs"`  // each run's slowest call, ns, in run order
-	MonitorReads  float64           `json:"monitor_reads"`    // whole-maps reads per second, all monitors
-	PageLocks     uint64            `json:"page_locks"`       // mmap read lock holds for whole pages (locked)
-	Events        map[string]uint64 `json:"events,omitempty"` // retries and fallbacks by reason
+	Reader        string            `json:"reader"`              // maps reader or live file, or "none" for the writer alone
+	WriterOps     float64           `json:"writer_ops"`          // mmap and munmap calls per second achieved
+	WriterP50     time.Duration     `json:"writer_p50"`          // per-call latency, ns
+	WriterP99     time.Duration     `json:"writer_p99"`          // ns
+	WriterP999    time.Duration     `json:"writer_p999"`         // 99.9th percentile, ns
+	WriterMax     time.Duration     `json:"writer_max"`          // median of the runs' slowest calls, ns
+	WriterMaxRuns []time.Duration   `json:"writer_max_runs"`     // each run's slowest call, ns, in run order
+	MonitorReads  float64           `json:"monitor_reads"`       // whole-file reads per second, all monitors
+	MonitorRead   time.Duration     `json:"monitor_read_max"`    // median of the runs' longest single read (a page of text, one PROCMAP_QUERY), ns
+	Preemptions   uint64            `json:"monitor_preemptions"` // the monitors' involuntary context switches, total (arranged settings only)
+	PageLocks     uint64            `json:"page_locks"`          // mmap read lock holds for whole pages (model's locked)
+	Events        map[string]uint64 `json:"events,omitempty"`    // retries and fallbacks by reason (model)
 }
 
-// MonitorResult is the experiment's outcome.
+// MonitorSetting is one setting's rows: the arrangement as read back, the
+// model's rows, and the live kernel's.
+type MonitorSetting struct {
+	Arrangement Arrangement  `json:"arrangement"`
+	Rows        []MonitorRow `json:"rows"`
+	Live        []MonitorRow `json:"live,omitempty"`
+	LiveErr     string       `json:"live_error,omitempty"`
+}
+
+// MonitorResult is the experiment's outcome: the setting the options ask
+// for (arranged, or plain when Busy is 0), and the plain setting beside it
+// when Options.Plain.
 type MonitorResult struct {
-	Options MonitorOptions   `json:"options"`
-	Rows    []MonitorRow     `json:"rows"`
-	Live    []LiveMonitorRow `json:"live,omitempty"`
-	LiveErr string           `json:"live_error,omitempty"`
+	Options MonitorOptions `json:"options"`
+	MonitorSetting
+	Plain *MonitorSetting `json:"plain,omitempty"`
 }
 
-// monitorBase is where the monitored VMAs start; the writer's page lies
-// far above them.
-const (
-	monitorBase   = 0x100000000000
-	monitorWriter = 0x300000000000
-)
+// monitorBase is where the writer's region starts.
+const monitorBase = 0x100000000000
 
-// RunMonitor runs the model experiment for no monitors and each reader,
-// o.Runs times, the rows interleaved (one run of each, then again), so that
-// a host that slows one stretch of time slows every row alike.
+// RunMonitor runs the experiment: each setting's model rows (no monitors,
+// then each reader), o.Runs times, the rows interleaved (one run of each,
+// then again) so that a host that slows one stretch of time slows every
+// row alike; then the live rows likewise. Run k of every row makes the
+// same random calls.
 func RunMonitor(o MonitorOptions) (*MonitorResult, error) {
-	o.defaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	res := &MonitorResult{Options: o}
+	main, err := runSetting(o, false)
+	if err != nil {
+		return nil, err
+	}
+	res.MonitorSetting = main
+	if o.Plain && !main.Arrangement.Plain {
+		plain, err := runSetting(o, true)
+		if err != nil {
+			return nil, err
+		}
+		res.Plain = &plain
+	}
+	return res, nil
+}
+
+func runSetting(o MonitorOptions, plain bool) (MonitorSetting, error) {
+	var s MonitorSetting
+	a := newArranger(o, plain)
+	a.start()
+	defer a.stop()
 	readers := append([]string{"none"}, names(procfs.Readers())...)
 	runs := make([][]monitorRun, len(readers))
-	for range o.Runs {
+	for k := range o.Runs {
+		// One region per round of rows (building it costs as much as a
+		// short run): each row's writer leaves it as fragmented as it
+		// found it, its pages mapped or not with even odds.
+		as, err := mapperSpace(o.RegionMB, rand.New(rand.NewPCG(uint64(k), 1)))
+		if err != nil {
+			return s, err
+		}
 		for i, name := range readers {
-			run, err := runMonitorOnce(o, name)
+			run, err := runModelOnce(o, a, as, name, rand.New(rand.NewPCG(uint64(k), 2)))
 			if err != nil {
-				return nil, err
+				as.Exit()
+				return s, fmt.Errorf("monitor %s: %w", name, err)
 			}
 			runs[i] = append(runs[i], run)
 		}
+		as.Exit()
 	}
 	for i, name := range readers {
-		res.Rows = append(res.Rows, summarise(name, runs[i]))
+		s.Rows = append(s.Rows, summarise(name, runs[i]))
 	}
-	return res, nil
+	if o.Live {
+		if live, err := runLiveMonitor(o, a); err != nil {
+			s.LiveErr = err.Error()
+		} else {
+			s.Live = live
+		}
+	}
+	s.Arrangement = a.result()
+	return s, nil
 }
 
 // monitorRun is one timed run of one row.
@@ -119,6 +228,8 @@ type monitorRun struct {
 	ops, reads    float64
 	p50, p99, max time.Duration
 	p999          time.Duration
+	readMax       time.Duration // the monitors' longest single read
+	preemptions   uint64
 	pageLocks     uint64
 	walk          mm.WalkStats
 }
@@ -140,10 +251,12 @@ func summarise(reader string, runs []monitorRun) MonitorRow {
 	row.WriterP99 = time.Duration(med(func(r monitorRun) float64 { return float64(r.p99) }))
 	row.WriterP999 = time.Duration(med(func(r monitorRun) float64 { return float64(r.p999) }))
 	row.WriterMax = time.Duration(med(func(r monitorRun) float64 { return float64(r.max) }))
+	row.MonitorRead = time.Duration(med(func(r monitorRun) float64 { return float64(r.readMax) }))
 	var walk mm.WalkStats
 	for _, r := range runs {
 		row.WriterMaxRuns = append(row.WriterMaxRuns, r.max)
 		row.PageLocks += r.pageLocks
+		row.Preemptions += r.preemptions
 		walk.Add(&r.walk)
 	}
 	for e, n := range walk {
@@ -159,9 +272,19 @@ func summarise(reader string, runs []monitorRun) MonitorRow {
 
 // MaxRatio is the median over the runs of the writer's maximum latency with
 // reader's monitors divided by that with base's, the runs paired in order
-// (each pair ran side by side). ok is false when either row is missing.
+// (each pair ran side by side), in the model rows of the main setting. ok
+// is false when either row is missing.
 func (r *MonitorResult) MaxRatio(reader, base string) (ratio float64, ok bool) {
-	a, b := r.row(reader), r.row(base)
+	return maxRatio(r.Rows, reader, base)
+}
+
+// LiveMaxRatio is MaxRatio for the main setting's live rows (files).
+func (r *MonitorResult) LiveMaxRatio(file, base string) (ratio float64, ok bool) {
+	return maxRatio(r.Live, file, base)
+}
+
+func maxRatio(rows []MonitorRow, reader, base string) (float64, bool) {
+	a, b := findRow(rows, reader), findRow(rows, base)
 	if a == nil || b == nil || len(a.WriterMaxRuns) != len(b.WriterMaxRuns) || len(a.WriterMaxRuns) == 0 {
 		return 0, false
 	}
@@ -175,10 +298,10 @@ func (r *MonitorResult) MaxRatio(reader, base string) (ratio float64, ok bool) {
 	return median(vs), true
 }
 
-func (r *MonitorResult) row(reader string) *MonitorRow {
-	for i := range r.Rows {
-		if r.Rows[i].Reader == reader {
-			return &r.Rows[i]
+func findRow(rows []MonitorRow, reader string) *MonitorRow {
+	for i := range rows {
+		if rows[i].Reader == reader {
+			return &rows[i]
 		}
 	}
 	return nil
@@ -192,28 +315,46 @@ func names(rs []procfs.Reader) []string {
 	return out
 }
 
-func monitorSpace(n int) (*mm.AddressSpace, error) {
+// mapperSpace builds the writer's region: RegionMB of anonymous memory
+// mapped write-only in one call, as the test's mapper maps it, then each
+// page unmapped with probability 1/2. That is the state the mapper's loop
+// converges to (every page's state is that of the last call that chose it,
+// a map or an unmap with even odds), reached without running for seconds
+// first: about a quarter as many VMAs as pages.
+func mapperSpace(regionMB int, rng *rand.Rand) (*mm.AddressSpace, error) {
 	as := mm.New(mm.Config{})
-	prot := mm.ProtRead | mm.ProtWrite
-	for i := 0; i < n; i++ {
-		if _, err := as.Mmap(monitorBase+uint64(i)*2*mm.PageSize, mm.PageSize, prot, mm.MapPrivate|mm.MapAnonymous|mm.MapFixed, nil, 0); err != nil {
-			return nil, err
+	pages := uint64(regionMB) << 20 / mm.PageSize
+	if _, err := as.Mmap(monitorBase, pages*mm.PageSize, mm.ProtWrite, mm.MapPrivate|mm.MapAnonymous|mm.MapFixed|mm.MapPopulate, nil, 0); err != nil {
+		return nil, err
+	}
+	for p := uint64(0); p < pages; p++ {
+		if rng.Uint64()&1 == 0 {
+			if err := as.Munmap(monitorBase+p*mm.PageSize, mm.PageSize); err != nil {
+				return nil, err
+			}
 		}
-		prot ^= mm.ProtWrite
 	}
 	return as, nil
 }
 
-func runMonitorOnce(o MonitorOptions, name string) (monitorRun, error) {
-	var run monitorRun
-	as, err := monitorSpace(o.VMAs)
-	if err != nil {
-		return run, err
+// mapperCall is the writer's next call, as the test's mapper chooses it: a
+// random page of the region, remapped (MAP_FIXED) or unmapped with even
+// odds.
+func mapperCall(as *mm.AddressSpace, pages uint64, rng *rand.Rand) error {
+	addr := monitorBase + rng.Uint64N(pages)*mm.PageSize
+	if rng.Uint64()&8 != 0 {
+		_, err := as.Mmap(addr, mm.PageSize, mm.ProtWrite, mm.MapPrivate|mm.MapAnonymous|mm.MapFixed|mm.MapPopulate, nil, 0)
+		return err
 	}
-	defer as.Exit()
+	return as.Munmap(addr, mm.PageSize)
+}
+
+func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name string, rng *rand.Rand) (monitorRun, error) {
+	var run monitorRun
 	var (
 		stop  atomic.Bool
 		wg    sync.WaitGroup
+		ready sync.WaitGroup
 		reads atomic.Int64
 		mu    sync.Mutex
 		stats procfs.ReadStats
@@ -225,73 +366,74 @@ func runMonitorOnce(o MonitorOptions, name string) (monitorRun, error) {
 	if rd, ok := procfs.ParseReader(name); ok {
 		for i := 0; i < o.Monitors; i++ {
 			wg.Add(1)
+			ready.Add(1)
 			go func() {
 				defer wg.Done()
+				preempted := a.monitorThread() // never unlocked: an arranged thread ends with its goroutine
+				ready.Done()
 				f := procfs.OpenMaps(as, rd)
 				buf := make([]byte, procfs.PageSize)
+				var readMax time.Duration
+				// Only whole readings count; the stop is seen between
+				// pages, so that a slow monitor does not hold up the next
+				// run.
 				for !stop.Load() {
 					f.Rewind()
-					for {
-						if _, err := f.Read(buf); err != nil {
+					for !stop.Load() {
+						t0 := time.Now()
+						_, err := f.Read(buf)
+						readMax = max(readMax, time.Since(t0))
+						if err != nil {
+							reads.Add(1)
 							break
 						}
 					}
-					reads.Add(1)
 				}
+				n := preempted()
 				mu.Lock()
 				stats.PageLocks += f.Stats.PageLocks
 				stats.Walk.Add(&f.Stats.Walk)
+				run.readMax = max(run.readMax, readMax)
+				run.preemptions += n
 				mu.Unlock()
 			}()
 		}
 	}
-	lat, elapsed, err := paceWriter(as, o.Rate, o.Duration)
+	ready.Wait()
+	type result struct {
+		lat     []time.Duration
+		elapsed time.Duration
+		err     error
+	}
+	done := make(chan result)
+	go func() {
+		a.writerThread()
+		pages := uint64(o.RegionMB) << 20 / mm.PageSize
+		lat := make([]time.Duration, 0, 1<<16)
+		start := time.Now()
+		for time.Since(start) < o.Duration {
+			t0 := time.Now()
+			if err := mapperCall(as, pages, rng); err != nil {
+				done <- result{err: err}
+				return
+			}
+			lat = append(lat, time.Since(t0))
+			pause(o.Pause)
+		}
+		done <- result{lat, time.Since(start), nil}
+	}()
+	r := <-done
 	stop.Store(true)
 	wg.Wait()
-	if err != nil {
-		return run, err
+	if r.err != nil {
+		return run, r.err
 	}
-	run.ops = float64(len(lat)) / elapsed.Seconds()
-	run.p50, run.p99, run.p999, run.max = percentiles(lat)
-	run.reads = float64(reads.Load()) / elapsed.Seconds()
+	run.ops = float64(len(r.lat)) / r.elapsed.Seconds()
+	run.p50, run.p99, run.p999, run.max = percentiles(r.lat)
+	run.reads = float64(reads.Load()) / r.elapsed.Seconds()
 	run.pageLocks = stats.PageLocks
 	run.walk = stats.Walk
 	return run, nil
-}
-
-// paceWriter maps and unmaps one page rate times a second for d, timing
-// each call. It sleeps while the next call is far off and yields while it
-// is near, so that it keeps its schedule without starving the monitors.
-func paceWriter(as *mm.AddressSpace, rate int, d time.Duration) ([]time.Duration, time.Duration, error) {
-	interval := time.Second / time.Duration(rate)
-	lat := make([]time.Duration, 0, 2*int(d/interval)+2)
-	start := time.Now()
-	next := start
-	for {
-		now := time.Now()
-		if now.Sub(start) >= d {
-			return lat, now.Sub(start), nil
-		}
-		if wait := next.Sub(now); wait > 0 {
-			if wait > 200*time.Microsecond {
-				time.Sleep(wait - 100*time.Microsecond)
-			} else {
-				runtime.Gosched()
-			}
-			continue
-		}
-		next = next.Add(interval)
-		t0 := time.Now()
-		if _, err := as.Mmap(monitorWriter, mm.PageSize, mm.ProtRead|mm.ProtWrite, mm.MapPrivate|mm.MapAnonymous|mm.MapFixed, nil, 0); err != nil {
-			return nil, 0, err
-		}
-		t1 := time.Now()
-		if err := as.Munmap(monitorWriter, mm.PageSize); err != nil {
-			return nil, 0, err
-		}
-		t2 := time.Now()
-		lat = append(lat, t1.Sub(t0), t2.Sub(t1))
-	}
 }
 
 // percentiles returns the median, the 99th and 99.9th percentiles and the
@@ -305,31 +447,79 @@ func percentiles(lat []time.Duration) (p50, p99, p999, max time.Duration) {
 	return s[len(s)/2], s[len(s)*99/100], s[len(s)*999/1000], s[len(s)-1]
 }
 
-// WriteTable prints the rows, and the live rows if any.
+// WriteTable prints each setting: its arrangement, the model rows, the
+// live rows; then the ratios of the writer's maxima.
 func (r *MonitorResult) WriteTable(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "reader\twriter ops/s\tp50\tp99\tp99.9\tmax\tmonitor reads/s\tpage locks\tretries, fallbacks\t")
-	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%v\t%.0f\t%d\t%s\t\n", row.Reader, row.WriterOps,
-			row.WriterP50, row.WriterP99, row.WriterP999, row.WriterMax, row.MonitorReads, row.PageLocks, formatEvents(row.Events))
-	}
-	tw.Flush()
+	o := r.Options
 	gc := "off while timed"
-	if r.Options.GC {
+	if o.GC {
 		gc = "on"
 	}
-	fmt.Fprintf(w, "(medians of %d runs of %v each, rows interleaved; %d monitor(s), GOMAXPROCS %d, Go's collector %s)\n",
-		r.Options.Runs, r.Options.Duration, r.Options.Monitors, runtime.GOMAXPROCS(0), gc)
-	for _, row := range r.Rows {
-		if row.Reader != "none" && len(row.WriterMaxRuns) > 0 {
-			fmt.Fprintf(w, "  %s: writer max per run %v\n", row.Reader, row.WriterMaxRuns)
-		}
+	fmt.Fprintf(w, "writer: random 4 KiB pages of a %d MiB region unmapped or remapped, %v asleep after each call; %d monitor(s); %d run(s) of %v per row, rows interleaved, medians shown; Go's collector %s\n",
+		o.RegionMB, o.Pause, o.Monitors, o.Runs, o.Duration, gc)
+	r.MonitorSetting.write(w, "")
+	if r.Plain != nil {
+		r.Plain.write(w, "plain ")
 	}
-	if len(r.Live) > 0 {
-		fmt.Fprintln(w, "\nlive kernel: a child process times its own mmap/munmap while monitors read its maps")
-		writeLiveMonitor(w, r.Live)
-	} else if r.LiveErr != "" {
-		fmt.Fprintln(w, "\nlive kernel: skipped:", r.LiveErr)
+	fmt.Fprintln(w, "\nwriter max ratios (median over runs of the paired per-run ratios):")
+	for _, s := range []*MonitorSetting{&r.MonitorSetting, r.Plain} {
+		if s == nil {
+			continue
+		}
+		var parts []string
+		add := func(label string, rows []MonitorRow, a, b string) {
+			if v, ok := maxRatio(rows, a, b); ok {
+				parts = append(parts, fmt.Sprintf("%s %s/%s %.3fx", label, a, b, v))
+			}
+		}
+		add("model", s.Rows, "vmalock", "locked")
+		add("model", s.Rows, "snapshot", "locked")
+		add("live", s.Live, "maps", "smaps")
+		add("live", s.Live, "query", "smaps")
+		label := "arranged"
+		if s.Arrangement.Plain {
+			label = "plain"
+		}
+		fmt.Fprintf(w, "  %s: %s\n", label, strings.Join(parts, "; "))
+	}
+}
+
+func (s *MonitorSetting) write(w io.Writer, prefix string) {
+	fmt.Fprintf(w, "\n%ssetting: %s\n", prefix, s.Arrangement)
+	fmt.Fprintln(w, "model:")
+	writeMonitorRows(w, "reader", s.Rows, true, !s.Arrangement.Plain)
+	if len(s.Live) > 0 {
+		fmt.Fprintln(w, "live kernel: a C child (the mapper) times its own calls while monitors read its /proc/PID/maps, walk it with PROCMAP_QUERY, or read its smaps:")
+		writeMonitorRows(w, "monitors", s.Live, false, !s.Arrangement.Plain)
+	} else if s.LiveErr != "" {
+		fmt.Fprintln(w, "live kernel: skipped:", s.LiveErr)
+	}
+}
+
+// writeMonitorRows prints rows; the preemption column only where the
+// monitors had threads of their own to count (arranged).
+func writeMonitorRows(w io.Writer, first string, rows []MonitorRow, model, threads bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := first + "\twriter ops/s\tp50\tp99\tp99.9\tmax\tmonitor reads/s\tlongest read\tpreempted\t"
+	if model {
+		head += "page locks\tretries, fallbacks\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, row := range rows {
+		pre := "-"
+		if threads && row.Reader != "none" {
+			pre = fmt.Sprint(row.Preemptions)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%v\t%.0f\t%v\t%s\t", row.Reader, row.WriterOps,
+			row.WriterP50, row.WriterP99, row.WriterP999, row.WriterMax, row.MonitorReads, row.MonitorRead, pre)
+		if model {
+			fmt.Fprintf(tw, "%d\t%s\t", row.PageLocks, formatEvents(row.Events))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	for _, row := range rows {
+		fmt.Fprintf(w, "  %s: writer max per run %v\n", row.Reader, row.WriterMaxRuns)
 	}
 }
 

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"specvma/errno"
@@ -21,11 +21,10 @@ import (
 	"specvma/procfs"
 )
 
-// The live monitor experiment: a C child maps VMAs, then maps and unmaps a
-// page at a set rate, timing each call with CLOCK_MONOTONIC, while monitor
-// goroutines of the bench read its /proc/PID/maps as text or walk it with
-// PROCMAP_QUERY. The child is C so that no runtime of its own (a garbage
-// collector, a scheduler) shows in its latencies.
+// monitorChildC is the earlier monitor experiment's child: it maps VMAs
+// (its third argument), then maps and unmaps one page at a set rate. The
+// monitor experiment now uses mapperChildC; the loadexec workload
+// (loadexec_linux.go) starts this one for its many VMAs.
 const monitorChildC = `#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,100 +83,217 @@ func buildMonitorChild(dir string) (string, error) {
 	return cbuild.Build(dir, "child", monitorChildC, "-O2")
 }
 
-// LiveMonitorRow is one live run: the monitors' mode and the child's figures.
-type LiveMonitorRow struct {
-	Monitors     string        `json:"monitors"` // none, text, query
-	WriterOps    float64       `json:"writer_ops"`
-	WriterP50    time.Duration `json:"writer_p50"`
-	WriterP99    time.Duration `json:"writer_p99"`
-	WriterMax    time.Duration `json:"writer_max"`
-	MonitorReads float64       `json:"monitor_reads"` // whole-address-space reads per second
-}
+// The live monitor experiment: a C child (the mapper) maps its region,
+// unmaps half its pages at random, then unmaps or remaps random pages,
+// sleeping between calls, timing each call with CLOCK_MONOTONIC, while
+// monitor threads of the bench read its /proc/PID/maps, walk it with
+// PROCMAP_QUERY or read its /proc/PID/smaps. The child is C so that no
+// runtime of its own (a garbage collector, a scheduler) shows in its
+// latencies; it pins itself to the writer's CPU when given one.
+const mapperChildC = `#define _GNU_SOURCE
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
 
-// RunLiveMonitor runs the live experiment with no monitors, text monitors
-// and PROCMAP_QUERY monitors. It needs gcc.
-func RunLiveMonitor(o MonitorOptions) ([]LiveMonitorRow, error) {
-	o.defaults()
+static long long now(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+static uint64_t state;
+static uint64_t rnd(void) {
+	state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+	return state;
+}
+static int cmp(const void *a, const void *b) {
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+int main(int argc, char **argv) {
+	if (argc != 6) return 2;
+	long mb = atol(argv[1]), ms = atol(argv[2]), pause = atol(argv[3]), cpu = atol(argv[4]);
+	state = strtoull(argv[5], 0, 10) * 0x9E3779B97F4A7C15ULL + 1;
+	if (cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof set, &set)) { perror("sched_setaffinity"); return 1; }
+	}
+	const long psz = 4096, pages = mb * (1 << 20) / psz;
+	char *base = mmap(0, pages * psz, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (base == MAP_FAILED) { perror("mmap region"); return 1; }
+	for (long p = 0; p < pages; p++)
+		if ((rnd() & 1) && munmap(base + p * psz, psz)) { perror("munmap"); return 1; }
+	printf("ready\n"); fflush(stdout);
+	char line[16];
+	if (!fgets(line, sizeof line, stdin)) return 1;
+	long cap = 1 << 16, n = 0;
+	long long *lat = malloc(cap * sizeof *lat);
+	struct timespec ps = { pause / 1000000000, pause % 1000000000 };
+	long long start = now(), end = start + ms * 1000000LL;
+	while (lat && now() < end) {
+		char *addr = base + (long)(rnd() % pages) * psz;
+		long long t0 = now();
+		if (rnd() & 8) {
+			if (mmap(addr, psz, PROT_WRITE, MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE | MAP_POPULATE, -1, 0) != addr) { perror("mmap"); return 1; }
+		} else if (munmap(addr, psz)) { perror("munmap"); return 1; }
+		long long d = now() - t0;
+		if (n == cap) lat = realloc(lat, (cap *= 2) * sizeof *lat);
+		if (lat) lat[n++] = d;
+		if (pause > 0) nanosleep(&ps, 0);
+	}
+	if (!lat) return 1;
+	double secs = (now() - start) / 1e9;
+	qsort(lat, n, sizeof *lat, cmp);
+	printf("%ld %.3f %lld %lld %lld %lld\n", n, secs, n ? lat[n / 2] : 0, n ? lat[n * 99 / 100] : 0,
+		n ? lat[n * 999 / 1000] : 0, n ? lat[n - 1] : 0);
+	return 0;
+}
+`
+
+// runLiveMonitor runs the live rows of a setting: the mapper alone, then
+// with monitors reading each of o.Files, o.Runs times, interleaved. It
+// needs gcc.
+func runLiveMonitor(o MonitorOptions, a *arranger) ([]MonitorRow, error) {
 	dir, err := os.MkdirTemp("", "specvma-monitor")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := buildMonitorChild(dir)
+	bin, err := cbuild.Build(dir, "mapper", mapperChildC, "-O2")
 	if err != nil {
 		return nil, err
 	}
-	var rows []LiveMonitorRow
-	for _, mode := range []string{"none", "text", "query"} {
-		row, err := liveMonitorRow(bin, mode, o)
-		if err != nil {
-			return nil, fmt.Errorf("%s monitors: %w", mode, err)
+	files := append([]string{"none"}, o.Files...)
+	runs := make([][]monitorRun, len(files))
+	for k := range o.Runs {
+		for i, f := range files {
+			run, err := liveMonitorOnce(bin, f, o, a, uint64(k))
+			if err != nil {
+				return nil, fmt.Errorf("%s monitors: %w", f, err)
+			}
+			runs[i] = append(runs[i], run)
 		}
-		rows = append(rows, row)
+	}
+	rows := make([]MonitorRow, len(files))
+	for i, f := range files {
+		rows[i] = summarise(f, runs[i])
 	}
 	return rows, nil
 }
 
-func liveMonitorRow(bin, mode string, o MonitorOptions) (LiveMonitorRow, error) {
-	cmd := exec.Command(bin, strconv.Itoa(o.Rate), strconv.Itoa(int(o.Duration/time.Millisecond)), strconv.Itoa(o.VMAs))
+// readWhole reads f once from the start with file's method: the text to
+// its end, or a PROCMAP_QUERY walk over every VMA. It raises *longest to
+// the longest single call, and gives up with errStopped once stop is set.
+func readWhole(f *os.File, file string, buf []byte, longest *time.Duration, stop *atomic.Bool) error {
+	if file == "query" {
+		for addr := uint64(0); !stop.Load(); {
+			t0 := time.Now()
+			r, err := procfs.QueryLive(f, procfs.Query{Flags: procfs.QueryCoveringOrNext, Addr: addr})
+			*longest = max(*longest, time.Since(t0))
+			if err == errno.ENOENT {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			addr = r.End
+		}
+		return errStopped
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	for !stop.Load() {
+		t0 := time.Now()
+		n, err := f.Read(buf)
+		*longest = max(*longest, time.Since(t0))
+		if err == io.EOF || (err == nil && n == 0) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return errStopped
+}
+
+// errStopped ends a reading that the end of the run interrupted (the stop
+// is seen between calls, so that a slow monitor does not hold up the next
+// run); it does not count.
+var errStopped = errors.New("stopped")
+
+func liveMonitorOnce(bin, file string, o MonitorOptions, a *arranger, seed uint64) (monitorRun, error) {
+	var run monitorRun
+	cpu := -1
+	if !a.plain {
+		cpu = a.writerCPU
+	}
+	cmd := exec.Command(bin, strconv.Itoa(o.RegionMB), strconv.FormatInt(o.Duration.Milliseconds(), 10),
+		strconv.FormatInt(o.Pause.Nanoseconds(), 10), strconv.Itoa(cpu), strconv.FormatUint(seed, 10))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return LiveMonitorRow{}, err
+		return run, err
 	}
 	outPipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return LiveMonitorRow{}, err
+		return run, err
 	}
 	if err := cmd.Start(); err != nil {
-		return LiveMonitorRow{}, err
+		return run, err
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	out := bufio.NewReader(outPipe)
 	if l, err := out.ReadString('\n'); err != nil || strings.TrimSpace(l) != "ready" {
-		return LiveMonitorRow{}, fmt.Errorf("child: %q %v", l, err)
+		return run, fmt.Errorf("child: %q %v (vm.max_map_count?)", l, err)
+	}
+	pid := cmd.Process.Pid
+	path := fmt.Sprintf("/proc/%d/%s", pid, file)
+	if file == "query" {
+		path = procfs.MapsPath(pid)
 	}
 	var (
 		stop  atomic.Bool
 		wg    sync.WaitGroup
+		ready sync.WaitGroup
 		reads atomic.Int64
+		mu    sync.Mutex
+		oerr  error
 	)
-	if mode != "none" {
+	if file != "none" {
 		for i := 0; i < o.Monitors; i++ {
-			f, err := os.Open(procfs.MapsPath(cmd.Process.Pid))
-			if err != nil {
-				return LiveMonitorRow{}, err
-			}
-			defer f.Close()
 			wg.Add(1)
+			ready.Add(1)
 			go func() {
 				defer wg.Done()
+				preempted := a.monitorThread() // never unlocked: an arranged thread ends with its goroutine
+				f, err := os.Open(path)
+				ready.Done()
+				if err != nil {
+					mu.Lock()
+					oerr = err
+					mu.Unlock()
+					return
+				}
+				defer f.Close()
 				buf := make([]byte, 64<<10)
+				var readMax time.Duration
+				defer func() {
+					n := preempted()
+					mu.Lock()
+					run.readMax = max(run.readMax, readMax)
+					run.preemptions += n
+					mu.Unlock()
+				}()
 				// Only whole readings count; a failed one (the child has
 				// exited: ESRCH) ends this monitor.
 				for !stop.Load() {
-					var err error
-					if mode == "text" {
-						_, _ = f.Seek(0, io.SeekStart)
-						for n := 1; n > 0 && err == nil; {
-							n, err = f.Read(buf)
-						}
-						if err == io.EOF {
-							err = nil
-						}
-					} else {
-						for addr := uint64(0); err == nil; {
-							var r procfs.QueryResult
-							if r, err = procfs.QueryLive(f, procfs.Query{Flags: procfs.QueryCoveringOrNext, Addr: addr}); err == nil {
-								addr = r.End
-							}
-						}
-						if err == errno.ENOENT {
-							err = nil
-						}
-					}
-					if err != nil {
+					if readWhole(f, file, buf, &readMax, &stop) != nil {
 						return
 					}
 					reads.Add(1)
@@ -185,33 +301,31 @@ func liveMonitorRow(bin, mode string, o MonitorOptions) (LiveMonitorRow, error) 
 			}()
 		}
 	}
+	ready.Wait()
+	if oerr != nil {
+		stop.Store(true)
+		wg.Wait()
+		return run, oerr
+	}
 	t0 := time.Now()
 	if _, err := io.WriteString(in, "go\n"); err != nil {
-		return LiveMonitorRow{}, err
+		return run, err
 	}
 	line, err := out.ReadString('\n')
 	elapsed := time.Since(t0)
 	stop.Store(true)
 	wg.Wait()
 	if err != nil {
-		return LiveMonitorRow{}, fmt.Errorf("child result: %w", err)
+		return run, fmt.Errorf("child result: %w", err)
 	}
 	var n int64
 	var secs float64
-	var p50, p99, max int64
-	if _, err := fmt.Sscan(line, &n, &secs, &p50, &p99, &max); err != nil {
-		return LiveMonitorRow{}, fmt.Errorf("child result %q: %w", line, err)
+	var p50, p99, p999, max int64
+	if _, err := fmt.Sscan(line, &n, &secs, &p50, &p99, &p999, &max); err != nil {
+		return run, fmt.Errorf("child result %q: %w", line, err)
 	}
-	return LiveMonitorRow{Monitors: mode, WriterOps: float64(n) / secs,
-		WriterP50: time.Duration(p50), WriterP99: time.Duration(p99), WriterMax: time.Duration(max),
-		MonitorReads: float64(reads.Load()) / elapsed.Seconds()}, nil
-}
-
-func writeLiveMonitor(w io.Writer, rows []LiveMonitorRow) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "monitors\twriter ops/s\tp50\tp99\tmax\tmonitor reads/s\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%.0f\t\n", r.Monitors, r.WriterOps, r.WriterP50, r.WriterP99, r.WriterMax, r.MonitorReads)
-	}
-	tw.Flush()
+	run.ops = float64(n) / secs
+	run.p50, run.p99, run.p999, run.max = time.Duration(p50), time.Duration(p99), time.Duration(p999), time.Duration(max)
+	run.reads = float64(reads.Load()) / elapsed.Seconds()
+	return run, nil
 }

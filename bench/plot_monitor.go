@@ -4,32 +4,41 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 )
 
-// plotMonitor writes the monitor chart: the writer's p50, p99 and p99.9 mmap/
-// munmap latency with no monitor and with monitors using each maps reader,
-// as grouped bars. It writes nothing when the report has no monitor rows.
+// plotMonitor writes the monitor chart: the writer's p50, p99.9 and maximum
+// (each the median over the runs) mmap/munmap latency with no monitor and
+// with monitors using each maps reader in the model, then the live
+// kernel's rows, of the main setting, as grouped bars on a log scale. It
+// writes nothing when the report has no monitor rows.
 func (r *Report) plotMonitor(dir string) ([]string, error) {
 	if r.Monitor == nil || len(r.Monitor.Rows) == 0 {
 		return nil, nil
 	}
-	rows := r.Monitor.Rows
-	names := make([]string, len(rows))
-	p50, p99, p999 := make(plotter.Values, len(rows)), make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
+	rows := slices.Clone(r.Monitor.Rows)
+	names := make([]string, 0, len(rows)+len(r.Monitor.Live))
+	for _, row := range rows {
+		names = append(names, "model\n"+row.Reader)
+	}
+	for _, row := range r.Monitor.Live {
+		rows = append(rows, row)
+		names = append(names, "live\n"+row.Reader)
+	}
+	p50, p999, pmax := make(plotter.Values, len(rows)), make(plotter.Values, len(rows)), make(plotter.Values, len(rows))
 	hi := 0.0
 	for i, row := range rows {
-		names[i] = row.Reader
-		p50[i], p99[i], p999[i] = float64(row.WriterP50)/1e3, float64(row.WriterP99)/1e3, float64(row.WriterP999)/1e3
-		hi = max(hi, p99[i], p999[i])
+		p50[i], p999[i], pmax[i] = float64(row.WriterP50)/1e3, float64(row.WriterP999)/1e3, float64(row.WriterMax)/1e3
+		hi = max(hi, p50[i], p999[i], pmax[i])
 	}
 	// A logarithmic axis (the medians are below a microsecond, the tails
 	// in milliseconds): bars of log10(v/floor) from floor, a power of ten.
 	lo := hi
-	for _, vs := range []plotter.Values{p50, p99, p999} {
+	for _, vs := range []plotter.Values{p50, p999, pmax} {
 		for _, v := range vs {
 			if v > 0 {
 				lo = min(lo, v)
@@ -38,16 +47,16 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 	}
 	floor := math.Pow(10, math.Floor(math.Log10(lo)))
 	decades := math.Ceil(math.Log10(hi / floor))
-	for _, vs := range []plotter.Values{p50, p99, p999} {
+	for _, vs := range []plotter.Values{p50, p999, pmax} {
 		for i, v := range vs {
 			vs[i] = math.Log10(max(v, floor) / floor)
 		}
 	}
 	p := plot.New()
-	p.Title.Text = "writer: mmap/munmap latency while monitors read the whole maps, by maps reader"
+	p.Title.Text = "writer's mmap/munmap latency against maps monitors\n" + r.Monitor.Arrangement.short()
 	p.Y.Label.Text = "writer latency (µs, log scale)"
-	p.X.Label.Text = "maps reader of the monitors (none: the writer alone)"
-	w := vg.Points(18)
+	p.X.Label.Text = "the monitors' maps reader (model) or file (live kernel); none: the writer alone"
+	w := vg.Points(12)
 	leg := plot.NewLegend()
 	leg.Top, leg.Left = true, true
 	leg.Padding = vg.Points(5)
@@ -55,7 +64,7 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 		name string
 		vs   plotter.Values
 		col  color.Color
-	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99", p99, color.RGBA{213, 94, 0, 255}}, {"p99.9", p999, color.RGBA{0, 158, 115, 255}}} {
+	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99.9", p999, color.RGBA{0, 158, 115, 255}}, {"max", pmax, color.RGBA{213, 94, 0, 255}}} {
 		b, err := plotter.NewBarChart(s.vs, w)
 		if err != nil {
 			return nil, err

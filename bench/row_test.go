@@ -118,7 +118,7 @@ func TestPct(t *testing.T) {
 // TestPlotMonitor: a report with monitor rows gets the monitor chart.
 func TestPlotMonitor(t *testing.T) {
 	rep := NewReport()
-	rep.Monitor = &MonitorResult{Rows: []MonitorRow{{Reader: "none", WriterP50: 500, WriterP99: 9000}, {Reader: "locked", WriterP50: 20000, WriterP99: 900000}}}
+	rep.Monitor = &MonitorResult{MonitorSetting: MonitorSetting{Rows: []MonitorRow{{Reader: "none", WriterP50: 500, WriterP99: 9000}, {Reader: "locked", WriterP50: 20000, WriterP99: 900000}}}}
 	files, err := rep.Plot(t.TempDir())
 	if err != nil || len(files) != 2 || !strings.HasSuffix(files[1], "monitor.png") {
 		t.Fatalf("Plot: %v %v", files, err)

@@ -33,6 +33,11 @@ type LoadOptions struct {
 	// MaxRetries is how many torn reads are retried before LoadLive gives
 	// up (default 100).
 	MaxRetries int
+	// Smaps reads /proc/PID/smaps instead of maps (smaps.go): the same
+	// lines, and each VMA gets the flags of its VmFlags line (VM_DONTCOPY,
+	// VM_WIPEONFORK, VM_LOCKED, VM_ACCOUNT, ...; not VM_HUGETLB). Not with
+	// Query.
+	Smaps bool
 
 	keepText bool // LoadText: return the text of the reading
 }
@@ -115,8 +120,14 @@ var textBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // for a query.
 func readEntries(pid int, o LoadOptions) ([]Entry, []byte, error) {
 	if o.Query {
+		if o.Smaps {
+			return nil, nil, errors.New("procfs: LoadOptions: Smaps and Query exclude each other")
+		}
 		entries, err := queryEntries(pid, o.ExecOnly)
 		return entries, nil, err
+	}
+	if o.Smaps {
+		return readSmapsEntries(pid, o.ExecOnly)
 	}
 	buf := textBuffers.Get().(*[]byte)
 	defer textBuffers.Put(buf)

@@ -42,7 +42,8 @@ func (e *LoadError) Error() string { return "line " + strconv.Itoa(e.Line) + ": 
 //   - the x86-64 [vsyscall] line, last, sets the layout's Gate.
 //
 // Flags are the printed r, w, x, VM_MAYSHARE|VM_SHARED for 's', and
-// VM_MAYREAD|VM_MAYWRITE|VM_MAYEXEC. A File is open read-write when its
+// VM_MAYREAD|VM_MAYWRITE|VM_MAYEXEC; an entry with Flags from smaps
+// (HasFlags) gets exactly those instead. A File is open read-write when its
 // mapping is shared and writable, read-only otherwise. An inode whose size
 // is unknown (0) gets the end of the furthest mapping of it as its size.
 func LoadFrom(entries []Entry) (*mm.AddressSpace, error) {
@@ -150,6 +151,9 @@ func loadFrom(entries []Entry, sizeOf func(Entry) (int64, bool)) (_ *mm.AddressS
 			in.Flags |= mm.VMDontExpand
 		case kindStack:
 			in.Flags |= mm.VMGrowsDown
+		}
+		if e.HasFlags {
+			in.Flags = e.Flags // smaps: the VMA's own, not the ones derived here
 		}
 		if err := as.Install(in); err != nil {
 			return nil, &LoadError{line, "cannot install " + rangeString(e) + ": " + err.Error()}

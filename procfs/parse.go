@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"specvma/mm"
 	"specvma/vfs"
 )
 
@@ -89,6 +90,10 @@ type Entry struct {
 	// none): a path (with " (deleted)" when unlinked, a newline as \012),
 	// or a bracketed name such as [heap], [vdso] or [anon:NAME].
 	Name string
+	// Flags are the VMA's vm_flags from the VmFlags line of
+	// /proc/PID/smaps (ParseSmaps), when HasFlags; maps lines have none.
+	Flags    mm.VMFlags
+	HasFlags bool
 }
 
 // Deleted reports a name with the " (deleted)" suffix of an unlinked file.

@@ -46,6 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "exit with status 1 when a measured target is missed")
 	loadExecVMAs := fs.Int("loadexec-vmas", 120000, "anonymous VMAs of the loadexec workload's child (-workload loadexec)")
 	from := fs.String("from", "", "measure nothing: print, -json and -plot the report in this `file` (a -json output), targets evaluated again")
+	monitorOpts := monitorFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -66,6 +67,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		err = plan.Validate()
 	}
+	mo, merr := monitorOpts(*quick, plan.Rounds)
+	err = errors.Join(err, merr)
 	if err != nil {
 		fmt.Fprintf(stderr, "specvma bench: %s\n", strings.ReplaceAll(err.Error(), "\n", "\nspecvma bench: "))
 		return 2
@@ -94,7 +97,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs: the report in %s (median of each row's windows)\n\n", rep.Go, rep.CPUs, *from)
 	} else {
 		var code int
-		if rep, code = measure(plan, *loadExecVMAs, stderr); code != 0 {
+		if rep, code = measure(plan, mo, *loadExecVMAs, stderr); code != 0 {
 			return code
 		}
 		fmt.Fprintf(stdout, "specvma bench: %s, %d CPUs, %d round(s) of one %v window per row, interleaved (median shown)\n\n",
@@ -117,6 +120,20 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if rep.LoadExec != nil {
 		fmt.Fprintln(stdout, "\nloadexec: the executable file mappings of a live process, by maps text and by PROCMAP_QUERY")
 		rep.LoadExec.WriteTable(stdout)
+	}
+	if len(rep.Results) == 0 {
+		// The uprobe table printed none of the targets: print the ones
+		// this run measured (the monitor's, for one).
+		measured := *rep
+		measured.Targets = nil
+		for _, t := range rep.Targets {
+			if t.Measured {
+				measured.Targets = append(measured.Targets, t)
+			}
+		}
+		if len(measured.Targets) > 0 {
+			measured.WriteTargets(stdout)
+		}
 	}
 	if *jsonOut != "" {
 		if err := writeFileAtomic(*jsonOut, rep.JSON); err != nil {
@@ -170,7 +187,7 @@ func benchPlan(tasks, vmas, rates, workload, strategy, churn string) (p bench.Pl
 // measure runs the plan's rows and, if planned, the live workload. Progress
 // goes to stderr: a bar on a terminal, otherwise one line per finished
 // round of rows.
-func measure(plan bench.Plan, loadExecVMAs int, stderr io.Writer) (*bench.Report, int) {
+func measure(plan bench.Plan, mo bench.MonitorOptions, loadExecVMAs int, stderr io.Writer) (*bench.Report, int) {
 	rep := bench.NewReport()
 	rows := plan.Rows()
 	steps := len(rows) * plan.Rounds
@@ -225,7 +242,7 @@ func measure(plan bench.Plan, loadExecVMAs int, stderr io.Writer) (*bench.Report
 		if bar != nil {
 			bar.Describe("monitor: maps readers against an mmap/munmap writer")
 		}
-		rep.Monitor = runMonitor(plan, stderr)
+		rep.Monitor = runMonitor(mo, stderr)
 		if bar != nil {
 			bar.Add(1)
 		}

@@ -115,6 +115,17 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"bench", "-json", filepath.Join(dir, "missing", "out.json")}, "-json"},
 		{[]string{"bench", "-json", dir}, "is a directory"},
 		{[]string{"bench", "-plot", filepath.Join(file, "sub")}, "-plot"},
+		// The monitor workload's flags, checked before measuring.
+		{[]string{"bench", "-monitors", "0"}, "-monitors: 0: between 1 and 64"},
+		{[]string{"bench", "-monitor-busy", "-1"}, "-monitor-busy: -1"},
+		{[]string{"bench", "-monitor-nice", "20"}, "-monitor-nice: 20: a nice value is between -20 and 19"},
+		{[]string{"bench", "-monitor-busy-nice", "15"}, "-monitor-busy-nice 15 is not below -monitor-nice 15"},
+		{[]string{"bench", "-monitor-busy-duration", "-1ms"}, "-monitor-busy-duration: -1ms is negative"},
+		{[]string{"bench", "-monitor-files", "maps,status"}, `-monitor-files: unknown file "status"`},
+		{[]string{"bench", "-monitor-files", "maps,maps"}, "-monitor-files: maps named twice"},
+		{[]string{"bench", "-monitor-files", ""}, "-monitor-files: empty"},
+		{[]string{"bench", "-monitor-duration", "0s"}, "-monitor-duration: 0s is not positive"},
+		{[]string{"bench", "-monitor-region", "0"}, "-monitor-region: 0 MiB"},
 	} {
 		var out, errb bytes.Buffer
 		if code := dispatch(tc.args, &out, &errb); code != 2 {

@@ -242,7 +242,13 @@ func ownText(tg *Target) map[string]uint64 {
 // loadModel loads the process into the model with the given lines.
 func loadModel(t *testing.T, pid int, lines []string) (*uprobes.System, *mm.AddressSpace) {
 	t.Helper()
-	as, err := procfs.Load(pid)
+	return loadModelWith(t, pid, lines, procfs.LoadOptions{})
+}
+
+// loadModelWith is loadModel with the live loader's options.
+func loadModelWith(t *testing.T, pid int, lines []string, o procfs.LoadOptions) (*uprobes.System, *mm.AddressSpace) {
+	t.Helper()
+	as, _, err := procfs.LoadLive(pid, o)
 	if err != nil {
 		t.Fatalf("loading process %d into the model: %v", pid, err)
 	}
