@@ -167,23 +167,35 @@ func (e *SyntaxError) Error() string { return "line " + strconv.Itoa(e.Line) + "
 // Parse reads a whole maps text. The last line may lack its newline; an
 // empty text has no entries. Errors are *SyntaxError, "line N: ...".
 func Parse(r io.Reader) ([]Entry, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
 	var out []Entry
+	err := eachLine(r, func(line string) string {
+		e, msg := parseLine(line)
+		if msg == "" {
+			out = append(out, e)
+		}
+		return msg
+	})
+	return out, err
+}
+
+// eachLine calls do with each line of r, without its newline (the last
+// may lack one); a message from do, or a read error, stops it with a
+// *SyntaxError for that line.
+func eachLine(r io.Reader, do func(line string) string) error {
+	br := bufio.NewReaderSize(r, 64<<10)
 	for n := 1; ; n++ {
 		line, err := br.ReadString('\n')
 		if err != nil && err != io.EOF {
-			return out, &SyntaxError{Line: n, Msg: "read: " + err.Error()}
+			return &SyntaxError{Line: n, Msg: "read: " + err.Error()}
 		}
 		if line == "" && err == io.EOF {
-			return out, nil
+			return nil
 		}
-		e, msg := parseLine(strings.TrimSuffix(line, "\n"))
-		if msg != "" {
-			return out, &SyntaxError{Line: n, Msg: msg}
+		if msg := do(strings.TrimSuffix(line, "\n")); msg != "" {
+			return &SyntaxError{Line: n, Msg: msg}
 		}
-		out = append(out, e)
 		if err == io.EOF {
-			return out, nil
+			return nil
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package procfs
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -77,41 +76,29 @@ func ReadSmaps(pid int) ([]byte, error) {
 // kept. Errors are *SyntaxError: a field before the first maps line, a
 // VmFlags mnemonic that is not two letters, or a bad maps line.
 func ParseSmaps(r io.Reader) ([]Entry, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
 	var out []Entry
-	for n := 1; ; n++ {
-		line, err := br.ReadString('\n')
-		if err != nil && err != io.EOF {
-			return out, &SyntaxError{Line: n, Msg: "read: " + err.Error()}
-		}
-		if line == "" && err == io.EOF {
-			return out, nil
-		}
-		line = strings.TrimSuffix(line, "\n")
+	err := eachLine(r, func(line string) string {
 		// Field names start with a capital letter; maps lines with a
 		// lower-case hex digit or a digit.
-		if line != "" && line[0] >= 'A' && line[0] <= 'Z' {
-			if len(out) == 0 {
-				return out, &SyntaxError{Line: n, Msg: "a field before the first mapping"}
-			}
-			if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-				f, msg := parseVmFlags(rest)
-				if msg != "" {
-					return out, &SyntaxError{Line: n, Msg: msg}
-				}
-				out[len(out)-1].Flags, out[len(out)-1].HasFlags = f, true
-			}
-		} else {
+		if line == "" || line[0] < 'A' || line[0] > 'Z' {
 			e, msg := parseLine(line)
-			if msg != "" {
-				return out, &SyntaxError{Line: n, Msg: msg}
+			if msg == "" {
+				out = append(out, e)
 			}
-			out = append(out, e)
+			return msg
 		}
-		if err == io.EOF {
-			return out, nil
+		if len(out) == 0 {
+			return "a field before the first mapping"
 		}
-	}
+		rest, ok := strings.CutPrefix(line, "VmFlags:")
+		if !ok {
+			return ""
+		}
+		f, msg := parseVmFlags(rest)
+		out[len(out)-1].Flags, out[len(out)-1].HasFlags = f, msg == ""
+		return msg
+	})
+	return out, err
 }
 
 // parseVmFlags turns the mnemonics of a VmFlags line into vm_flags.

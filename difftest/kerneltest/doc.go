@@ -79,7 +79,8 @@
 // mappings, madvise, mlock, mlock2, munlock, mlockall and munlockall,
 // MAP_LOCKED, PROCMAP_QUERY, huge pages (MAP_HUGETLB and $HUGE at 2 MiB
 // boundaries over the same pages, with mremaps between them), in one seed
-// of 32 mseal, and in one seed of 8 fork (up to three children, calls
+// of 32 mseal, in one seed of 16 RLIMIT_AS (8 to 47 pages), and in one
+// seed of 8 fork (up to three children, calls
 // moving between them, on written private memory in an 8-page corner; no
 // huge pages there). Calls that would fault memory in are given small
 // lengths only. TestBrk adds random sequences around the test process's

@@ -54,9 +54,11 @@ func TestRandomDiff(t *testing.T) {
 // children (forks of forks too), the calls moving between the processes
 // and confined to written private memory in an 8-page corner, each
 // process's maps printed when it is left and at the end (the kernel side
-// runs on the multi-process backend). With huge, the sequences that do not
-// fork map huge pages too: MAP_HUGETLB memory and a hugetlbfs file ($HUGE), at
-// 2 MiB-aligned addresses over the same pages (so that small-page calls
+// runs on the multi-process backend). One sequence in 16 sets RLIMIT_AS
+// first, to 8 to 47 pages (its kernel side runs in an agent that sets the
+// limit on itself). With huge, the sequences that do not fork or limit the
+// address space map huge pages too: MAP_HUGETLB memory and a hugetlbfs
+// file ($HUGE), at 2 MiB-aligned addresses over the same pages (so that small-page calls
 // meet huge VMAs), with and without MAP_NORESERVE, and mremap them between
 // aligned addresses.
 func randomScript(seed uint64, huge bool) string {
@@ -95,9 +97,13 @@ func randomScript(seed uint64, huge bool) string {
 		"MADV_NORMAL", "MADV_MERGEABLE", "MADV_UNMERGEABLE", "MADV_DONTNEED", "MADV_FREE"}
 	seal := seed%32 == 0 // each such sequence costs a child process
 	forks := seed%8 == 4
-	huge = huge && !forks // the multi-process backend maps no huge pages
+	asLimit := seed%16 == 2           // RLIMIT_AS: these run in the agents
+	huge = huge && !forks && !asLimit // the multi-process backend maps no huge pages
 	procs := []string{"main"}
 	var b strings.Builder
+	if asLimit {
+		fmt.Fprintf(&b, "config as_rlimit %#x\n", uint64(r.IntN(40)+8)*0x1000)
+	}
 	b.WriteString("open f $FILE1\nopen g $LINK\nopen h $DIR//sub/..//file2\nopen z /dev/zero\nopen n /dev/null\n" +
 		"open p $FIFO\nopen big $BIG\nopen s $SUBLINK/../file1\n")
 	files := []string{"f", "g", "h", "z", "z", "n", "p", "big", "big", "s"}
