@@ -8,9 +8,10 @@ import (
 )
 
 // The monitor experiment's arrangement, as in the kernel's proc-mmap_sem
-// test: the writer alone on one CPU; the monitors, at low priority, on the
-// other CPU(s); CPU-bound busy tasks, at a priority between the two,
-// sharing the monitors' CPUs. A monitor that the scheduler preempts for a
+// test: the writer alone on one CPU (the first allowed); the monitors, at
+// low priority, on another (the second); CPU-bound busy tasks, at a
+// priority between the two, sharing the monitors' CPU. Other CPUs stay
+// free. A monitor that the scheduler preempts for a
 // busy task while it holds a lock the writer needs makes the writer wait
 // until the monitor runs again: a scheduler slice, milliseconds. That
 // priority inversion, not the cost of rendering a page, is what the
@@ -42,7 +43,7 @@ type arranger struct {
 	o           MonitorOptions
 	plain       bool
 	writerCPU   int   // the writer's CPU
-	monitorCPUs []int // the monitors' and busy tasks' CPUs
+	monitorCPUs []int // the monitors' and busy tasks' CPU
 	busy        *busyGroup
 	prevProcs   int
 
@@ -68,7 +69,9 @@ func newArranger(o MonitorOptions, plain bool) *arranger {
 		a.info.Note = fmt.Sprintf("arrangement off: %d CPU allowed, the writer needs one of its own: nothing pinned, no priorities, no busy tasks", len(cpus))
 		a.plain = true
 	default:
-		a.writerCPU, a.monitorCPUs = cpus[0], cpus[1:]
+		// As the test's taskset: the monitors and the busy tasks share
+		// one CPU, however many there are, so that they contend.
+		a.writerCPU, a.monitorCPUs = cpus[0], cpus[1:2]
 	}
 	a.info.Plain = a.plain
 	return a
@@ -129,7 +132,7 @@ func (a *arranger) writerThread() {
 }
 
 // monitorThread arranges the calling goroutine as a monitor: its own locked
-// OS thread on the monitors' CPUs at the monitors' nice value. It returns
+// OS thread on the monitors' CPU at the monitors' nice value. It returns
 // a function that counts the thread's involuntary context switches since
 // (the scheduler preempting it), or nothing in the plain setting, where a
 // goroutine has no thread of its own to count.
@@ -182,8 +185,12 @@ func (a Arrangement) String() string {
 		}
 		return s
 	}
-	s := fmt.Sprintf("writer on CPU %s (nice %d); monitors on CPU %s at nice %d; %d busy process(es) at nice %d on CPU %s; GOMAXPROCS %d (read back from /proc)",
-		a.WriterCPUs, a.WriterNice, a.MonitorCPUs, a.MonitorNice, a.Busy, a.BusyNice, a.BusyCPUs, a.GOMAXPROCS)
+	busy := "no busy processes"
+	if a.Busy > 0 {
+		busy = fmt.Sprintf("%d busy process(es) at nice %d on CPU %s", a.Busy, a.BusyNice, a.BusyCPUs)
+	}
+	s := fmt.Sprintf("writer on CPU %s (nice %d); monitors on CPU %s at nice %d; %s; GOMAXPROCS %d (read back from /proc)",
+		a.WriterCPUs, a.WriterNice, a.MonitorCPUs, a.MonitorNice, busy, a.GOMAXPROCS)
 	if a.Note != "" {
 		s += "\n  note: " + a.Note
 	}
