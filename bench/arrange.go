@@ -118,17 +118,10 @@ func (a *arranger) writerThread() {
 	if a.plain {
 		return
 	}
-	runtime.LockOSThread()
-	cpus, nice, err := arrangeThread([]int{a.writerCPU}, nil)
+	cpus, nice := a.lockThread("writer", []int{a.writerCPU}, nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.info.WriterCPUs, a.info.WriterNice = cpus, nice
-	if err != nil {
-		a.noteLocked(fmt.Sprintf("writer: %v", err))
-	}
-	if threadHook != nil {
-		threadHook("writer", gettid())
-	}
 }
 
 // monitorThread arranges the calling goroutine as a monitor: its own locked
@@ -140,20 +133,27 @@ func (a *arranger) monitorThread() (preemptions func() uint64) {
 	if a.plain {
 		return func() uint64 { return 0 }
 	}
-	runtime.LockOSThread()
 	nice := a.o.Nice
-	cpus, got, err := arrangeThread(a.monitorCPUs, &nice)
+	cpus, got := a.lockThread("monitor", a.monitorCPUs, &nice)
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.info.MonitorCPUs, a.info.MonitorNice = cpus, got
-	if err != nil {
-		a.noteLocked(fmt.Sprintf("monitor: %v", err))
-	}
-	if threadHook != nil {
-		threadHook("monitor", gettid())
-	}
+	a.mu.Unlock()
 	start := involuntarySwitches()
 	return func() uint64 { return involuntarySwitches() - start }
+}
+
+// lockThread locks the calling goroutine to its thread and arranges the
+// thread (arrangeThread), noting what failed; it returns what /proc says.
+func (a *arranger) lockThread(role string, cpus []int, nice *int) (cpuList string, niceNow int) {
+	runtime.LockOSThread()
+	cpuList, niceNow, err := arrangeThread(cpus, nice)
+	if err != nil {
+		a.note(fmt.Sprintf("%s: %v", role, err))
+	}
+	if threadHook != nil {
+		threadHook(role, gettid())
+	}
+	return cpuList, niceNow
 }
 
 func (a *arranger) note(s string) {
