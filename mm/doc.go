@@ -263,4 +263,15 @@
 // that the pinned File is still the VMA's (any change to the VMA moved the
 // count, so validation throws such a copy away; the recheck only saves
 // the copy).
+//
+// An invariant rather than a step: in the snapshot walk a failed File pin
+// always comes with a moved sequence count (the File of a VMA in a tree
+// published after the count was recorded even loses that VMA's reference
+// only in freeVMA, under the mmap write lock, whose taking moved the
+// count), so the walk counts it as retry_seq and has no reason of its own
+// for it; it panics if a pin fails with the count unchanged, which
+// TestSnapshotPinsLiveFile (one failed pin, placed) and
+// TestSnapshotPinRace (pins failing under a racing writer) check (the
+// argument in full at SnapshotNextVMA). The walk event retry_file, which
+// counted such a pin, is gone: nothing could produce it.
 package mm

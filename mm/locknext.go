@@ -26,13 +26,12 @@ const (
 	WalkFallbackBehind                    // lock_next_vma: the VMA now ends at or below from (it shrank or moved)
 	WalkFallbackGap                       // lock_next_vma: a gap before the VMA was not confirmed by a re-lookup
 	WalkGapConfirmed                      // lock_next_vma: a gap after a change, confirmed by the re-lookup (no fallback)
-	WalkRetrySeq                          // snapshot: the sequence moved; the lock re-recorded it
-	WalkRetryFile                         // snapshot: the File could not be pinned (its last reference went)
+	WalkRetrySeq                          // snapshot: the sequence moved (also when the File could not be pinned); the lock re-recorded it
 	NumWalkEvents
 )
 
 var walkEventNames = [...]string{"retry_detached", "fallback_locked", "fallback_unstable",
-	"fallback_behind", "fallback_gap", "gap_confirmed", "retry_seq", "retry_file"}
+	"fallback_behind", "fallback_gap", "gap_confirmed", "retry_seq"}
 
 func (e WalkEvent) String() string { return walkEventNames[e] }
 
@@ -191,6 +190,21 @@ func (as *AddressSpace) recordSeqLocked() uint64 {
 // lock only to record the current sequence in *seq, and tries again. The
 // copy's File, if any, is pinned (a try-get that refuses a File whose last
 // reference is gone): the caller drops it with ReleaseSnapshot.
+//
+// A failed pin always comes with a moved sequence, so it is a retry_seq
+// like any other; SnapshotNextVMA panics if it ever does not. The
+// argument: the VMA was found in the tree published when the walk looked
+// it up, after *seq was recorded even (no writer in the middle of a
+// change: SnapshotBegin and the locked re-record both make sure); a VMA in
+// that tree holds a reference to its File, so the pin fails only if the
+// VMA dropped that reference or stopped pointing at that File; only
+// freeVMA drops it and only newVMA sets the pointer, both under the mmap
+// write lock, whose taking advanced the sequence first, and Go's atomics
+// are sequentially consistent, so a reader that saw the effect sees the
+// advance. VMA and File memory is reused (type-stable), but reuse needs
+// the free first. TestSnapshotPinsLiveFile (one failed pin, placed) and
+// TestSnapshotPinRace (pins failing under a racing writer) run the check;
+// procfs's maps race tests and the monitor bench map no files.
 func (as *AddressSpace) SnapshotNextVMA(from uint64, seq *uint64, st *WalkStats) (Info, bool) {
 	h := as.hooks()
 	for {
@@ -208,11 +222,13 @@ func (as *AddressSpace) SnapshotNextVMA(from uint64, seq *uint64, st *WalkStats)
 			return in, found
 		}
 		ReleaseSnapshot(&in)
-		if !pinned && !changed {
-			st.add(WalkRetryFile)
-		} else {
-			st.add(WalkRetrySeq)
+		if !pinned && h != nil && h.PinFailed != nil {
+			h.PinFailed()
 		}
+		if !pinned && !as.lock.SpeculateRetry(*seq) {
+			panic("mm: snapshot walk: a File pin failed while the mm sequence stayed unchanged (see SnapshotNextVMA)")
+		}
+		st.add(WalkRetrySeq)
 		*seq = as.recordSeqLocked()
 	}
 }

@@ -1,7 +1,10 @@
 package mm
 
 import (
+	"runtime"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"specvma/vfs"
 )
@@ -309,7 +312,9 @@ func TestSnapshotMidWrite(t *testing.T) {
 // walk pins it. The pin must be a try-get that refuses a count of zero: a
 // plain get would raise a freed File's count from zero, and the release
 // after the failed validation would free it a second time (vfs's Get
-// panics on it first).
+// panics on it first). The failed pin is a retry_seq: the unmap that freed
+// the File moved the count (the walk panics if a failed pin ever comes
+// with an unchanged count).
 func TestSnapshotPinsLiveFile(t *testing.T) {
 	h := &Hooks{}
 	as := lnSpace(t, h)
@@ -335,6 +340,74 @@ func TestSnapshotPinsLiveFile(t *testing.T) {
 	if now, _, _ := vfs.LiveFiles(); now != live {
 		t.Errorf("live Files %d, %d before", now, live)
 	}
+}
+
+// TestSnapshotPinRace races the snapshot walk against a writer that maps a
+// fresh File (the mapping holding its only reference) and unmaps it, again
+// and again, with the walk yielding between reading a VMA's File and
+// pinning it, until pins have failed (the unmap freed the File first) and
+// copies have been kept, 10 of each: each failed pin must come with a
+// moved sequence count (SnapshotNextVMA panics otherwise). Every copy kept
+// is the mapping whole, its File pinned; no pin leaks and nothing is freed
+// twice (vfs panics on that). At one processor the walk's yield runs the
+// writer through its next mapping too, which reuses the freed File and
+// VMA (type-stable), so the pin succeeds on the reused File and the
+// validation throws the copy away: pins almost never fail, and the test
+// is skipped (TestSnapshotPinsLiveFile makes one fail deterministically).
+func TestSnapshotPinRace(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs 2 processors to make pins fail")
+	}
+	var failed atomic.Int64
+	h := &Hooks{AfterFileLoad: runtime.Gosched, PinFailed: func() { failed.Add(1) }}
+	as := lnSpace(t, h)
+	live, _, _ := vfs.LiveFiles()
+	at := lnBase + 32*PageSize
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			f := vfs.NewFile("/ln/race", linInode(2), vfs.ORdonly)
+			if _, err := as.Mmap(at, PageSize, ProtRead, MapPrivate|MapFixed, f, 0); err != nil {
+				t.Error(err)
+				return
+			}
+			f.Put()           // the mapping holds the only reference
+			runtime.Gosched() // let the walk find it
+			if err := as.Munmap(at, PageSize); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var st WalkStats
+	walks, copies := 0, 0
+	deadline := time.Now().Add(20 * time.Second)
+	for ; failed.Load() < 10 || copies < 10; walks++ {
+		if time.Now().After(deadline) {
+			t.Errorf("after %d walks: %d failed pins, %d copies; want 10 of each", walks, failed.Load(), copies)
+			break
+		}
+		seq := as.SnapshotBegin()
+		in, ok := as.SnapshotNextVMA(at, &seq, &st)
+		if ok {
+			copies++
+			if in.Start != at || in.End != at+PageSize || in.File == nil || in.File.Refs() < 1 || in.Path != "/ln/race" {
+				t.Fatalf("copy %+v", in)
+			}
+		}
+		ReleaseSnapshot(&in)
+	}
+	stop.Store(true)
+	<-done
+	if now, _, _ := vfs.LiveFiles(); now != live {
+		t.Errorf("live Files %d, %d before", now, live)
+	}
+	if st[WalkRetrySeq] < uint64(failed.Load()) {
+		t.Errorf("%d retries for %d failed pins: each failed pin is a retry", st[WalkRetrySeq], failed.Load())
+	}
+	t.Logf("%d walks, %d copies, %d failed pins, %d retries", walks, copies, failed.Load(), st[WalkRetrySeq])
 }
 
 // TestWalksAgree: with no writer, the three walks visit the same VMAs.

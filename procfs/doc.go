@@ -50,20 +50,41 @@
 //     lock_next_vma of Linux 6.17), with its fallback to the mmap lock.
 //
 // The contract every reader keeps, against writers that run concurrently:
-// no gap is reported where a VMA existed both before and after a change; a
-// VMA may be reported twice, first in its old form and then in its new one
-// (the position only moves forward, to the end of the VMA last printed);
-// nothing else. "A change" is one store to the tree: a split, merge,
-// MAP_FIXED replacement or munmap publishes once, but a call made of
-// several stores (a moving mremap: unmap the destination, insert, remove
-// the source; an mprotect across VMAs) can be seen between them by
-// snapshot and vmalock, as by Linux's lockless walk, so a range such a
-// call maps before and after may read as a gap. Lines are never torn: each is one VMA's state at one
-// moment. With locked, tearing happens only between pages; with the other
-// two, between any two lines. The layout (brk and the stack start, which
-// decide [heap] and [stack]) is read once, when the file is opened. The
-// package mapsrace runs the kernel's race selftest against every reader
-// and against the live kernel.
+// each line is one VMA's state at one moment (lines are never torn); the
+// walk only moves forward, to the end of the VMA last printed, so a VMA
+// changed during the reading may be printed twice, first in its old form
+// and then in its new one; and no gap is reported where memory is mapped
+// both before and after one store to the tree (a split, a merge, a
+// MAP_FIXED replacement and an munmap each publish one version); nothing
+// else. With locked, tearing happens only between pages; with the other
+// two, between any two lines.
+//
+// A call made of several stores is another matter, and the readers differ:
+//   - locked holds the mmap read lock for each page, and snapshot checks
+//     every line (and the end of the walk) against the mm sequence count,
+//     which a writer moves when it takes the lock: both see each call
+//     whole, as a state between two calls.
+//   - vmalock, and PROCMAP_QUERY whatever the reader, take one VMA at a
+//     time from the newest tree version, as Linux's lock_next_vma does, so
+//     they may see a call between two of its stores. A moving mremap with
+//     MREMAP_FIXED onto a mapping unmaps the destination (one store),
+//     stores the moved VMA there (a second) and removes the source (a
+//     third): a read between the first two finds the destination unmapped,
+//     a gap (ENOENT from PROCMAP_QUERY) where memory is mapped before and
+//     after the call; between the second and third, the moved memory is
+//     in the tree twice, so a walk may print it at both addresses, or,
+//     reading a destination below the source before the second store and
+//     the source after the third, at neither. An mprotect across several
+//     VMAs may read partly done.
+//
+// mapsrace's TestLiveMremapFixedGap shows the destination's gap on the
+// running kernel (Linux 6.18's maps text and PROCMAP_QUERY alike), and
+// TestModelMremapFixedGap shows it in the model for vmalock and
+// PROCMAP_QUERY, never for locked or snapshot.
+//
+// The layout (brk and the stack start, which decide [heap] and [stack]) is
+// read once, when the file is opened. The package mapsrace runs the
+// kernel's race selftest against every reader and against the live kernel.
 //
 // # PROCMAP_QUERY (query.go)
 //
@@ -80,7 +101,7 @@
 // The lockless walks themselves are mm's (LockNextVMA, SnapshotNextVMA;
 // their steps are in mm's table, including the gap re-lookup that keeps
 // PROCMAP_QUERY from answering ENOENT for an address mapped before and
-// after a change). What the readers here add is one ordering, tagged like
+// after one store). What the readers here add is one ordering, tagged like
 // mm's steps and removed in turn by internal/safety:
 //
 //	step               protects against                                     test

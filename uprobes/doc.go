@@ -108,7 +108,13 @@
 // space had. Task.Fork is dup_utask: the child's task gets the parent's
 // pending return instances, each with a counted reference of its own (the
 // parent's leased ones are converted first, as hprobe_expire does), so
-// both return through the return probe.
+// both return through the return probe; with them it gets the parent's
+// [uprobes] execute-out-of-line area at the same address (dup_xol_work),
+// which fork does not copy (VM_DONTCOPY). The model's tasks create no
+// such area of their own (they do not single-step); a model loaded from a
+// live process has the one the process had. Checked against the kernel in
+// difftest/uprobetest (TestTaskFork: a target forks inside a function
+// with an entry and a return probe).
 //
 // What is not modelled: the inode size check and instruction-alignment check
 // of uprobe_register (the registry keys on an identity, not an inode with a

@@ -45,6 +45,13 @@ func (s *System) Fork(parent *mm.AddressSpace) (*mm.AddressSpace, error) {
 // is open while it has instances, as any task's is, so that Return and
 // Exit end it as usual.
 //
+// A child with pending returns also gets the parent's execute-out-of-line
+// area, the [uprobes] special mapping its return addresses point into, at
+// the same address (dup_xol_work), although fork does not copy it
+// (VM_DONTCOPY); a child without any has none. The model's own tasks never
+// create that area (they do not single-step), so it is there to copy only
+// in a parent loaded from a live process that had one.
+//
 // Preconditions: called by t's own goroutine (a task forks itself).
 func (t *Task) Fork(as *mm.AddressSpace) *Task {
 	c := t.sys.NewTask(as, t.strategy)
@@ -66,5 +73,21 @@ func (t *Task) Fork(as *mm.AddressSpace) *Task {
 		ci.state.Store(c.gen<<8 | state)
 	}
 	c.depth.Store(d)
+	dupXOLArea(t.as, as)
 	return c
+}
+
+// xolName is the name of the execute-out-of-line area in maps.
+const xolName = "[uprobes]"
+
+// dupXOLArea maps parent's [uprobes] area in child at the same address,
+// unless something is mapped there (Linux then warns and the child's
+// returns fault).
+func dupXOLArea(parent, child *mm.AddressSpace) {
+	for _, v := range parent.VMAs() {
+		if v.Special == xolName {
+			_ = child.Install(mm.Info{Start: v.Start, End: v.End, Flags: v.Flags, Special: xolName})
+			return
+		}
+	}
 }

@@ -125,6 +125,8 @@ func TestForkExcludesRegistration(t *testing.T) {
 // returns from it too: the child's task has the parent's pending return
 // instances, holding references of its own, so both fire the return probe,
 // and once both have returned and the event is gone the uprobe is freed.
+// The child also gets the parent's [uprobes] area back (dup_xol_work),
+// which fork itself does not copy.
 func TestTaskForkReturns(t *testing.T) {
 	const ino = 1204
 	base := fxTakeBaseline()
@@ -137,13 +139,36 @@ func TestTaskForkReturns(t *testing.T) {
 	if got, _ := fxHit(pt, fxBase+0x1010); got != "fired -" || pt.Depth() != 1 {
 		t.Fatalf("hit: %s, depth %d", got, pt.Depth())
 	}
+	// The parent's [uprobes] area (as a live process's loaded model has
+	// it): fork skips it (VM_DONTCOPY), Task.Fork maps it again in a child
+	// with pending returns, not in one without.
+	const xol = 0x7fffffffe000
+	xolFlags := mm.VMExec | mm.VMMayExec | mm.VMDontCopy | mm.VMIO
+	if err := parent.Install(mm.Info{Start: xol, End: xol + fxPage, Flags: xolFlags, Special: "[uprobes]"}); err != nil {
+		t.Fatal(err)
+	}
+	bare, err := s.Fork(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.NewTask(parent, mm.MMSeq).Fork(bare).Exit()
+	if v, ok := bare.Lookup(xol); ok {
+		t.Errorf("a child forked with no pending return has %+v", v)
+	}
+	bare.Exit()
 	child, err := s.Fork(parent)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := child.Lookup(xol); ok {
+		t.Fatal("fork copied the [uprobes] area")
+	}
 	ct := pt.Fork(child)
 	if ct.Depth() != 1 {
 		t.Fatalf("the child's task has %d pending returns, want 1", ct.Depth())
+	}
+	if v, ok := child.Lookup(xol); !ok || v.Special != "[uprobes]" || v.Flags != xolFlags || v.End != xol+fxPage {
+		t.Errorf("the child's [uprobes] area: %+v (%v)", v, ok)
 	}
 	for name, task := range map[string]*Task{"child": ct, "parent": pt} {
 		names, ok := task.ReturnNames()

@@ -27,6 +27,10 @@
 //     then Task.ReturnNames for return probes) to the same event, and the
 //     model fires nothing the kernel did not;
 //   - the SDT semaphore the kernel maintained equals System.RefCtr;
+//   - a process that forks inside a probed function (the target's rfork
+//     command, TestTaskFork) fires the return probe in the parent and in
+//     the child, as the model's tasks do after Task.Fork, and the child has
+//     the parent's [uprobes] area, as the model's child has;
 //   - a forked child (the target's fork command; TestFork) has the
 //     breakpoints and the SDT semaphore value of uprobes.System.Fork's
 //     child of the parent's model (loaded from smaps, so that it knows the

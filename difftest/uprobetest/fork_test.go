@@ -6,10 +6,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 
+	"specvma/mm"
 	"specvma/procfs"
+	"specvma/uprobes"
 )
 
 // TestFork: a registered probe with an SDT semaphore fires in a forked
@@ -101,4 +105,108 @@ func childSemaphore(t *testing.T, pid int, addr uint64) int {
 		t.Fatalf("reading the semaphore of process %d: %v", pid, err)
 	}
 	return int(binary.LittleEndian.Uint16(b[:]))
+}
+
+// TestTaskFork: a process forks inside a function with an entry and a
+// return probe (svt_forker, the target's rfork command). In the kernel the
+// parent fires the entry probe and the return probe, and the child, which
+// was created inside the function, fires the return probe (dup_utask gave
+// it the parent's pending return) and has the parent's [uprobes] area at
+// the same address (dup_xol_work), although fork does not copy that area.
+// The model: the parent's task hits the entry, the child's address space
+// is uprobes.System.Fork of the parent (loaded from smaps after the fork,
+// so with its [uprobes] area, VM_DONTCOPY), the child's task is Task.Fork
+// of the parent's, and both return: each must fire what the kernel's did,
+// and the child's address space must have the real child's VMAs.
+func TestTaskFork(t *testing.T) {
+	e := newEnv(t, "")
+	tg := e.start()
+	g := e.tr.Group
+	lines := []string{e.spec("p", "forker", hexOff(e.lay.Forker)), e.spec("r", "forkerr", hexOff(e.lay.Forker))}
+	e.register(lines...)
+	entry := tg.Foo - e.lay.Foo + e.lay.Forker // svt_forker in the target's own text
+	child, err := tg.RFork(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(child, syscall.SIGKILL) })
+	kparent, _ := kernelHits(t, e.tr, tg.PID)
+	kchild, _ := kernelHits(t, e.tr, child)
+	at := fmt.Sprintf("@%#x", entry)
+	if want := []string{g + "/forker" + at, g + "/forkerr" + at}; !slicesEqual(kparent, want) {
+		t.Errorf("kernel: the parent fired %v, want %v", kparent, want)
+	}
+	if want := []string{g + "/forkerr" + at}; !slicesEqual(kchild, want) {
+		t.Errorf("kernel: the child fired %v, want %v", kchild, want)
+	}
+
+	sys, parent := loadModelWith(t, tg.PID, lines, procfs.LoadOptions{Smaps: true})
+	for _, s := range mm.Strategies() {
+		task := sys.NewTask(parent, s)
+		var mparent, mchild []string
+		names, _ := task.HitNames(entry)
+		for _, n := range names {
+			mparent = append(mparent, n+at)
+		}
+		cas, err := sys.Fork(parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctask := task.Fork(cas)
+		for _, side := range []struct {
+			task *uprobes.Task
+			out  *[]string
+		}{{task, &mparent}, {ctask, &mchild}} {
+			for side.task.Depth() > 0 {
+				names, _ := side.task.ReturnNames()
+				for _, n := range names {
+					*side.out = append(*side.out, n+at)
+				}
+			}
+			side.task.Exit()
+		}
+		sort.Strings(mparent)
+		if !slicesEqual(mparent, kparent) || !slicesEqual(mchild, kchild) {
+			t.Errorf("strategy %v: the model's parent fired %v and child %v; the kernel's %v and %v", s, mparent, mchild, kparent, kchild)
+		}
+		if s == mm.Strategies()[0] {
+			real, _, err := procfs.LoadLive(child, procfs.LoadOptions{Smaps: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := diffSpaces(real.VMAs(), cas.VMAs()); d != "" {
+				t.Errorf("the model's child differs from the kernel's (kernel | model):\n%s", d)
+			}
+			real.Exit()
+		}
+		cas.Exit()
+	}
+	if err := tg.Kill(child); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diffSpaces lists two address spaces' VMAs side by side (range, flags,
+// special name), marking those that differ; "" when none does.
+func diffSpaces(kern, model []mm.Info) string {
+	line := func(v []mm.Info, i int) string {
+		if i >= len(v) {
+			return ""
+		}
+		return fmt.Sprintf("%x-%x %#x %s", v[i].Start, v[i].End, v[i].Flags, v[i].Special)
+	}
+	var b strings.Builder
+	differ := false
+	for i := 0; i < max(len(kern), len(model)); i++ {
+		k, m := line(kern, i), line(model, i)
+		mark := " "
+		if k != m {
+			mark, differ = "!", true
+		}
+		fmt.Fprintf(&b, "%s %-50s | %s\n", mark, k, m)
+	}
+	if !differ {
+		return ""
+	}
+	return b.String()
 }

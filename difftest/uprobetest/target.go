@@ -20,7 +20,9 @@ import (
 // targetSource is the C program the tests probe. Its probed functions are
 // written in assembly so that their bytes, and so the instruction
 // boundaries a probe may sit on, do not depend on the compiler: svt_foo is
-// one lea and a ret; svt_bar is four nops, then the same. Neither touches
+// one lea and a ret; svt_bar is four nops, then the same; svt_forker is
+// fork(2) made with the syscall instruction, and a ret, so that a process
+// forks inside a probed function and both return from it. Neither touches
 // memory or other code, so they run the same through any executable
 // mapping of the file. svt_sema is an SDT-style semaphore: a short in a
 // writable section of its own.
@@ -38,7 +40,12 @@ import (
 //	fork ADDR              fork(2); the child calls the function at ADDR
 //	                       with 40 and then waits to be killed: "ok PID"
 //	                       once the child's call has returned
-//	kill PID               kill and reap a child from fork: "ok"
+//	rfork ADDR             call the function at ADDR, svt_forker, which
+//	                       forks with a raw fork system call and returns
+//	                       in both: the child tells the parent through a
+//	                       pipe that it has returned and waits to be
+//	                       killed; "ok PID" once it has
+//	kill PID               kill and reap a child from fork or rfork: "ok"
 //	madvise ADDR LEN ADV   madvise(2), ADV a number: "ok"
 //	quit                   exit
 //
@@ -58,7 +65,9 @@ __asm__(".text\n"
 	".globl svt_foo\n.type svt_foo,@function\n.p2align 4\n"
 	"svt_foo:\n\tlea 1(%rdi),%eax\n\tret\n.size svt_foo,.-svt_foo\n"
 	".globl svt_bar\n.type svt_bar,@function\n.p2align 4\n"
-	"svt_bar:\n\tnop\n\tnop\n\tnop\n\tnop\n\tlea 2(%rdi),%eax\n\tret\n.size svt_bar,.-svt_bar\n");
+	"svt_bar:\n\tnop\n\tnop\n\tnop\n\tnop\n\tlea 2(%rdi),%eax\n\tret\n.size svt_bar,.-svt_bar\n"
+	".globl svt_forker\n.type svt_forker,@function\n.p2align 4\n"
+	"svt_forker:\n\tmov $57,%eax\n\tsyscall\n\tret\n.size svt_forker,.-svt_forker\n");
 int svt_foo(int);
 int svt_bar(int);
 
@@ -115,6 +124,23 @@ int main(void) {
 			if (read(p[0], &c, 1) != 1) printf("err child\n");
 			else printf("ok %d\n", (int)pid);
 			close(p[0]);
+		} else if (!strcmp(cmd, "rfork") && sscanf(line, "%*s %lx", &x) == 1) {
+			int p[2];
+			char c = 0;
+			long (*f)(void) = (long (*)(void))x;
+			if (pipe(p)) { printf("err %d\n", errno); continue; }
+			fflush(stdout);
+			long pid = f();
+			if (pid < 0) { printf("err %ld\n", -pid); close(p[0]); close(p[1]); continue; }
+			if (pid == 0) {
+				close(p[0]);
+				if (write(p[1], &c, 1) != 1) _exit(1);
+				for (;;) pause();
+			}
+			close(p[1]);
+			if (read(p[0], &c, 1) != 1) printf("err child\n");
+			else printf("ok %ld\n", pid);
+			close(p[0]);
 		} else if (!strcmp(cmd, "madvise") && sscanf(line, "%*s %lx %lx %7s", &x, &y, b) == 3) {
 			if (madvise((void *)x, y, atoi(b))) printf("err %d\n", errno);
 			else printf("ok\n");
@@ -143,6 +169,7 @@ func Build(dir string) (string, error) {
 // Layout is where the target's symbols are in its file.
 type Layout struct {
 	Foo, Bar, Sema uint64 // file offsets of svt_foo, svt_bar, svt_sema
+	Forker         uint64 // file offset of svt_forker
 	Size           uint64 // file size
 }
 
@@ -161,7 +188,7 @@ func ReadLayout(path string) (Layout, error) {
 		return Layout{}, err
 	}
 	var l Layout
-	want := map[string]*uint64{"svt_foo": &l.Foo, "svt_bar": &l.Bar, "svt_sema": &l.Sema}
+	want := map[string]*uint64{"svt_foo": &l.Foo, "svt_bar": &l.Bar, "svt_sema": &l.Sema, "svt_forker": &l.Forker}
 	for _, s := range syms {
 		dst, ok := want[s.Name]
 		if !ok {
@@ -344,6 +371,16 @@ func (t *Target) Open(path string) error {
 // call has returned.
 func (t *Target) Fork(addr uint64) (int, error) {
 	r, err := t.Do("fork %x", addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(r)
+}
+
+// RFork calls svt_forker at addr, which forks inside itself; it returns
+// the child's pid once the child has returned from it.
+func (t *Target) RFork(addr uint64) (int, error) {
+	r, err := t.Do("rfork %x", addr)
 	if err != nil {
 		return 0, err
 	}

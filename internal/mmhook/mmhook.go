@@ -25,6 +25,7 @@ type Hooks struct {
 	AfterTryBegin    func() // mmseq: between try_begin and the retry check
 	AfterLockSeqLoad func() // vmaseq: between the vm_lock_seq load and its recheck
 	AfterFileLoad    func() // mmseq, vmaseq: between reading vm_file and reading f_inode; snapshot walk: before pinning the File
+	PinFailed        func() // snapshot walk: the File could not be pinned (a test counts them)
 	AfterStartLoad   func() // mmseq, vmaseq: between reading vm_start and vm_pgoff
 	BeforeVMARef     func() // vmalock: after the early vm_lock_seq check, before the reference
 	AfterVMARef      func() // vmalock: with the reference taken, before the rechecks
