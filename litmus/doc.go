@@ -16,7 +16,8 @@
 //	                        atomic, Pulte et al.) and lkmm (linux-kernel.cat's core);
 //	                        model_armv8.go: the ordering rules of the operational armv8
 //	op_paths.go, op_explore.go  the operational explorer: guessed paths, machine
-//	                        states, transitions, memoised depth-first search
+//	                        states, transitions, memoised depth-first search;
+//	                        op_visited.go its visited set
 //	result.go, herd.go      final states, Never/Sometimes/Always, herd7 output
 //	witness.go, op_witness.go  one execution meeting the condition, in words
 //
@@ -26,7 +27,9 @@
 // per-location coherence allow, over one multi-copy-atomic memory (a load
 // may also take the value of its own CPU's pending store); branches are
 // guessed and checked when they resolve; every distinct machine state is
-// expanded once (the visited set), and the final states are collected.
+// expanded once (the visited set, op_visited.go: compact keys from which
+// the rest of a state follows, stored in chunks behind an open-addressing
+// table), and the final states are collected.
 // model_armv8.go states the rules; the -witness output is the sequence of
 // performed accesses with the earlier ones each went ahead of. The other
 // models are axiomatic and checked on the same candidates; armv8-ax is

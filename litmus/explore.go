@@ -26,6 +26,9 @@ type Options struct {
 	// partial (Result.Stopped): Positive is 1, States holds what was found
 	// so far, and Negative counts only what came before.
 	FirstPositive bool
+	// fullKeys (tests only): the operational explorer keys its visited
+	// set by the whole state, the reference for the compact keys.
+	fullKeys bool
 }
 
 // ErrMaxStates is returned (wrapped) when -max-states stops a run.

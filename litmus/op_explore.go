@@ -68,11 +68,16 @@ type opStep struct {
 }
 
 type opExplorer struct {
-	pg       *Program
-	opt      Options
-	m        operational
-	paths    [][]*opPath
-	visited  map[string]struct{}
+	pg      *Program
+	opt     Options
+	m       operational
+	paths   [][]*opPath
+	visited *keySet
+	// fullKeys keys the visited set by the whole state (every value and
+	// the memory) in a Go map: the reference TestOpCompactKeys compares
+	// the compact keys with.
+	fullKeys bool
+	full     map[string]struct{}
 	res      *Result
 	states   map[string]*State
 	observed []CondLoc
@@ -87,7 +92,8 @@ func writeID(p, i int) int64 { return int64(p+1)<<32 | int64(i) }
 func splitWID(w int64) (p, i int) { return int(w>>32) - 1, int(w & 0xffffffff) }
 
 func exploreOp(pg *Program, opt Options, m operational, start time.Time) (*Result, error) {
-	x := &opExplorer{pg: pg, opt: opt, m: m, visited: map[string]struct{}{}, states: map[string]*State{}}
+	x := &opExplorer{pg: pg, opt: opt, m: m, visited: newKeySet(), states: map[string]*State{},
+		fullKeys: opt.fullKeys, full: map[string]struct{}{}}
 	x.res = &Result{Test: pg.Test, Model: m.Name()}
 	x.observed = observedLocs(pg)
 	x.res.observed = x.observed
@@ -281,11 +287,15 @@ func (x *opExplorer) visit(s *opState) {
 	if x.halted() {
 		return
 	}
-	x.key = x.encode(s, x.key[:0])
-	if _, ok := x.visited[string(x.key)]; ok {
+	if x.fullKeys {
+		x.key = x.encode(s, x.key[:0])
+		if _, ok := x.full[string(x.key)]; ok {
+			return
+		}
+		x.full[string(x.key)] = struct{}{}
+	} else if x.key = x.encodeState(s, x.key[:0]); !x.visited.insert(x.key) {
 		return
 	}
-	x.visited[string(x.key)] = struct{}{}
 	x.res.Explored++
 	if x.opt.MaxStates > 0 && x.res.Explored > x.opt.MaxStates {
 		x.err = fmt.Errorf("%s: stopped after %d states (-max-states %d): %w; the result would be partial, so none is given",
@@ -499,6 +509,7 @@ func (x *opExplorer) laterReadsOK(s *opState, p, j, l int, bad func(int64) bool)
 	return true
 }
 
+// encode appends the whole state: the reference key (fullKeys).
 func (x *opExplorer) encode(s *opState, b []byte) []byte {
 	for p := range s.th {
 		t := &s.th[p]
