@@ -152,3 +152,16 @@ func TestLiveMonitorWorkload(t *testing.T) {
 		t.Error("no live query/smaps ratio")
 	}
 }
+
+// TestCovered: a slow call counts once if any slow read overlaps it, and
+// touching ends do not overlap.
+func TestCovered(t *testing.T) {
+	calls := []interval{{0, 10}, {20, 30}, {40, 50}, {60, 70}}
+	reads := []interval{{5, 6}, {8, 25}, {35, 41}, {70, 80}}
+	if got := covered(calls, reads); got != 3 {
+		t.Errorf("covered = %d, want 3", got)
+	}
+	if got := covered(calls, nil); got != 0 {
+		t.Errorf("no reads: covered = %d", got)
+	}
+}

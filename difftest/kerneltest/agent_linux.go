@@ -45,7 +45,9 @@ var agentSource string
 // process (one open file description each) and a forked child inherits
 // its parent's descriptors, as fork(2) does; close closes them in every
 // process. Resource limits (config memlock_rlimit, data_rlimit, as_rlimit)
-// are set by each agent on itself.
+// are set by each agent on itself. brk moves the agent's own break, which
+// nothing else in the agent uses; a forked agent starts with its parent's
+// heap (UseHeapWindow puts the window there).
 type Processes struct {
 	win  Window
 	bin  string
@@ -461,9 +463,36 @@ func (s procSpace) Munlockall() error {
 	return err
 }
 
-// Brk is refused: the agent's program break is libc's heap.
+// Brk is brk(2) in the agent, which never moves its break itself (it
+// allocates nothing), so a script may move it inside the window; an
+// address below the agent's heap start only asks where the break is. To
+// move it the window must hold the heap (UseHeapWindow): forked agents
+// share their parent's heap start, a fresh one has its own.
 func (s procSpace) Brk(addr uint64) (uint64, error) {
-	return 0, errors.New("kerneltest: brk is not available in the multi-process backend")
+	a := s.agent()
+	if start, ok := startBrkOf(a.pid); !ok || addr >= start && !s.p.win.Contains(addr, 0) {
+		return 0, refuse("brk", addr, 0, s.p.win)
+	}
+	return a.syscall(unix.SYS_BRK, addr)
+}
+
+// UseHeapWindow makes the window the size bytes from the main agent's heap
+// start (start_brk), where scripts can move the break, and returns it.
+// The main agent's break must not have moved yet. Call it before the
+// script runs.
+func (p *Processes) UseHeapWindow(size uint64) (Window, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.proc["main"]
+	start, ok := startBrkOf(a.pid)
+	if !ok || start%mm.PageSize != 0 {
+		return Window{}, fmt.Errorf("kerneltest: the agent's start_brk %#x is unreadable or unaligned", start)
+	}
+	if cur, err := a.syscall(unix.SYS_BRK, 0); err != nil || cur != start {
+		return Window{}, fmt.Errorf("kerneltest: the agent's break is at %#x (%v), not at its start %#x", cur, err, start)
+	}
+	p.win = Window{Base: start, Size: size}
+	return p.win, nil
 }
 
 func (s procSpace) Mseal(addr, length uint64, flags int) error {

@@ -106,22 +106,7 @@ func brkChild(t *testing.T) {
 	for _, sc := range append(scripts, limited) {
 		k.ApplyLimits = true
 		kout := run("brk", sc, k)
-		cfg, _ := procfs.HostConfig()
-		// The model's config lines are applied before the layout (which
-		// creates the address space); each printed "= 0".
-		prefix, msc := "", sc
-		for strings.HasPrefix(msc, "config ") {
-			line, rest, _ := strings.Cut(msc, "\n")
-			f := strings.Fields(line)
-			v, _ := strconv.ParseUint(f[2], 0, 64)
-			if err := scenario.SetConfig(&cfg, f[1], v); err != nil {
-				t.Fatal(err)
-			}
-			prefix, msc = prefix+"= 0\n", rest
-		}
-		model := scenario.NewModel(cfg)
-		model.AddressSpace("main").SetLayout(mm.Layout{StartBrk: start, Brk: start})
-		mout := prefix + run("brk", msc, model)
+		mout := runModelHeap(t, "brk", sc, start)
 		if kn, mn := win.Normalize(kout), win.Normalize(mout); kn != mn {
 			t.Errorf("the model differs from the kernel\nscript:\n%s\nkernel:\n%s\nmodel:\n%s", sc, kn, mn)
 		}
@@ -167,4 +152,27 @@ func randomBrkScript(seed uint64, h func(int64) string) string {
 	// break, or Linux refuses it.
 	fmt.Fprintf(&b, "maps\nmmap %s 0x40000 rw- MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED\nbrk %s\nmunmap %s 0x40000\n", h(0), h(0), h(0))
 	return b.String()
+}
+
+// runModelHeap runs script on a model configured like this kernel whose
+// "main" has its heap at start (start_brk and the break). The script's
+// leading config lines are applied first, each printing "= 0" as the
+// config command does: giving the layout creates the address space, after
+// which config would be refused.
+func runModelHeap(t *testing.T, name, script string, start uint64) string {
+	t.Helper()
+	cfg, _ := procfs.HostConfig()
+	prefix, rest := "", script
+	for strings.HasPrefix(rest, "config ") {
+		line, after, _ := strings.Cut(rest, "\n")
+		f := strings.Fields(line)
+		v, _ := strconv.ParseUint(f[2], 0, 64)
+		if err := scenario.SetConfig(&cfg, f[1], v); err != nil {
+			t.Fatal(err)
+		}
+		prefix, rest = prefix+"= 0\n", after
+	}
+	model := scenario.NewModel(cfg)
+	model.AddressSpace("main").SetLayout(mm.Layout{StartBrk: start, Brk: start})
+	return prefix + run(name, rest, model)
 }

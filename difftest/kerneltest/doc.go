@@ -84,7 +84,10 @@
 // huge pages there). Calls that would fault memory in are given small
 // lengths only. TestBrk adds random sequences around the test process's
 // real heap (brk with mappings, unmaps and protection changes next to it),
-// one per ten of -random.
+// one per ten of -random. TestBrkFork does the same with forks, on
+// Processes whose window is the main agent's heap (UseHeapWindow): the
+// agents allocate nothing, so their break is the script's, and a forked
+// agent inherits it.
 //
 // A mismatch is reported with the script, the kernel's output and the
 // model's side by side, each differing line marked. With -update the test

@@ -584,8 +584,15 @@ func errnoOf(err error) error {
 }
 
 // StartBrk returns this process's start_brk (field 47 of /proc/self/stat).
-func StartBrk() (uint64, bool) {
-	b, err := os.ReadFile("/proc/self/stat")
+func StartBrk() (uint64, bool) { return startBrkOf(0) }
+
+// startBrkOf is StartBrk of process pid (0: this one).
+func startBrkOf(pid int) (uint64, bool) {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/stat", pid)
+	}
+	b, err := os.ReadFile(path)
 	i := strings.LastIndexByte(string(b), ')')
 	if err != nil || i < 0 || i+2 > len(b) {
 		return 0, false
