@@ -26,6 +26,9 @@ func TestLKMMFlags(t *testing.T) {
 		{"rcu lock alone", proc("int *x", "\trcu_read_lock();\n\tWRITE_ONCE(*x, 1);\n"), []string{"unbalanced-rcu-lock"}},
 		{"index read but not passed on", proc("int *c, struct srcu_struct *s", "\tint i;\n\ti = srcu_read_lock(s);\n\tWRITE_ONCE(*c, i);\n\tsrcu_read_unlock(s, i);\n") +
 			"P1(int *c)\n{\n\tint r;\n\tr = READ_ONCE(*c);\n}\n", []string{"suspicious-srcu-cookie-use"}},
+		// The second lock may read the first unlock's write: the index
+		// must not flow through an unlock into the next section.
+		{"back-to-back sections", proc("struct srcu_struct *s", "\tint i;\n\tint j;\n\ti = srcu_read_lock(s);\n\tsrcu_read_unlock(s, i);\n\tj = srcu_read_lock(s);\n\tsrcu_read_unlock(s, j);\n"), nil},
 		{"sections done right", proc("int *x, struct srcu_struct *s", "\tint i;\n\tint r;\n\trcu_read_lock();\n\ti = srcu_read_lock(s);\n\tr = READ_ONCE(*x);\n\tsrcu_read_unlock(s, i);\n\trcu_read_unlock();\n\tsynchronize_srcu(s);\n"), nil},
 	}
 	for _, c := range cases {

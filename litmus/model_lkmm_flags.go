@@ -68,7 +68,7 @@ func (lkmmModel) flags(g *graph) []string {
 			}
 		}
 	}
-	pairs, carry := srcuFlow(g)
+	pairs, pass, carry := srcuFlow(g)
 	if carry == nil {
 		return out
 	}
@@ -100,13 +100,6 @@ func (lkmmModel) flags(g *graph) []string {
 		add("illegal-srcu-cookie-addr")
 	}
 	// [Srcu-lock] ; pass-cookie ; rf ; [~domain(pass-cookie ; [Srcu-unlock])]
-	notSU := newSet(g.n)
-	for i := 0; i < g.n; i++ {
-		if !g.su.has(i) {
-			notSU.add(i)
-		}
-	}
-	pass := star(seq(g.data.restrict(nil, notSU), g.rfR))
 	toUnlock := seq(pass, g.data).restrict(nil, g.su)
 	seq(seq(carry, g.data), g.rfR).each(func(_, r int) {
 		if row := toUnlock.row(r); set(row).empty() {

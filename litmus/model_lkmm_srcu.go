@@ -14,16 +14,16 @@ package litmus
 
 // srcuRscs returns the matched (lock, unlock) access pairs.
 func srcuRscs(g *graph) [][2]int {
-	pairs, _ := srcuFlow(g)
+	pairs, _, _ := srcuFlow(g)
 	return pairs
 }
 
-// srcuFlow returns the matched pairs and the index's carry relation from
-// each srcu_read_lock: [Srcu-lock] ; (data ; [~Srcu-unlock] ; rf)*, to the
-// reads that hold its value (the lock itself included).
-func srcuFlow(g *graph) ([][2]int, *rel) {
+// srcuFlow returns the matched pairs, the carry relation
+// (data ; [~Srcu-unlock] ; rf)* and its part from each srcu_read_lock, to
+// the reads that hold the lock's value (the lock itself included).
+func srcuFlow(g *graph) (pairs [][2]int, pass, carry *rel) {
 	if g.sl.empty() {
-		return nil, nil
+		return nil, nil, nil
 	}
 	notSU := newSet(g.n)
 	for i := 0; i < g.n; i++ {
@@ -31,9 +31,9 @@ func srcuFlow(g *graph) ([][2]int, *rel) {
 			notSU.add(i)
 		}
 	}
-	carry := star(seq(g.data.restrict(nil, notSU), g.rfR)).restrict(g.sl, nil)
+	pass = star(seq(g.data.restrict(nil, notSU), g.rfR))
+	carry = pass.restrict(g.sl, nil)
 	m := and(seq(carry, g.data).restrict(nil, g.su), g.loc)
-	var out [][2]int
-	m.each(func(i, j int) { out = append(out, [2]int{i, j}) })
-	return out, carry
+	m.each(func(i, j int) { pairs = append(pairs, [2]int{i, j}) })
+	return pairs, pass, carry
 }
