@@ -113,7 +113,7 @@ var calibration = []struct {
 	// SRCU (lkmm only; the hardware models refuse every SRCU primitive).
 	// A grace period pairs with the sections of its own srcu_struct only
 	// (the cat's "& loc"), RCU with RCU only, and the two flavours'
-	// rcu-fences compose; sections are matched by the index's data flow,
+	// rcu-orders compose; sections are matched by the index's data flow,
 	// through memory too (a section handed from one CPU to another), not
 	// by nesting; smp_mb__after_srcu_read_unlock() is a full fence.
 	{"SRCU+sync+read", "Never", "-", "-", "-"},
