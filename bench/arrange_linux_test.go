@@ -127,5 +127,5 @@ func TestArrangementOneCPU(t *testing.T) {
 	if !strings.Contains(a.String(), "1 CPU allowed") {
 		t.Errorf("the table does not say why: %s", a)
 	}
-	checkRows(t, "one CPU", res.Rows, 1)
+	checkRows(t, "one CPU", res.Rows, 1, true)
 }
