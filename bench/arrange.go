@@ -8,9 +8,10 @@ import (
 )
 
 // The monitor experiment's arrangement, as in the kernel's proc-mmap_sem
-// test: the writer alone on one CPU; the monitors, at low priority, on the
-// other CPU(s); CPU-bound busy tasks, at a priority between the two,
-// sharing the monitors' CPUs. A monitor that the scheduler preempts for a
+// test: the writer alone on one CPU (the first allowed); the monitors, at
+// low priority, on another (the second); CPU-bound busy tasks, at a
+// priority between the two, sharing the monitors' CPU. Other CPUs stay
+// free. A monitor that the scheduler preempts for a
 // busy task while it holds a lock the writer needs makes the writer wait
 // until the monitor runs again: a scheduler slice, milliseconds. That
 // priority inversion, not the cost of rendering a page, is what the
@@ -42,7 +43,7 @@ type arranger struct {
 	o           MonitorOptions
 	plain       bool
 	writerCPU   int   // the writer's CPU
-	monitorCPUs []int // the monitors' and busy tasks' CPUs
+	monitorCPUs []int // the monitors' and busy tasks' CPU
 	busy        *busyGroup
 	prevProcs   int
 
@@ -68,7 +69,9 @@ func newArranger(o MonitorOptions, plain bool) *arranger {
 		a.info.Note = fmt.Sprintf("arrangement off: %d CPU allowed, the writer needs one of its own: nothing pinned, no priorities, no busy tasks", len(cpus))
 		a.plain = true
 	default:
-		a.writerCPU, a.monitorCPUs = cpus[0], cpus[1:]
+		// As the test's taskset: the monitors and the busy tasks share
+		// one CPU, however many there are, so that they contend.
+		a.writerCPU, a.monitorCPUs = cpus[0], cpus[1:2]
 	}
 	a.info.Plain = a.plain
 	return a
@@ -115,21 +118,14 @@ func (a *arranger) writerThread() {
 	if a.plain {
 		return
 	}
-	runtime.LockOSThread()
-	cpus, nice, err := arrangeThread([]int{a.writerCPU}, nil)
+	cpus, nice := a.lockThread("writer", []int{a.writerCPU}, nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.info.WriterCPUs, a.info.WriterNice = cpus, nice
-	if err != nil {
-		a.noteLocked(fmt.Sprintf("writer: %v", err))
-	}
-	if threadHook != nil {
-		threadHook("writer", gettid())
-	}
 }
 
 // monitorThread arranges the calling goroutine as a monitor: its own locked
-// OS thread on the monitors' CPUs at the monitors' nice value. It returns
+// OS thread on the monitors' CPU at the monitors' nice value. It returns
 // a function that counts the thread's involuntary context switches since
 // (the scheduler preempting it), or nothing in the plain setting, where a
 // goroutine has no thread of its own to count.
@@ -137,20 +133,27 @@ func (a *arranger) monitorThread() (preemptions func() uint64) {
 	if a.plain {
 		return func() uint64 { return 0 }
 	}
-	runtime.LockOSThread()
 	nice := a.o.Nice
-	cpus, got, err := arrangeThread(a.monitorCPUs, &nice)
+	cpus, got := a.lockThread("monitor", a.monitorCPUs, &nice)
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.info.MonitorCPUs, a.info.MonitorNice = cpus, got
-	if err != nil {
-		a.noteLocked(fmt.Sprintf("monitor: %v", err))
-	}
-	if threadHook != nil {
-		threadHook("monitor", gettid())
-	}
+	a.mu.Unlock()
 	start := involuntarySwitches()
 	return func() uint64 { return involuntarySwitches() - start }
+}
+
+// lockThread locks the calling goroutine to its thread and arranges the
+// thread (arrangeThread), noting what failed; it returns what /proc says.
+func (a *arranger) lockThread(role string, cpus []int, nice *int) (cpuList string, niceNow int) {
+	runtime.LockOSThread()
+	cpuList, niceNow, err := arrangeThread(cpus, nice)
+	if err != nil {
+		a.note(fmt.Sprintf("%s: %v", role, err))
+	}
+	if threadHook != nil {
+		threadHook(role, gettid())
+	}
+	return cpuList, niceNow
 }
 
 func (a *arranger) note(s string) {
@@ -182,8 +185,12 @@ func (a Arrangement) String() string {
 		}
 		return s
 	}
-	s := fmt.Sprintf("writer on CPU %s (nice %d); monitors on CPU %s at nice %d; %d busy process(es) at nice %d on CPU %s; GOMAXPROCS %d (read back from /proc)",
-		a.WriterCPUs, a.WriterNice, a.MonitorCPUs, a.MonitorNice, a.Busy, a.BusyNice, a.BusyCPUs, a.GOMAXPROCS)
+	busy := "no busy processes"
+	if a.Busy > 0 {
+		busy = fmt.Sprintf("%d busy process(es) at nice %d on CPU %s", a.Busy, a.BusyNice, a.BusyCPUs)
+	}
+	s := fmt.Sprintf("writer on CPU %s (nice %d); monitors on CPU %s at nice %d; %s; GOMAXPROCS %d (read back from /proc)",
+		a.WriterCPUs, a.WriterNice, a.MonitorCPUs, a.MonitorNice, busy, a.GOMAXPROCS)
 	if a.Note != "" {
 		s += "\n  note: " + a.Note
 	}

@@ -137,7 +137,7 @@ func busyLoop(period time.Duration, ppid int) {
 }
 
 // busyGroup is the running busy processes. They are started from one
-// locked thread pinned to the monitors' CPUs at the busy tasks' nice
+// locked thread pinned to the monitors' CPU at the busy tasks' nice
 // value, so that they inherit both at fork, and their parent-death signal
 // is tied to that thread, which lives until stop.
 type busyGroup struct {

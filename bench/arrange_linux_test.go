@@ -15,7 +15,7 @@ import (
 // TestArrangement checks, from outside the code that sets it up, that the
 // arrangement does what it says: while each arranged thread runs, its
 // /proc/self/task/TID files show the monitors at the monitors' nice value
-// on the CPUs after the first, the writer alone on the first CPU at the
+// on the second CPU, the writer alone on the first CPU at the
 // nice value it had; the busy processes ran at theirs, and GOMAXPROCS is
 // restored afterwards.
 func TestArrangement(t *testing.T) {
@@ -45,6 +45,9 @@ func TestArrangement(t *testing.T) {
 	procs := runtime.GOMAXPROCS(0)
 	o := shortMonitor()
 	o.Runs, o.Plain, o.Busy = 1, false, 1
+	if _, nice, err := readTaskState(os.Getpid(), unix.Gettid()); err == nil && nice > o.BusyNice && os.Geteuid() != 0 {
+		t.Skipf("running at nice %d without root: the busy tasks' nice %d is out of reach (the bench notes it and runs on)", nice, o.BusyNice)
+	}
 	res, err := RunMonitor(o)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +58,7 @@ func TestArrangement(t *testing.T) {
 	for _, e := range errs {
 		t.Error(e)
 	}
-	writerCPU, monitorCPUs := cpuListString(cpus[:1]), cpus[1:]
+	writerCPU, monitorCPUs := cpuListString(cpus[:1]), cpus[1:2]
 	var writers, monitors int
 	for _, s := range got {
 		switch s.role {
@@ -124,5 +127,5 @@ func TestArrangementOneCPU(t *testing.T) {
 	if !strings.Contains(a.String(), "1 CPU allowed") {
 		t.Errorf("the table does not say why: %s", a)
 	}
-	checkRows(t, "one CPU", res.Rows, 1)
+	checkRows(t, "one CPU", res.Rows, 1, true)
 }

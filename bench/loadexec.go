@@ -133,7 +133,7 @@ func (r *LoadExecResult) WriteTable(w io.Writer) {
 		{"query", ms(r.Query), runs(r.QueryRuns), "walk it with PROCMAP_QUERY for executable file-backed VMAs"},
 		{"read", ms(r.Read), runs(r.ReadRuns), "read the text alone, not parsing it (the kernel's part of text)"},
 	}
-	writeAligned(w, "  ", []string{"method", "per load", "per run (ms)", ""}, rows, "lrll")
+	writeAligned(w, "  ", []string{"method", "per load", "per run (ms)", "what it times"}, rows, "lrll")
 	x, _ := r.TextOverQuery()
 	y, _ := r.ReadOverQuery()
 	fmt.Fprintf(w, "(%d executable file mappings of %d VMAs; medians of %d runs of %d loads per method, interleaved)\n",

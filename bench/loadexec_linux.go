@@ -152,11 +152,15 @@ func RunLoadExec(o LoadExecOptions) (_ *LoadExecResult, err error) {
 		}
 		ready <- err
 	}()
-	// stop turns a pending signal into errInterrupted, after restoring
-	// the sysctl (the deferred restore then does nothing) and killing the
-	// child; the caller then sends the signal again to the process.
+	// stop turns a pending signal into errInterrupted, after killing the
+	// child, removing the build directory and restoring the sysctl (the
+	// deferred restore then does nothing); it then sends the signal to the
+	// process again, which ends it as the signal would have without the
+	// workload.
 	stop := func(s os.Signal) error {
 		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		os.RemoveAll(dir) // the deferred cleanups may not run: the signal ends the process
 		if rerr := restore(); rerr != nil {
 			return errors.Join(fmt.Errorf("%w by %v", errInterrupted, s), rerr)
 		}

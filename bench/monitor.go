@@ -134,6 +134,8 @@ type MonitorRow struct {
 	MonitorReads  float64           `json:"monitor_reads"`       // whole-file reads per second, all monitors
 	MonitorRead   time.Duration     `json:"monitor_read_max"`    // median of the runs' longest single read (a page of text, one PROCMAP_QUERY), ns
 	Preemptions   uint64            `json:"monitor_preemptions"` // the monitors' involuntary context switches, total (arranged settings only)
+	SlowCalls     int               `json:"writer_slow_calls"`   // the writer's calls over 1 ms, total
+	SlowCovered   int               `json:"writer_slow_covered"` // of those, the ones that overlapped a monitor's read of over 1 ms
 	PageLocks     uint64            `json:"page_locks"`          // mmap read lock holds for whole pages (model's locked)
 	Events        map[string]uint64 `json:"events,omitempty"`    // retries and fallbacks by reason (model)
 }
@@ -229,6 +231,8 @@ type monitorRun struct {
 	p50, p99, max time.Duration
 	p999          time.Duration
 	readMax       time.Duration // the monitors' longest single read
+	slowReads     []interval    // the monitors' reads over slowMark
+	slowCalls     []interval    // the writer's calls over slowMark
 	preemptions   uint64
 	pageLocks     uint64
 	walk          mm.WalkStats
@@ -257,6 +261,8 @@ func summarise(reader string, runs []monitorRun) MonitorRow {
 		row.WriterMaxRuns = append(row.WriterMaxRuns, r.max)
 		row.PageLocks += r.pageLocks
 		row.Preemptions += r.preemptions
+		row.SlowCalls += len(r.slowCalls)
+		row.SlowCovered += covered(r.slowCalls, r.slowReads)
 		walk.Add(&r.walk)
 	}
 	for e, n := range walk {
@@ -374,6 +380,7 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 				f := procfs.OpenMaps(as, rd)
 				buf := make([]byte, procfs.PageSize)
 				var readMax time.Duration
+				var slow []interval
 				// Only whole readings count; the stop is seen between
 				// pages, so that a slow monitor does not hold up the next
 				// run.
@@ -382,7 +389,11 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 					for !stop.Load() {
 						t0 := time.Now()
 						_, err := f.Read(buf)
-						readMax = max(readMax, time.Since(t0))
+						d := time.Since(t0)
+						readMax = max(readMax, d)
+						if d > slowMark {
+							slow = append(slow, since(t0, d))
+						}
 						if err != nil {
 							reads.Add(1)
 							break
@@ -395,6 +406,7 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 				stats.Walk.Add(&f.Stats.Walk)
 				run.readMax = max(run.readMax, readMax)
 				run.preemptions += n
+				run.slowReads = append(run.slowReads, slow...)
 				mu.Unlock()
 			}()
 		}
@@ -402,6 +414,7 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 	ready.Wait()
 	type result struct {
 		lat     []time.Duration
+		slow    []interval
 		elapsed time.Duration
 		err     error
 	}
@@ -410,6 +423,7 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 		a.writerThread()
 		pages := uint64(o.RegionMB) << 20 / mm.PageSize
 		lat := make([]time.Duration, 0, 1<<16)
+		var slow []interval
 		start := time.Now()
 		for time.Since(start) < o.Duration {
 			t0 := time.Now()
@@ -417,10 +431,14 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 				done <- result{err: err}
 				return
 			}
-			lat = append(lat, time.Since(t0))
+			d := time.Since(t0)
+			lat = append(lat, d)
+			if d > slowMark {
+				slow = append(slow, since(t0, d))
+			}
 			pause(o.Pause)
 		}
-		done <- result{lat, time.Since(start), nil}
+		done <- result{lat, slow, time.Since(start), nil}
 	}()
 	r := <-done
 	stop.Store(true)
@@ -430,10 +448,43 @@ func runModelOnce(o MonitorOptions, a *arranger, as *mm.AddressSpace, name strin
 	}
 	run.ops = float64(len(r.lat)) / r.elapsed.Seconds()
 	run.p50, run.p99, run.p999, run.max = percentiles(r.lat)
+	run.slowCalls = r.slow
 	run.reads = float64(reads.Load()) / r.elapsed.Seconds()
 	run.pageLocks = stats.PageLocks
 	run.walk = stats.Walk
 	return run, nil
+}
+
+// slowMark is where a writer's call or a monitor's read counts as slow:
+// the scale of the kernel's figure (0.5–3 ms before the per-VMA patches).
+const slowMark = time.Millisecond
+
+// interval is a stretch of time, in ns on one clock (start, end).
+type interval struct{ start, end int64 }
+
+// epoch is where the model's intervals count from (a monotonic reading).
+var epoch = time.Now()
+
+// since is the interval of d from t0 on the model's clock.
+func since(t0 time.Time, d time.Duration) interval {
+	s := int64(t0.Sub(epoch))
+	return interval{s, s + int64(d)}
+}
+
+// covered counts the calls that overlap at least one of reads: a writer's
+// slow call during a monitor's slow read is the writer waiting for a
+// monitor that was descheduled mid-read, if the read held what it needed.
+func covered(calls, reads []interval) int {
+	n := 0
+	for _, c := range calls {
+		for _, r := range reads {
+			if c.start < r.end && r.start < c.end {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
 
 // percentiles returns the median, the 99th and 99.9th percentiles and the
@@ -500,7 +551,7 @@ func (s *MonitorSetting) write(w io.Writer, prefix string) {
 // monitors had threads of their own to count (arranged).
 func writeMonitorRows(w io.Writer, first string, rows []MonitorRow, model, threads bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	head := first + "\twriter ops/s\tp50\tp99\tp99.9\tmax\tmonitor reads/s\tlongest read\tpreempted\t"
+	head := first + "\twriter ops/s\tp50\tp99\tp99.9\tmax\tcalls >1ms (in a read >1ms)\tmonitor reads/s\tlongest read\tpreempted\t"
 	if model {
 		head += "page locks\tretries, fallbacks\t"
 	}
@@ -510,8 +561,8 @@ func writeMonitorRows(w io.Writer, first string, rows []MonitorRow, model, threa
 		if threads && row.Reader != "none" {
 			pre = fmt.Sprint(row.Preemptions)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%v\t%.0f\t%v\t%s\t", row.Reader, row.WriterOps,
-			row.WriterP50, row.WriterP99, row.WriterP999, row.WriterMax, row.MonitorReads, row.MonitorRead, pre)
+		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%v\t%d (%d)\t%.0f\t%v\t%s\t", row.Reader, row.WriterOps,
+			row.WriterP50, row.WriterP99, row.WriterP999, row.WriterMax, row.SlowCalls, row.SlowCovered, row.MonitorReads, row.MonitorRead, pre)
 		if model {
 			fmt.Fprintf(tw, "%d\t%s\t", row.PageLocks, formatEvents(row.Events))
 		}

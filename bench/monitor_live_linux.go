@@ -19,6 +19,8 @@ import (
 	"specvma/errno"
 	"specvma/internal/cbuild"
 	"specvma/procfs"
+
+	"golang.org/x/sys/unix"
 )
 
 // monitorChildC is the earlier monitor experiment's child: it maps VMAs
@@ -130,7 +132,8 @@ int main(int argc, char **argv) {
 	printf("ready\n"); fflush(stdout);
 	char line[16];
 	if (!fgets(line, sizeof line, stdin)) return 1;
-	long cap = 1 << 16, n = 0;
+	long cap = 1 << 16, n = 0, nslow = 0;
+	static long long slow[4096][2]; /* calls over 1 ms: CLOCK_MONOTONIC start and end */
 	long long *lat = malloc(cap * sizeof *lat);
 	struct timespec ps = { pause / 1000000000, pause % 1000000000 };
 	long long start = now(), end = start + ms * 1000000LL;
@@ -141,6 +144,7 @@ int main(int argc, char **argv) {
 			if (mmap(addr, psz, PROT_WRITE, MAP_FIXED | MAP_ANONYMOUS | MAP_PRIVATE | MAP_POPULATE, -1, 0) != addr) { perror("mmap"); return 1; }
 		} else if (munmap(addr, psz)) { perror("munmap"); return 1; }
 		long long d = now() - t0;
+		if (d > 1000000 && nslow < 4096) { slow[nslow][0] = t0; slow[nslow][1] = t0 + d; nslow++; }
 		if (n == cap) lat = realloc(lat, (cap *= 2) * sizeof *lat);
 		if (lat) lat[n++] = d;
 		if (pause > 0) nanosleep(&ps, 0);
@@ -150,6 +154,9 @@ int main(int argc, char **argv) {
 	qsort(lat, n, sizeof *lat, cmp);
 	printf("%ld %.3f %lld %lld %lld %lld\n", n, secs, n ? lat[n / 2] : 0, n ? lat[n * 99 / 100] : 0,
 		n ? lat[n * 999 / 1000] : 0, n ? lat[n - 1] : 0);
+	printf("%ld", nslow);
+	for (long i = 0; i < nslow; i++) printf(" %lld %lld", slow[i][0], slow[i][1]);
+	printf("\n");
 	return 0;
 }
 `
@@ -186,14 +193,14 @@ func runLiveMonitor(o MonitorOptions, a *arranger) ([]MonitorRow, error) {
 }
 
 // readWhole reads f once from the start with file's method: the text to
-// its end, or a PROCMAP_QUERY walk over every VMA. It raises *longest to
-// the longest single call, and gives up with errStopped once stop is set.
-func readWhole(f *os.File, file string, buf []byte, longest *time.Duration, stop *atomic.Bool) error {
+// its end, or a PROCMAP_QUERY walk over every VMA, timing each call into t.
+// It gives up with errStopped once stop is set.
+func readWhole(f *os.File, file string, buf []byte, t *readTimes, stop *atomic.Bool) error {
 	if file == "query" {
 		for addr := uint64(0); !stop.Load(); {
-			t0 := time.Now()
+			t0 := monotonic()
 			r, err := procfs.QueryLive(f, procfs.Query{Flags: procfs.QueryCoveringOrNext, Addr: addr})
-			*longest = max(*longest, time.Since(t0))
+			t.add(t0, monotonic())
 			if err == errno.ENOENT {
 				return nil
 			}
@@ -208,9 +215,9 @@ func readWhole(f *os.File, file string, buf []byte, longest *time.Duration, stop
 		return err
 	}
 	for !stop.Load() {
-		t0 := time.Now()
+		t0 := monotonic()
 		n, err := f.Read(buf)
-		*longest = max(*longest, time.Since(t0))
+		t.add(t0, monotonic())
 		if err == io.EOF || (err == nil && n == 0) {
 			return nil
 		}
@@ -219,6 +226,28 @@ func readWhole(f *os.File, file string, buf []byte, longest *time.Duration, stop
 		}
 	}
 	return errStopped
+}
+
+// readTimes is a live monitor's longest call and its calls over slowMark,
+// on CLOCK_MONOTONIC, the clock the child times its calls with.
+type readTimes struct {
+	longest time.Duration
+	slow    []interval
+}
+
+func (t *readTimes) add(start, end int64) {
+	d := time.Duration(end - start)
+	t.longest = max(t.longest, d)
+	if d > slowMark {
+		t.slow = append(t.slow, interval{start, end})
+	}
+}
+
+// monotonic reads CLOCK_MONOTONIC in ns.
+func monotonic() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
 }
 
 // errStopped ends a reading that the end of the run interrupted (the stop
@@ -282,18 +311,19 @@ func liveMonitorOnce(bin, file string, o MonitorOptions, a *arranger, seed uint6
 				}
 				defer f.Close()
 				buf := make([]byte, 64<<10)
-				var readMax time.Duration
+				var times readTimes
 				defer func() {
 					n := preempted()
 					mu.Lock()
-					run.readMax = max(run.readMax, readMax)
+					run.readMax = max(run.readMax, times.longest)
 					run.preemptions += n
+					run.slowReads = append(run.slowReads, times.slow...)
 					mu.Unlock()
 				}()
 				// Only whole readings count; a failed one (the child has
 				// exited: ESRCH) ends this monitor.
 				for !stop.Load() {
-					if readWhole(f, file, buf, &readMax, &stop) != nil {
+					if readWhole(f, file, buf, &times, &stop) != nil {
 						return
 					}
 					reads.Add(1)
@@ -324,8 +354,38 @@ func liveMonitorOnce(bin, file string, o MonitorOptions, a *arranger, seed uint6
 	if _, err := fmt.Sscan(line, &n, &secs, &p50, &p99, &p999, &max); err != nil {
 		return run, fmt.Errorf("child result %q: %w", line, err)
 	}
+	if run.slowCalls, err = parseSlow(out); err != nil {
+		return run, err
+	}
 	run.ops = float64(n) / secs
 	run.p50, run.p99, run.p999, run.max = time.Duration(p50), time.Duration(p99), time.Duration(p999), time.Duration(max)
 	run.reads = float64(reads.Load()) / elapsed.Seconds()
 	return run, nil
+}
+
+// parseSlow reads the child's second result line: the number of calls over
+// 1 ms, then each one's start and end on CLOCK_MONOTONIC.
+func parseSlow(out *bufio.Reader) ([]interval, error) {
+	line, err := out.ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("child slow calls: %w", err)
+	}
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return nil, fmt.Errorf("child slow calls: empty line")
+	}
+	k, err := strconv.Atoi(f[0])
+	if err != nil || len(f) != 1+2*k {
+		return nil, fmt.Errorf("child slow calls %q", line)
+	}
+	slow := make([]interval, k)
+	for i := range slow {
+		a, err1 := strconv.ParseInt(f[1+2*i], 10, 64)
+		b, err2 := strconv.ParseInt(f[2+2*i], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("child slow calls %q", line)
+		}
+		slow[i] = interval{a, b}
+	}
+	return slow, nil
 }

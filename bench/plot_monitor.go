@@ -64,7 +64,7 @@ func (r *Report) plotMonitor(dir string) ([]string, error) {
 		name string
 		vs   plotter.Values
 		col  color.Color
-	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99.9", p999, color.RGBA{0, 158, 115, 255}}, {"max", pmax, color.RGBA{213, 94, 0, 255}}} {
+	}{{"p50", p50, color.RGBA{0, 114, 178, 255}}, {"p99.9", p999, color.RGBA{0, 158, 115, 255}}, {"max (median\nof the runs)", pmax, color.RGBA{213, 94, 0, 255}}} {
 		b, err := plotter.NewBarChart(s.vs, w)
 		if err != nil {
 			return nil, err

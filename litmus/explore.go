@@ -3,6 +3,7 @@ package litmus
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -44,6 +45,7 @@ type Result struct {
 	Explored int64   // states of the search: partial and complete candidates checked
 	Complete int64   // complete candidates checked
 	Witness  *Witness
+	Flags    []string // the model's flags raised by allowed executions (herd's Flag lines), sorted
 	Elapsed  time.Duration
 	Stopped  bool // FirstPositive ended the search early: the counts are partial
 	observed []CondLoc
@@ -486,6 +488,14 @@ func (x *explorer) complete(rf []int, co [][]int, forced bool) {
 	g := newGraph(&x.ar, x.ev, x.fences, rf, co)
 	if !(forced && len(x.ev) == x.checkedEv && len(x.fences) == x.checkedF) && x.ax.Check(g) != "" {
 		return
+	}
+	if fl, ok := x.ax.(flagger); ok {
+		for _, f := range fl.flags(g) {
+			if !slices.Contains(x.res.Flags, f) {
+				x.res.Flags = append(x.res.Flags, f)
+				slices.Sort(x.res.Flags)
+			}
+		}
 	}
 	vals := make([]int64, len(x.observed))
 	for i, o := range x.observed {

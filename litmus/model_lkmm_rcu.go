@@ -14,10 +14,17 @@ package litmus
 // defines them:
 //
 //	rcu-link  = po? ; hb* ; pb* ; prop ; po
-//	rcu-fence = the least relation holding every grace period and closed
+//	rcu-order = the least relation holding every grace period and closed
 //	            under the cat's recursive cases (below), each with at least
 //	            as many grace periods as read-side critical sections
-//	rb        = prop ; po ; rcu-fence ; po? ; hb* ; pb*
+//	rcu-fence = po ; rcu-order ; po?
+//	rb        = prop ; rcu-fence ; hb* ; pb*
+//
+// (the names of the current cat; earlier versions called rcu-order
+// rcu-fence and wrote rb = prop ; po ; rcu-fence ; po? ; hb* ; pb*, the
+// same relation). The cat also adds rcu-fence to its fence and strong
+// ordering relations after hb and pb are defined; only its plain-access
+// (data race) rules use those, and plain accesses are not supported.
 //
 // and rb must be irreflexive over every event, fence nodes included. A
 // chain whose first or last event is a node itself — for instance
@@ -43,7 +50,7 @@ const (
 	rnSUnlock                    // srcu_read_unlock(s, idx): an access
 )
 
-// rcuNode is one node of the rcu-fence relation: x is its index in the
+// rcuNode is one node of the rcu-order relation: x is its index in the
 // extended space (an access index for the SRCU lock and unlock), loc the
 // srcu_struct of an SRCU node.
 type rcuNode struct {
@@ -119,7 +126,7 @@ func rcuOK(g *graph, r *lkRels) bool {
 		fences = append(fences, f)
 	}
 	if !hasGP {
-		return true // every rcu-fence holds a grace period
+		return true // every rcu-order pair holds a grace period
 	}
 	s := newRcuSpace(g, fences)
 	sPairs := srcuRscs(g)
@@ -250,7 +257,7 @@ func rcuOK(g *graph, r *lkRels) bool {
 		}
 		return m
 	}
-	// rcu-fence: the least fixpoint of its recursive definition.
+	// rcu-order: the least fixpoint of its recursive definition.
 	fence := mat()
 	for changed := true; changed; {
 		changed = false
@@ -276,8 +283,8 @@ func rcuOK(g *graph, r *lkRels) bool {
 			}
 		}
 	}
-	// rb = prop ; po ; rcu-fence ; po? ; hb* ; pb* is irreflexive: for
-	// each rcu-fence pair (X, Y), no event a with a prop;po X and
+	// rb = prop ; po ; rcu-order ; po? ; hb* ; pb* is irreflexive: for
+	// each rcu-order pair (X, Y), no event a with a prop;po X and
 	// Y po?;hb*;pb* a.
 	into := inverse(seq(prop, s.po)) // X -> every a with a prop;po X
 	from := seq(optPo, hp)

@@ -14,8 +14,16 @@ package litmus
 
 // srcuRscs returns the matched (lock, unlock) access pairs.
 func srcuRscs(g *graph) [][2]int {
+	pairs, _, _ := srcuFlow(g)
+	return pairs
+}
+
+// srcuFlow returns the matched pairs, the carry relation
+// (data ; [~Srcu-unlock] ; rf)* and its part from each srcu_read_lock, to
+// the reads that hold the lock's value (the lock itself included).
+func srcuFlow(g *graph) (pairs [][2]int, pass, carry *rel) {
 	if g.sl.empty() {
-		return nil
+		return nil, nil, nil
 	}
 	notSU := newSet(g.n)
 	for i := 0; i < g.n; i++ {
@@ -23,9 +31,9 @@ func srcuRscs(g *graph) [][2]int {
 			notSU.add(i)
 		}
 	}
-	carry := star(seq(g.data.restrict(nil, notSU), g.rfR))
-	m := and(seq(carry.restrict(g.sl, nil), g.data).restrict(nil, g.su), g.loc)
-	var out [][2]int
-	m.each(func(i, j int) { out = append(out, [2]int{i, j}) })
-	return out
+	pass = star(seq(g.data.restrict(nil, notSU), g.rfR))
+	carry = pass.restrict(g.sl, nil)
+	m := and(seq(carry, g.data).restrict(nil, g.su), g.loc)
+	m.each(func(i, j int) { pairs = append(pairs, [2]int{i, j}) })
+	return pairs, pass, carry
 }

@@ -105,8 +105,6 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(rep.Results) > 0 {
 		rep.WriteTable(stdout)
-	}
-	if len(rep.Results) > 0 || rep.LoadExec != nil {
 		rep.WriteTargets(stdout)
 	}
 	if rep.Live != nil {
@@ -123,7 +121,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(rep.Results) == 0 {
 		// The uprobe table printed none of the targets: print the ones
-		// this run measured (the monitor's, for one).
+		// this run measured (the monitor's and loadexec's, for two).
 		measured := *rep
 		measured.Targets = nil
 		for _, t := range rep.Targets {

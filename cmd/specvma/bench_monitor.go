@@ -16,7 +16,7 @@ import (
 func monitorFlags(fs *flag.FlagSet) func(quick bool, runs int) (bench.MonitorOptions, error) {
 	def := bench.DefaultMonitorOptions()
 	monitors := fs.Int("monitors", def.Monitors, "monitor workload: concurrent monitors (the test's pair of /proc scanners)")
-	busy := fs.Int("monitor-busy", def.Busy, "monitor workload: CPU-bound busy tasks on the monitors' CPUs, above their priority (proc-vs-map.sh --nbusytasks); 0: the plain setting only (nothing pinned, no priorities, no busy tasks)")
+	busy := fs.Int("monitor-busy", def.Busy, "monitor workload: CPU-bound busy tasks on the monitors' CPU, above their priority (proc-vs-map.sh --nbusytasks); 0: the plain setting only (nothing pinned, no priorities, no busy tasks)")
 	busyDur := fs.Duration("monitor-busy-duration", def.BusyPeriod, "monitor workload: a busy task's CPU-bound stretch before each 1ms asleep (--busyduration); 0: never asleep")
 	nice := fs.Int("monitor-nice", def.Nice, "monitor workload: the monitors' nice value (the test's 15)")
 	busyNice := fs.Int("monitor-busy-nice", def.BusyNice, "monitor workload: the busy tasks' nice value, below -monitor-nice (the test runs them at 0)")

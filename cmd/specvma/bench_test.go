@@ -247,3 +247,56 @@ func TestBenchLoadExec(t *testing.T) {
 		t.Errorf("JSON loadexec %+v", rep.LoadExec)
 	}
 }
+
+// TestBenchMonitorFlags runs the monitor workload from the command line,
+// briefly, and checks that the flags reach it: the JSON's options are the
+// flags', the arranged and plain settings ran (or the arranged one says
+// why it could not), the live rows are the files asked for, and the
+// measured targets are printed although no uprobe row ran.
+func TestBenchMonitorFlags(t *testing.T) {
+	js := filepath.Join(t.TempDir(), "m.json")
+	var out, errb bytes.Buffer
+	code := dispatch([]string{"bench", "-workload", "monitor", "-count", "1", "-monitor-duration", "40ms",
+		"-monitor-region", "4", "-monitors", "1", "-monitor-busy", "1", "-monitor-busy-duration", "1ms",
+		"-monitor-nice", "12", "-monitor-busy-nice", "5", "-monitor-files", "smaps,maps", "-json", js}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	rep, err := bench.ReadJSON(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := rep.Monitor
+	if m == nil {
+		t.Fatalf("no monitor in the JSON; stderr %s", errb.String())
+	}
+	o := m.Options
+	if o.Duration.Milliseconds() != 40 || o.RegionMB != 4 || o.Monitors != 1 || o.Busy != 1 || o.BusyPeriod.Milliseconds() != 1 ||
+		o.Nice != 12 || o.BusyNice != 5 || strings.Join(o.Files, ",") != "smaps,maps" || o.Runs != 1 || !o.Plain {
+		t.Errorf("options %+v", o)
+	}
+	if len(m.Rows) != 4 {
+		t.Errorf("%d model rows", len(m.Rows))
+	}
+	if !m.Arrangement.Plain {
+		if m.Arrangement.MonitorNice != 12 || m.Arrangement.BusyNice != 5 || m.Plain == nil {
+			t.Errorf("arrangement %+v, plain %v", m.Arrangement, m.Plain)
+		}
+	} else if m.Arrangement.Note == "" {
+		t.Errorf("plain without a note: %+v", m.Arrangement)
+	}
+	if m.LiveErr == "" {
+		var files []string
+		for _, r := range m.Live {
+			files = append(files, r.Reader)
+		}
+		if strings.Join(files, ",") != "none,smaps,maps" {
+			t.Errorf("live rows %v", files)
+		}
+	}
+	for _, want := range []string{"setting:", "writer max ratios", "Targets", "writer max with vmalock monitors / with locked monitors"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
