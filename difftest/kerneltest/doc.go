@@ -51,15 +51,15 @@
 // Sequences that seal memory (mseal) cannot give their window back: their
 // kernel side runs in a child process, the test binary run again as
 // TestKernelChild, which takes the sealed memory with it when it exits. So
-// do sequences that set resource limits or drop CAP_IPC_LOCK (config
-// memlock_rlimit, data_rlimit, ipc_lock 0): the child applies them to
-// itself (setrlimit; capset on the one thread that runs the sequence).
-// Sequences that set RLIMIT_AS (config as_rlimit) run on Processes, in the
-// C agents, each of which sets the limit on itself as its own size
-// (VmSize) plus the value: the Go runtime reserves address space whenever
-// it grows, which under the limit would kill a Go child, while an agent
-// allocates nothing. In the agents resource limits are set the same way
-// (RLIMIT_DATA from VmData) in forking scripts.
+// do sequences that set RLIMIT_MEMLOCK or drop CAP_IPC_LOCK (config
+// memlock_rlimit, ipc_lock 0): the child applies them to itself
+// (setrlimit; capset on the one thread that runs the sequence).
+// Sequences that set RLIMIT_AS or RLIMIT_DATA (config as_rlimit,
+// data_rlimit) run on Processes, in the C agents, each of which sets the
+// limit on itself as its own size (VmSize, VmData) plus the value: the Go
+// runtime maps memory whenever it grows (heap, span records, thread
+// stacks), which under the limit would kill a Go child, while an agent
+// allocates nothing.
 // mlockall is made only in its MCL_ONFAULT forms, and Release undoes it.
 //
 // Huge pages: a test whose sequences map them (a hugetlbfs file, $HUGE, or

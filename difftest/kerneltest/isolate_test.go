@@ -28,14 +28,16 @@ func needsIsolation(script string) bool {
 
 // needsProcesses reports a script with more than one process (a process
 // line): its kernel side runs on the multi-process backend (Processes),
-// whose agents can fork. So does a script that sets RLIMIT_AS (config
-// as_rlimit): an agent's size changes only by what the script maps, while
-// the Go runtime reserves address space whenever it grows, which under
-// the limit would kill it.
+// whose agents can fork. So does a script that sets RLIMIT_AS or
+// RLIMIT_DATA (config as_rlimit, data_rlimit): an agent's size changes only
+// by what the script maps, while the Go runtime maps heap, span records
+// and thread stacks whenever it grows, which under the limit would kill it
+// ("runtime: cannot allocate memory": a Go child under RLIMIT_DATA died so
+// about once in a hundred race runs, even with its heap grown first).
 func needsProcesses(script string) bool {
 	for line := range strings.SplitSeq(script, "\n") {
 		f := strings.Fields(line)
-		if len(f) > 0 && f[0] == "process" || len(f) > 1 && f[0] == "config" && f[1] == "as_rlimit" {
+		if len(f) > 0 && f[0] == "process" || len(f) > 1 && f[0] == "config" && (f[1] == "as_rlimit" || f[1] == "data_rlimit") {
 			return true
 		}
 	}
@@ -70,9 +72,6 @@ func TestKernelChild(t *testing.T) {
 	script, ok := os.LookupEnv(childScriptEnv)
 	if !ok {
 		t.Skip("runs only as the child of an isolated kernel sequence")
-	}
-	if strings.Contains(script, "data_rlimit") {
-		warmRuntime()
 	}
 	// The whole sequence runs on this thread: capabilities are per thread.
 	runtime.LockOSThread()
