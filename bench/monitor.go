@@ -291,17 +291,10 @@ func (r *MonitorResult) LiveMaxRatio(file, base string) (ratio float64, ok bool)
 
 func maxRatio(rows []MonitorRow, reader, base string) (float64, bool) {
 	a, b := findRow(rows, reader), findRow(rows, base)
-	if a == nil || b == nil || len(a.WriterMaxRuns) != len(b.WriterMaxRuns) || len(a.WriterMaxRuns) == 0 {
+	if a == nil || b == nil {
 		return 0, false
 	}
-	vs := make([]float64, len(a.WriterMaxRuns))
-	for i := range vs {
-		if b.WriterMaxRuns[i] <= 0 {
-			return 0, false
-		}
-		vs[i] = float64(a.WriterMaxRuns[i]) / float64(b.WriterMaxRuns[i])
-	}
-	return median(vs), true
+	return ratio(a.WriterMaxRuns, b.WriterMaxRuns)
 }
 
 func findRow(rows []MonitorRow, reader string) *MonitorRow {

@@ -65,7 +65,7 @@
 //
 // Spinlocks compile to an acquire cmpxchg from 0 to 1 that must succeed
 // (spin_lock), a release store of 0 (spin_unlock) and a cmpxchg that may
-// fail (spin_trylock); spin_is_locked is a plain read of the lock word
+// fail (spin_trylock); spin_is_locked is a marked (READ_ONCE) read of the lock word
 // (lock.cat's RL or RU, by the value read). So every model expresses them;
 // lkmm adds lock.cat's rules (model_lkmm.go). RCU read-side critical sections and grace periods
 // are fence events; lkmm implements the RCU axiom (model_lkmm_rcu.go) over

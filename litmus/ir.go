@@ -60,7 +60,7 @@ const (
 	lkLock            // spin_lock: the read is the LKMM's LKR, the write its LKW
 	lkUnlock          // spin_unlock: UL
 	lkTry             // spin_trylock: LKR and LKW when it succeeds, LF (a failed lock read) when not
-	lkIsLocked        // spin_is_locked: a plain read of the lock (lock.cat's RL when it sees it held, RU when free)
+	lkIsLocked        // spin_is_locked: a marked read of the lock (lock.cat's RL when it sees it held, RU when free)
 )
 
 func (f FenceKind) String() string { return fenceNames[f] }

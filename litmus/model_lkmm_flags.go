@@ -35,20 +35,19 @@ func (lkmmModel) flags(g *graph) []string {
 		}
 	}
 	// RCU sections, matched innermost first per process.
-	type open struct{ pos, idx int }
-	stack := map[int][]open{}
-	var sections [][3]int // proc, lock position, unlock position
+	stack := map[int][]int{} // per process: the open locks' fence indexes
+	var sections [][3]int    // proc, lock position, unlock position
 	for i, f := range g.fences {
 		switch f.kind {
 		case FenceRcuLock:
-			stack[f.proc] = append(stack[f.proc], open{f.pos, i})
+			stack[f.proc] = append(stack[f.proc], i)
 		case FenceRcuUnlock:
 			st := stack[f.proc]
 			if len(st) == 0 {
 				add("unbalanced-rcu-unlock")
 				continue
 			}
-			sections = append(sections, [3]int{f.proc, st[len(st)-1].idx, i})
+			sections = append(sections, [3]int{f.proc, st[len(st)-1], i})
 			stack[f.proc] = st[:len(st)-1]
 		}
 	}

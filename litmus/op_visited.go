@@ -30,7 +30,6 @@ type keySet struct {
 	chunks [][]byte
 	slots  []uint64 // 0: empty; else tag<<40 | (offset+1)
 	n      int
-	bytes  int // key bytes stored
 }
 
 const (
@@ -98,7 +97,6 @@ func (ks *keySet) store(key []byte) uint64 {
 	off := uint64(last)*keyChunk + uint64(len(c))
 	c = binary.AppendUvarint(c, uint64(len(key)))
 	ks.chunks[last] = append(c, key...)
-	ks.bytes += len(key)
 	return off
 }
 

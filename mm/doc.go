@@ -272,6 +272,5 @@
 // for it; it panics if a pin fails with the count unchanged, which
 // TestSnapshotPinsLiveFile (one failed pin, placed) and
 // TestSnapshotPinRace (pins failing under a racing writer) check (the
-// argument in full at SnapshotNextVMA). The walk event retry_file, which
-// counted such a pin, is gone: nothing could produce it.
+// argument in full at SnapshotNextVMA).
 package mm

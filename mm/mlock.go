@@ -219,8 +219,8 @@ func (as *AddressSpace) lockedPagesIn(start, end uint64) uint64 {
 // totalPages is mm->total_vm.
 func (as *AddressSpace) totalPages() uint64 {
 	var n uint64
-	for _, v := range as.overlapping(0, TaskSize) {
-		n += v.pages()
+	for e := range as.cur().all() {
+		n += e.vma.pages()
 	}
 	return n
 }

@@ -31,7 +31,7 @@
 // LiveEntries returns the same mappings as entries, without building a
 // model: what a profiler or symbolizer wants. The text loader reads into
 // a reused buffer and parses it in place (one allocation for the entries,
-// none per line).
+// and one per line only for a mapping's name).
 //
 // # Maps readers (reader.go)
 //

@@ -54,12 +54,13 @@ func HostConfig() (cfg mm.Config, ok bool) {
 	cfg.StackRlimit = stackRlimit()
 	// RLIMIT_DATA, less what the process's data mappings use already
 	// (VmData): the room a model that sees none of them has left.
+	status := meminfoOf("/proc/self/status")
 	if lim, ok := dataRlimit(); ok {
-		cfg.DataRlimit = lim - min(lim-mm.PageSize, meminfoOf("/proc/self/status")["VmData"])
+		cfg.DataRlimit = lim - min(lim-mm.PageSize, status["VmData"])
 	}
 	// RLIMIT_AS likewise, less what the process spans already (VmSize).
 	if lim, ok := asRlimit(); ok {
-		cfg.ASRlimit = lim - min(lim-mm.PageSize, meminfoOf("/proc/self/status")["VmSize"])
+		cfg.ASRlimit = lim - min(lim-mm.PageSize, status["VmSize"])
 	}
 	if free, rsvd := hugePages(); free >= rsvd {
 		cfg.HugePages = free - rsvd

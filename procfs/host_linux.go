@@ -26,25 +26,21 @@ func stackRlimit() uint64 {
 	return r.Cur
 }
 
-// dataRlimit is RLIMIT_DATA's soft limit; ok is false when it is
+// softRlimit is resource res's soft limit; ok is false when it is
 // unlimited or cannot be read.
-func dataRlimit() (uint64, bool) {
+func softRlimit(res int) (uint64, bool) {
 	var r unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_DATA, &r) != nil || r.Cur == unix.RLIM_INFINITY || r.Cur < mm.PageSize {
+	if unix.Getrlimit(res, &r) != nil || r.Cur == unix.RLIM_INFINITY || r.Cur < mm.PageSize {
 		return 0, false
 	}
 	return r.Cur, true
 }
 
-// asRlimit is RLIMIT_AS's soft limit; ok is false when it is unlimited or
-// cannot be read.
-func asRlimit() (uint64, bool) {
-	var r unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_AS, &r) != nil || r.Cur == unix.RLIM_INFINITY || r.Cur < mm.PageSize {
-		return 0, false
-	}
-	return r.Cur, true
-}
+// dataRlimit is RLIMIT_DATA's soft limit (softRlimit).
+func dataRlimit() (uint64, bool) { return softRlimit(unix.RLIMIT_DATA) }
+
+// asRlimit is RLIMIT_AS's soft limit (softRlimit).
+func asRlimit() (uint64, bool) { return softRlimit(unix.RLIMIT_AS) }
 
 // memlockRlimit is RLIMIT_MEMLOCK's soft limit; unlimited reads as the
 // largest value.

@@ -65,8 +65,8 @@ func ReadSmaps(pid int) ([]byte, error) {
 		return nil, err
 	}
 	defer m.Close()
-	if _, err := readMapsFile(m, pid, nil); err != nil {
-		return nil, err
+	if err := checkAlive(m); err != nil {
+		return nil, fmt.Errorf("%s: %w", SmapsPath(pid), err)
 	}
 	return text, nil
 }

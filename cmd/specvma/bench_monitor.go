@@ -22,12 +22,13 @@ func monitorFlags(fs *flag.FlagSet) func(quick bool, runs int) (bench.MonitorOpt
 	busyNice := fs.Int("monitor-busy-nice", def.BusyNice, "monitor workload: the busy tasks' nice value, below -monitor-nice (the test runs them at 0)")
 	files := fs.String("monitor-files", strings.Join(def.Files, ","), "monitor workload: what the live monitors read (--procfile): maps (text), query (a PROCMAP_QUERY walk), smaps (text)")
 	dur := fs.Duration("monitor-duration", def.Duration, "monitor workload: length of one run of a row (the test's runs last 10s); -count runs per row")
+	pause := fs.Duration("monitor-pause", def.Pause, "monitor workload: the writer's sleep after each call (the test's 10µs)")
 	region := fs.Int("monitor-region", def.RegionMB, "monitor workload: the writer's region in MiB (the test's 128)")
 	plain := fs.Bool("monitor-plain", def.Plain, "monitor workload: also run the plain setting (nothing pinned, no priorities, no busy tasks) after the arranged one")
 	return func(quick bool, runs int) (bench.MonitorOptions, error) {
 		o := def
 		o.Monitors, o.Busy, o.BusyPeriod, o.Nice, o.BusyNice = *monitors, *busy, *busyDur, *nice, *busyNice
-		o.Duration, o.RegionMB, o.Plain = *dur, *region, *plain
+		o.Duration, o.RegionMB, o.Plain, o.Pause = *dur, *region, *plain, *pause
 		o.Runs = max(1, runs) // a bad -count is the plan's error
 		o.Files = nil
 		for _, f := range strings.Split(*files, ",") {

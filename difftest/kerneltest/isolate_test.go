@@ -11,11 +11,12 @@ import (
 )
 
 // Calls whose effect outlives the kernel backend's Release: sealed memory
-// cannot be unmapped for the rest of the process, and resource limits and
-// a dropped capability (config memlock_rlimit, data_rlimit, ipc_lock)
-// would hold for every later test. A sequence that makes
-// them runs its kernel side in a child process (this test binary, re-run
-// as TestKernelChild), which takes the seal with it when it exits.
+// cannot be unmapped for the rest of the process, and RLIMIT_MEMLOCK and
+// a dropped capability (config memlock_rlimit, ipc_lock) would hold for
+// every later test. A sequence that makes them runs its kernel side in a
+// child process (this test binary, re-run as TestKernelChild), which takes
+// the seal with it when it exits. (data_rlimit and as_rlimit sequences run
+// in the C agents instead: needsProcesses.)
 func needsIsolation(script string) bool {
 	for line := range strings.SplitSeq(script, "\n") {
 		f := strings.Fields(line)

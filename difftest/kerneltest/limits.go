@@ -3,7 +3,8 @@ package kerneltest
 // limitKeys are the config keys a Kernel with ApplyLimits makes true of
 // its process (resource limits, CAP_IPC_LOCK); a sequence that sets them
 // runs its kernel side in a process of its own (needsIsolation), or in the
-// agents of Processes (rlimitKeys; as_rlimit always: needsProcesses).
+// agents of Processes (rlimitKeys; as_rlimit and data_rlimit always:
+// needsProcesses).
 var limitKeys = []string{"memlock_rlimit", "data_rlimit", "as_rlimit", "ipc_lock"}
 
 // rlimitKeys maps the resource-limit keys to the resource and to the
